@@ -1,0 +1,69 @@
+//! Carrying "the current span" across threads and into spawned futures.
+//!
+//! Sync code finds its parent on the thread-local stack. A new thread or a spawned task starts
+//! with an empty stack, so the parent has to be carried explicitly: take [`Context::current`]
+//! where the work is created and [`Context::attach`] it where the work runs, or wrap a future
+//! with [`crate::Instrument::in_current_span`].
+
+use std::marker::PhantomData;
+
+use crate::stack::{self, ParentRef, SharedEvent};
+
+/// A snapshot of the current span context: trace, parent span, ml_app and session.
+///
+/// ```
+/// let root = llmobs_core::workflow("root").start();
+/// let ctx = llmobs_core::Context::current();
+/// std::thread::spawn(move || {
+///     let _g = ctx.attach();
+///     let _child = llmobs_core::task("child").start(); // parent: `root`
+/// }).join().unwrap();
+/// drop(root);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub(crate) parent: ParentRef,
+}
+
+impl Context {
+    /// The context of the current span on this thread (empty if there is none).
+    pub fn current() -> Self {
+        Context {
+            parent: stack::current_parent(),
+        }
+    }
+
+    /// Whether the context names no trace.
+    pub fn is_empty(&self) -> bool {
+        self.parent.trace.is_none() && self.parent.capture.is_none()
+    }
+
+    /// Makes this context current on this thread until the guard is dropped: spans started
+    /// meanwhile are children of the context's span.
+    pub fn attach(&self) -> ContextGuard {
+        ContextGuard::push(self.parent.clone(), None)
+    }
+}
+
+/// Keeps a [`Context`] current on this thread until dropped.
+#[must_use = "the context is detached as soon as this guard is dropped"]
+#[derive(Debug)]
+pub struct ContextGuard {
+    token: u64,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl ContextGuard {
+    pub(crate) fn push(parent: ParentRef, detached: Option<SharedEvent>) -> Self {
+        ContextGuard {
+            token: stack::push_context(parent, detached),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        stack::pop_context(self.token);
+    }
+}

@@ -1,0 +1,117 @@
+//! Evaluation metrics: judgements about a span (or its trace), joined on the span's ids or on a
+//! tag, sent to the eval-metric intake.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The ids of a span, as `export_span` returns them and `join_on.span` sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportedSpan {
+    /// The span id, decimal.
+    pub span_id: String,
+    /// The LLM Observability trace id, 32 hex characters.
+    pub trace_id: String,
+}
+
+/// What an evaluation is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOn {
+    /// A span, by its ids.
+    Span(ExportedSpan),
+    /// Every span carrying this tag.
+    Tag {
+        /// The tag key.
+        key: String,
+        /// The tag value.
+        value: String,
+    },
+}
+
+/// The value of an evaluation metric; its variant is the metric type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvaluationValue {
+    /// `score`: a number (integers stay integers on the wire).
+    Score(serde_json::Number),
+    /// `categorical`: a label.
+    Categorical(String),
+    /// `boolean`.
+    Boolean(bool),
+    /// `json`: an object.
+    Json(Value),
+}
+
+impl EvaluationValue {
+    /// The wire metric type: `score`, `categorical`, `boolean` or `json`.
+    pub fn metric_type(&self) -> &'static str {
+        match self {
+            EvaluationValue::Score(_) => "score",
+            EvaluationValue::Categorical(_) => "categorical",
+            EvaluationValue::Boolean(_) => "boolean",
+            EvaluationValue::Json(_) => "json",
+        }
+    }
+}
+
+/// Whether an evaluation passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assessment {
+    /// `"pass"`.
+    Pass,
+    /// `"fail"`.
+    Fail,
+}
+
+impl Assessment {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assessment::Pass => "pass",
+            Assessment::Fail => "fail",
+        }
+    }
+}
+
+/// Whether an evaluation judges the span or its whole trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvalScope {
+    /// `"span"` (the default).
+    #[default]
+    Span,
+    /// `"trace"`.
+    Trace,
+}
+
+impl EvalScope {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalScope::Span => "span",
+            EvalScope::Trace => "trace",
+        }
+    }
+}
+
+/// A validated evaluation metric, ready to send: what crosses the `Sink` boundary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationMetric {
+    /// The metric's label (non-empty, no `.`).
+    pub label: String,
+    /// The value; its variant gives `metric_type`.
+    pub value: EvaluationValue,
+    /// What it is attached to.
+    pub join_on: JoinOn,
+    /// The resolved ml_app.
+    pub ml_app: String,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Tags in wire order (`key:value`, not sorted).
+    pub tags: Vec<String>,
+    /// Span or trace scope.
+    pub eval_scope: EvalScope,
+    /// Pass or fail.
+    pub assessment: Option<Assessment>,
+    /// Why.
+    pub reasoning: Option<String>,
+    /// Free-form metadata.
+    pub metadata: Option<Map<String, Value>>,
+}

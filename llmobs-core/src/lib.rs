@@ -1,0 +1,74 @@
+//! The span model and context of `llmobs`, the Rust SDK for LLM Observability.
+//!
+//! Users depend on the `llmobs` crate, which re-exports this one; see its documentation for the
+//! quickstart. This crate holds everything that runs on the application's threads: span ids and
+//! clock, the thread-local span stack, guards and async instrumentation, context propagation,
+//! annotation, evaluations, and the [`Sink`] boundary through which finished spans leave. It does
+//! no I/O.
+
+#![deny(missing_docs)]
+
+mod capture;
+mod clock;
+mod context;
+mod document;
+mod evaluation;
+mod gate;
+mod id;
+mod instrument;
+pub mod json;
+mod kind;
+mod message;
+mod outcome;
+mod panic;
+mod prompt;
+mod settings;
+mod shared_str;
+mod sink;
+mod span;
+mod span_event;
+mod stack;
+pub mod testing;
+
+pub use clock::now_epoch_ns;
+pub use context::{Context, ContextGuard};
+pub use document::Document;
+pub use evaluation::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn};
+pub use gate::{is_enabled, set_enabled};
+pub use id::{SpanId, TraceId};
+pub use instrument::{Instrument, WithContext};
+pub use kind::SpanKind;
+pub use message::{Message, ToolCall, ToolResult};
+pub use prompt::{Prompt, ToolDefinition};
+pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
+pub use shared_str::{SharedStr, ToSharedStr};
+pub use sink::{set_sink, Sink};
+pub use span::{agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder};
+pub use span_event::{AgentAttribution, Annotations, SpanError, SpanEvent, SpanIo};
+
+/// What the attributes expand to. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::capture::{Cap, ViaDebug, ViaNothing, ViaSerialize};
+    pub use crate::instrument::{instrument, Instrumented};
+    pub use crate::outcome::{ErrRef, ErrViaDebug, ErrViaDisplay, ErrViaNothing, ErrViaStd, Ret, SplitPlain, SplitResult};
+    pub use crate::span::{CapturedArgs, Outcome, PendingSpan};
+    pub use crate::{SharedStr, Span, SpanBuilder, SpanKind};
+
+    /// The one check an attribute makes when LLM Observability is off.
+    #[inline(always)]
+    pub fn gate_open() -> bool {
+        crate::gate::is_open()
+    }
+
+    /// Calls `f` once. Passing the body as an `FnOnce` (rather than calling a closure directly)
+    /// makes the compiler treat it as `FnOnce`, so bodies may return borrows of `&mut self`.
+    #[inline(always)]
+    pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
+        f()
+    }
+
+    /// Lets a desugared `async fn` capture every lifetime of its arguments in its `impl Future`.
+    pub trait Captures<T: ?Sized> {}
+    impl<T: ?Sized, U: ?Sized> Captures<T> for U {}
+}

@@ -1,0 +1,134 @@
+//! Chat messages, tool calls and tool results, as recorded on `llm` spans.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One chat message of an `llm` span's input or output.
+///
+/// ```
+/// use llmobs_core::{Message, ToolCall};
+/// let m = Message::assistant("")
+///     .tool_calls([ToolCall::function("lookup", serde_json::json!({"sku": "SOFA-1"})).id("t1")]);
+/// assert_eq!(m.role, "assistant");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    /// `"system"`, `"user"`, `"assistant"`, `"tool"`, or `""` when unknown.
+    pub role: String,
+    /// The text of the message.
+    pub content: String,
+    /// Tool calls the model asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Results of tool calls fed back to the model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_results: Vec<ToolResult>,
+    /// For a `tool` message, the id of the call it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_id: Option<String>,
+}
+
+impl Message {
+    /// A message with the given role and content.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            role: role.into(),
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_results: Vec::new(),
+            tool_id: None,
+        }
+    }
+    /// A `system` message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Message::new("system", content)
+    }
+    /// A `user` message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message::new("user", content)
+    }
+    /// An `assistant` message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message::new("assistant", content)
+    }
+    /// A `tool` message carrying the result of the call `tool_id`.
+    pub fn tool(content: impl Into<String>, tool_id: impl Into<String>) -> Self {
+        let mut m = Message::new("tool", content);
+        m.tool_id = Some(tool_id.into());
+        m
+    }
+    /// Adds tool calls.
+    pub fn tool_calls(mut self, calls: impl IntoIterator<Item = ToolCall>) -> Self {
+        self.tool_calls.extend(calls);
+        self
+    }
+    /// Adds tool results.
+    pub fn tool_results(mut self, results: impl IntoIterator<Item = ToolResult>) -> Self {
+        self.tool_results.extend(results);
+        self
+    }
+}
+
+/// A tool call requested by a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCall {
+    /// The tool's name.
+    pub name: String,
+    /// The arguments, as a JSON value (usually an object).
+    pub arguments: Value,
+    /// The call's id, used to match its result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_id: Option<String>,
+    /// The call type; `"function"` for function calling.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ToolCall {
+    /// A function call with the given arguments.
+    pub fn function(name: impl Into<String>, arguments: impl Into<Value>) -> Self {
+        ToolCall {
+            name: name.into(),
+            arguments: arguments.into(),
+            tool_id: None,
+            kind: "function".into(),
+        }
+    }
+    /// Sets the call id.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.tool_id = Some(id.into());
+        self
+    }
+}
+
+/// The result of a tool call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolResult {
+    /// The tool's name.
+    pub name: String,
+    /// The result, as text.
+    pub result: String,
+    /// The id of the call this answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_id: Option<String>,
+    /// The call type; `"function"` for function calling.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ToolResult {
+    /// The result of a function call.
+    pub fn function(name: impl Into<String>, result: impl Into<String>) -> Self {
+        ToolResult {
+            name: name.into(),
+            result: result.into(),
+            tool_id: None,
+            kind: "function".into(),
+        }
+    }
+    /// Sets the id of the call this answers.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.tool_id = Some(id.into());
+        self
+    }
+}

@@ -1,0 +1,155 @@
+//! Reading a span's outcome from a return value: `Err` marks the span as an error, anything
+//! else is captured as output. Chosen per type at compile time like [`crate::capture`].
+
+use std::convert::Infallible;
+use std::fmt::{Debug, Display};
+
+use crate::SpanError;
+
+/// A return value.
+#[doc(hidden)]
+pub struct Ret<'a, T: ?Sized>(pub &'a T);
+
+/// A return value split into its success and error parts.
+#[doc(hidden)]
+pub struct Split<'a, T: ?Sized, E: ?Sized> {
+    ok: Option<&'a T>,
+    err: Option<&'a E>,
+}
+
+impl<'a, T: ?Sized, E: ?Sized> Split<'a, T, E> {
+    #[doc(hidden)]
+    pub fn ok(&self) -> Option<&'a T> {
+        self.ok
+    }
+    #[doc(hidden)]
+    pub fn err(&self) -> Option<&'a E> {
+        self.err
+    }
+}
+
+#[doc(hidden)]
+pub trait SplitResult<'a> {
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn llmobs_split(&self) -> Split<'a, Self::Ok, Self::Err>;
+}
+impl<'a, T, E> SplitResult<'a> for &Ret<'a, Result<T, E>> {
+    type Ok = T;
+    type Err = E;
+    fn llmobs_split(&self) -> Split<'a, T, E> {
+        match self.0 {
+            Ok(v) => Split { ok: Some(v), err: None },
+            Err(e) => Split { ok: None, err: Some(e) },
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait SplitPlain<'a> {
+    type Ok: ?Sized;
+    fn llmobs_split(&self) -> Split<'a, Self::Ok, Infallible>;
+}
+impl<'a, T: ?Sized> SplitPlain<'a> for Ret<'a, T> {
+    type Ok = T;
+    fn llmobs_split(&self) -> Split<'a, T, Infallible> {
+        Split { ok: Some(self.0), err: None }
+    }
+}
+
+/// An error value.
+#[doc(hidden)]
+pub struct ErrRef<'a, E: ?Sized>(pub &'a E);
+
+#[doc(hidden)]
+pub trait ErrViaStd {
+    fn llmobs_error(&self) -> SpanError;
+}
+impl<E: std::error::Error + ?Sized> ErrViaStd for &&&ErrRef<'_, E> {
+    fn llmobs_error(&self) -> SpanError {
+        let mut chain = String::new();
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            if !chain.is_empty() {
+                chain.push('\n');
+            }
+            chain.push_str("Caused by: ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        SpanError {
+            kind: std::any::type_name::<E>().to_owned(),
+            message: self.0.to_string(),
+            stack: (!chain.is_empty()).then_some(chain),
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait ErrViaDisplay {
+    fn llmobs_error(&self) -> SpanError;
+}
+impl<E: Display + ?Sized> ErrViaDisplay for &&ErrRef<'_, E> {
+    fn llmobs_error(&self) -> SpanError {
+        SpanError {
+            kind: std::any::type_name::<E>().to_owned(),
+            message: self.0.to_string(),
+            stack: None,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait ErrViaDebug {
+    fn llmobs_error(&self) -> SpanError;
+}
+impl<E: Debug + ?Sized> ErrViaDebug for &ErrRef<'_, E> {
+    fn llmobs_error(&self) -> SpanError {
+        SpanError {
+            kind: std::any::type_name::<E>().to_owned(),
+            message: format!("{:?}", self.0),
+            stack: None,
+        }
+    }
+}
+
+#[doc(hidden)]
+pub trait ErrViaNothing {
+    fn llmobs_error(&self) -> SpanError;
+}
+impl<E: ?Sized> ErrViaNothing for ErrRef<'_, E> {
+    fn llmobs_error(&self) -> SpanError {
+        SpanError {
+            kind: std::any::type_name::<E>().to_owned(),
+            message: String::new(),
+            stack: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_results_and_plain_values() {
+        let r: Result<u32, std::fmt::Error> = Err(std::fmt::Error);
+        let s = (&&Ret(&r)).llmobs_split();
+        assert!(s.ok().is_none());
+        let e = (&&&&ErrRef(s.err().unwrap())).llmobs_error();
+        assert_eq!(e.kind, "core::fmt::Error");
+        let p = (&&Ret(&5u8)).llmobs_split();
+        assert_eq!(p.ok(), Some(&5u8));
+        assert!(p.err().is_none());
+    }
+
+    #[test]
+    fn error_fallbacks() {
+        #[derive(Debug)]
+        struct OnlyDebug;
+        struct Opaque;
+        assert_eq!((&&&&ErrRef(&OnlyDebug)).llmobs_error().message, "OnlyDebug");
+        assert_eq!((&&&&ErrRef(&"text")).llmobs_error().message, "text");
+        assert_eq!((&&&&ErrRef(&Opaque)).llmobs_error().message, "");
+    }
+}

@@ -1,0 +1,65 @@
+//! Panics inside spans: a chained panic hook remembers the message, location and (when
+//! `RUST_BACKTRACE` enables it) the backtrace, so the span guard that unwinds can record them.
+//! The hook calls the previously installed one, so the application's own panic output is kept.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::cell::RefCell;
+use std::sync::Once;
+
+use crate::SpanError;
+
+static INSTALL: Once = Once::new();
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<SpanError>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn install_hook() {
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if crate::stack::has_open_span() {
+                let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                    (*s).to_owned()
+                } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                    s.clone()
+                } else {
+                    "panic with a non-string payload".to_owned()
+                };
+                let location = info
+                    .location()
+                    .map(|l| format!("panicked at {}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_else(|| "panicked".to_owned());
+                let bt = Backtrace::capture();
+                let stack = if bt.status() == BacktraceStatus::Captured {
+                    format!("{location}\n{bt}")
+                } else {
+                    location
+                };
+                let _ = LAST_PANIC.try_with(|l| {
+                    if let Ok(mut l) = l.try_borrow_mut() {
+                        *l = Some(SpanError {
+                            kind: "panic".into(),
+                            message,
+                            stack: Some(stack),
+                        });
+                    }
+                });
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// The error recorded for a span that a panic unwinds through.
+pub(crate) fn current_panic_error() -> SpanError {
+    LAST_PANIC
+        .try_with(|l| l.try_borrow().ok().and_then(|l| l.clone()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| SpanError {
+            kind: "panic".into(),
+            message: "the span was unwound by a panic".into(),
+            stack: None,
+        })
+}

@@ -1,0 +1,421 @@
+//! Starting and finishing spans: the builder, the guard that keeps a span active on this thread,
+//! and the detached span that can travel between threads.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use crate::stack::{self, ParentRef, SharedEvent};
+use crate::{clock, gate, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToSharedStr};
+
+/// Configures a span before it starts. Made by [`crate::workflow`], [`crate::llm`], ... or by
+/// the attributes.
+///
+/// ```
+/// let wf = llmobs_core::workflow("process_message").session_id("s-1").start();
+/// let chat = llmobs_core::llm("chat").model_name("gpt-4o").model_provider("OpenAI").start();
+/// chat.finish();
+/// wf.finish();
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a span builder does nothing until `.start()` or `.start_detached()`"]
+pub struct SpanBuilder {
+    kind: SpanKind,
+    name: SharedStr,
+    ml_app: Option<SharedStr>,
+    session_id: Option<SharedStr>,
+    model_name: Option<SharedStr>,
+    model_provider: Option<SharedStr>,
+    decorator: bool,
+}
+
+impl SpanBuilder {
+    /// A builder for a span of this kind and name.
+    pub fn new(kind: SpanKind, name: impl Into<SharedStr>) -> Self {
+        SpanBuilder {
+            kind,
+            name: name.into(),
+            ml_app: None,
+            session_id: None,
+            model_name: None,
+            model_provider: None,
+            decorator: false,
+        }
+    }
+
+    /// Overrides the ml_app for this span and its descendants.
+    pub fn ml_app(mut self, ml_app: impl ToSharedStr) -> Self {
+        if let Some(v) = ml_app.to_shared_str() {
+            self.ml_app = Some(v);
+        }
+        self
+    }
+
+    /// Sets the session id for this span and its descendants.
+    pub fn session_id(mut self, session_id: impl ToSharedStr) -> Self {
+        if let Some(v) = session_id.to_shared_str() {
+            self.session_id = Some(v);
+        }
+        self
+    }
+
+    /// Sets the model name (`llm` and `embedding` spans; ignored on other kinds).
+    pub fn model_name(mut self, name: impl ToSharedStr) -> Self {
+        if let Some(v) = name.to_shared_str() {
+            self.model_name = Some(v);
+        }
+        self
+    }
+
+    /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"custom"`).
+    pub fn model_provider(mut self, provider: impl ToSharedStr) -> Self {
+        if let Some(v) = provider.to_shared_str() {
+            self.model_provider = Some(if v.chars().any(char::is_uppercase) {
+                SharedStr::from(v.to_lowercase())
+            } else {
+                v
+            });
+        }
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn decorator(mut self) -> Self {
+        self.decorator = true;
+        self
+    }
+
+    /// Builds the event as a child of the current span; `None` when nothing is recorded.
+    #[inline]
+    fn build(self) -> Option<SpanEvent> {
+        if !gate::is_open() {
+            return None;
+        }
+        let mut e = stack::new_child(self.kind, self.name)?;
+        if !gate::is_enabled() && e.capture.is_none() {
+            return None;
+        }
+        if self.ml_app.is_some() {
+            e.ml_app = self.ml_app;
+        }
+        if self.session_id.is_some() {
+            e.session_id = self.session_id;
+        }
+        e.decorator = self.decorator;
+        if self.kind.is_model() {
+            let a = e.annotations_mut();
+            a.model_name = Some(self.model_name.unwrap_or(SharedStr::Static("unknown")));
+            a.model_provider = Some(self.model_provider.unwrap_or(SharedStr::Static("custom")));
+        }
+        Some(e)
+    }
+
+    /// Starts the span and makes it the current span of this thread until the returned guard
+    /// is dropped or [`Span::finish`]ed.
+    #[inline]
+    pub fn start(self) -> Span {
+        match self.build() {
+            Some(mut e) => {
+                let id = e.span_id;
+                e.start_ns = clock::mono_ns();
+                stack::push_span(e);
+                Span {
+                    id: Some(id),
+                    _not_send: PhantomData,
+                }
+            }
+            None => Span::noop(),
+        }
+    }
+
+    /// Starts the span without making it current anywhere. The handle is `Send`: enter it on
+    /// any thread with [`DetachedSpan::in_scope`] and finish it from any thread.
+    pub fn start_detached(self) -> DetachedSpan {
+        match self.build() {
+            Some(mut e) => {
+                e.start_ns = clock::mono_ns();
+                let parent = ParentRef::of_span(&e);
+                DetachedSpan {
+                    inner: Some((e.span_id, Arc::new(Mutex::new(Some(e))), parent)),
+                }
+            }
+            None => DetachedSpan { inner: None },
+        }
+    }
+
+    /// Builds the span for a future: ids and parent now, timing from the first poll.
+    #[doc(hidden)]
+    pub fn pending(self) -> PendingSpan {
+        PendingSpan { event: self.build() }
+    }
+}
+
+/// The guard of a span that is active on this thread. Dropping it finishes the span.
+///
+/// It is not `Send`: a span is active on the thread that started it. Use
+/// [`SpanBuilder::start_detached`] for a span that crosses threads.
+#[must_use = "the span finishes as soon as this guard is dropped"]
+#[derive(Debug)]
+pub struct Span {
+    id: Option<SpanId>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Span {
+    /// A span that records nothing (LLM Observability disabled).
+    #[inline]
+    pub fn noop() -> Self {
+        Span {
+            id: None,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Whether this span is being recorded.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// The span id, if the span is recorded.
+    pub fn id(&self) -> Option<SpanId> {
+        self.id
+    }
+
+    /// Finishes the span now.
+    pub fn finish(self) {}
+
+    /// Runs `f` on the span's event while it is active.
+    pub(crate) fn with_event<R>(&self, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
+        stack::with_span_mut(self.id?, f)
+    }
+
+    #[doc(hidden)]
+    pub fn record_input(&self, args: CapturedArgs) {
+        if let Some(io) = args.into_io() {
+            self.with_event(|e| e.set_auto_input(io));
+        }
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn record_outcome<R: ?Sized>(&self, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
+        if let Some(id) = self.id {
+            let want_output = stack::with_span_mut(id, |e| !e.has_explicit_output()).unwrap_or(false);
+            let o = outcome(ret, want_output);
+            stack::with_span_mut(id, |e| o.apply(e));
+        }
+    }
+}
+
+impl Drop for Span {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            finish_active(id);
+        }
+    }
+}
+
+fn finish_active(id: SpanId) {
+    let end = clock::mono_ns();
+    if let Some(mut e) = stack::pop_span(id) {
+        if std::thread::panicking() && e.error.is_none() {
+            e.error = Some(Box::new(crate::panic::current_panic_error()));
+        }
+        finish_event(e, end);
+    }
+}
+
+/// Stamps the times on an event whose `start_ns` still holds the monotonic start, and buffers it.
+pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64) {
+    e.duration_ns = end_mono.saturating_sub(e.start_ns);
+    e.start_ns = clock::to_epoch_ns(e.start_ns);
+    stack::finished(e);
+}
+
+/// A span that is not tied to a thread: `Send` and `Sync`, entered with [`in_scope`](Self::in_scope),
+/// finished from anywhere.
+///
+/// Dropping it finishes it, like [`Span`]. A detached span that is never finished or dropped
+/// (for example one leaked with `std::mem::forget`) is never sent.
+///
+/// ```
+/// let bg = llmobs_core::task("background").start_detached();
+/// std::thread::spawn(move || {
+///     bg.in_scope(|| { /* spans started here are children of `bg` */ });
+///     bg.finish();
+/// }).join().unwrap();
+/// ```
+#[must_use = "the span finishes as soon as this handle is dropped"]
+#[derive(Debug)]
+pub struct DetachedSpan {
+    inner: Option<(SpanId, SharedEvent, ParentRef)>,
+}
+
+impl DetachedSpan {
+    /// Whether this span is being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The span id, if the span is recorded.
+    pub fn id(&self) -> Option<SpanId> {
+        self.inner.as_ref().map(|i| i.0)
+    }
+
+    /// Runs `f` with this span as the current span of this thread.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let Some((_, event, parent)) = &self.inner else {
+            return f();
+        };
+        let _g = crate::context::ContextGuard::push(parent.clone(), Some(event.clone()));
+        f()
+    }
+
+    /// Finishes the span now.
+    pub fn finish(mut self) {
+        self.finish_inner();
+    }
+
+    pub(crate) fn with_event<R>(&self, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
+        let (_, event, _) = self.inner.as_ref()?;
+        let mut g = event.lock().ok()?;
+        g.as_mut().map(f)
+    }
+
+    fn finish_inner(&mut self) {
+        let end = clock::mono_ns();
+        if let Some((_, event, _)) = self.inner.take() {
+            let taken = match event.lock() {
+                Ok(mut g) => g.take(),
+                Err(p) => p.into_inner().take(),
+            };
+            if let Some(e) = taken {
+                finish_event(e, end);
+            }
+        }
+    }
+}
+
+impl Drop for DetachedSpan {
+    fn drop(&mut self) {
+        self.finish_inner();
+    }
+}
+
+/// A span built for a future, before its first poll.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct PendingSpan {
+    pub(crate) event: Option<SpanEvent>,
+}
+
+impl PendingSpan {
+    #[doc(hidden)]
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.event.is_some()
+    }
+
+    #[doc(hidden)]
+    pub fn record_input(&mut self, args: CapturedArgs) {
+        if let (Some(e), Some(io)) = (self.event.as_mut(), args.into_io()) {
+            e.set_auto_input(io);
+        }
+    }
+}
+
+/// Arguments captured by an attribute, by parameter name.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct CapturedArgs(Map<String, Value>);
+
+impl CapturedArgs {
+    #[doc(hidden)]
+    pub fn new() -> Self {
+        CapturedArgs(Map::new())
+    }
+    #[doc(hidden)]
+    pub fn arg(&mut self, name: &'static str, value: Option<Value>) {
+        if let Some(v) = value {
+            self.0.insert(name.to_owned(), v);
+        }
+    }
+    fn into_io(self) -> Option<SpanIo> {
+        if self.0.is_empty() {
+            None
+        } else {
+            Some(SpanIo::Value(Value::Object(self.0)))
+        }
+    }
+}
+
+/// What an instrumented function's return value says about its span.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct Outcome {
+    output: Option<Value>,
+    error: Option<SpanError>,
+}
+
+impl Outcome {
+    #[doc(hidden)]
+    pub fn none() -> Self {
+        Outcome::default()
+    }
+    #[doc(hidden)]
+    pub fn output(value: Option<Value>) -> Self {
+        Outcome {
+            output: value,
+            error: None,
+        }
+    }
+    #[doc(hidden)]
+    pub fn error(error: SpanError) -> Self {
+        Outcome {
+            output: None,
+            error: Some(error),
+        }
+    }
+
+    pub(crate) fn apply(self, e: &mut SpanEvent) {
+        if let Some(err) = self.error {
+            e.error = Some(Box::new(err));
+        }
+        match self.output {
+            None | Some(Value::Null) => {}
+            Some(v) => match e.kind {
+                SpanKind::Llm => {
+                    if let Value::String(s) = v {
+                        e.set_auto_output(SpanIo::Messages(vec![Message::new("", s)]));
+                    }
+                }
+                _ => e.set_auto_output(SpanIo::Value(v)),
+            },
+        }
+    }
+}
+
+macro_rules! kind_fns {
+    ($($fn_name:ident => $kind:ident),* $(,)?) => {$(
+        #[doc = concat!("A builder for an inline `", stringify!($fn_name), "` span.")]
+        ///
+        /// The span becomes current when started with `.start()` and finishes when the guard is
+        /// dropped or finished.
+        pub fn $fn_name(name: impl Into<SharedStr>) -> SpanBuilder {
+            SpanBuilder::new(SpanKind::$kind, name)
+        }
+    )*};
+}
+
+kind_fns! {
+    llm => Llm,
+    embedding => Embedding,
+    workflow => Workflow,
+    agent => Agent,
+    tool => Tool,
+    task => Task,
+    retrieval => Retrieval,
+}

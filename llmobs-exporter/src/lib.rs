@@ -1,0 +1,1 @@
+//! Delivery of `llmobs` spans and evaluations to Datadog LLM Observability.
