@@ -315,6 +315,12 @@ pub struct PendingSpan {
 impl PendingSpan {
     #[doc(hidden)]
     #[inline]
+    pub fn noop() -> Self {
+        PendingSpan { event: None }
+    }
+
+    #[doc(hidden)]
+    #[inline]
     pub fn is_recording(&self) -> bool {
         self.event.is_some()
     }
