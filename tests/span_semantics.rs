@@ -14,9 +14,17 @@ fn ids_are_built_as_the_reference_builds_them() {
     let child = &spans[1];
     let hex = root.trace_id.to_string();
     assert_eq!(hex.len(), 32);
-    assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!(((root.trace_id.0 >> 96) as u64).abs_diff(secs) <= 5, "upper 32 bits: unix seconds");
+    assert!(hex
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        ((root.trace_id.0 >> 96) as u64).abs_diff(secs) <= 5,
+        "upper 32 bits: unix seconds"
+    );
     assert_eq!((root.trace_id.0 >> 64) as u32, 0, "next 32 bits: zero");
     assert_eq!(child.trace_id, root.trace_id);
     assert_ne!(child.span_id, root.span_id);
@@ -26,17 +34,30 @@ fn ids_are_built_as_the_reference_builds_them() {
 
 #[test]
 fn start_is_epoch_ns_and_child_lies_within_parent() {
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let spans = capture(|| {
         let _wf = llmobs::workflow("root").start();
         std::thread::sleep(std::time::Duration::from_millis(2));
         let _t = llmobs::task("child").start();
         std::thread::sleep(std::time::Duration::from_millis(2));
     });
-    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let (root, child) = (&spans[0], &spans[1]);
-    assert!(root.start_ns >= before - 1_000_000 && root.start_ns <= after, "start in ns since the epoch");
-    assert!(root.duration_ns >= 4_000_000, "root spans both sleeps: {}", root.duration_ns);
+    assert!(
+        root.start_ns >= before - 1_000_000 && root.start_ns <= after,
+        "start in ns since the epoch"
+    );
+    assert!(
+        root.duration_ns >= 4_000_000,
+        "root spans both sleeps: {}",
+        root.duration_ns
+    );
     assert!(child.start_ns >= root.start_ns);
     assert!(child.start_ns + child.duration_ns <= root.start_ns + root.duration_ns);
 }
@@ -55,21 +76,35 @@ fn parent_is_the_nearest_enclosing_span() {
     assert_eq!(by("t1").parent_id, Some(by("a").span_id));
     assert_eq!(by("l").parent_id, Some(by("t1").span_id));
     assert_eq!(by("t2").parent_id, Some(by("a").span_id));
-    assert_eq!(by("l").agent.as_ref().map(|a| a.span_id), Some(by("a").span_id), "agent attribution");
+    assert_eq!(
+        by("l").agent.as_ref().map(|a| a.span_id),
+        Some(by("a").span_id),
+        "agent attribution"
+    );
     assert_eq!(by("l").kind, SpanKind::Llm);
     assert_eq!(by("l").model_name(), Some("m"));
-    assert_eq!(by("l").model_provider(), Some("custom"), "provider defaults to custom");
+    assert_eq!(
+        by("l").model_provider(),
+        Some("custom"),
+        "provider defaults to custom"
+    );
 }
 
 #[test]
 fn ml_app_and_session_are_inherited_unless_overridden() {
     let spans = capture(|| {
-        let _root = llmobs::workflow("root").ml_app("support-bot").session_id("s-1").start();
+        let _root = llmobs::workflow("root")
+            .ml_app("support-bot")
+            .session_id("s-1")
+            .start();
         {
             let _c = llmobs::task("child").start();
             let _g = llmobs::task("grandchild").start();
         }
-        let _o = llmobs::task("override").ml_app("other-app").session_id(String::from("s-2")).start();
+        let _o = llmobs::task("override")
+            .ml_app("other-app")
+            .session_id(String::from("s-2"))
+            .start();
         let _u = llmobs::task("under-override").start();
     });
     let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
@@ -85,7 +120,10 @@ fn ml_app_and_session_are_inherited_unless_overridden() {
 #[test]
 fn model_provider_is_lower_cased() {
     let spans = capture(|| {
-        let _l = llmobs::llm("chat").model_name("claude").model_provider("Anthropic").start();
+        let _l = llmobs::llm("chat")
+            .model_name("claude")
+            .model_provider("Anthropic")
+            .start();
     });
     assert_eq!(spans[0].model_provider(), Some("anthropic"));
 }
@@ -108,9 +146,21 @@ fn guards_dropped_out_of_order_do_not_corrupt_later_parents() {
     });
     let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
     assert_eq!(by("b").parent_id, Some(by("a").span_id));
-    assert_eq!(by("c").parent_id, Some(by("b").span_id), "c started while b was current");
-    assert_eq!(by("d").parent_id, Some(by("root").span_id), "after a and b finished, root is current");
-    assert_eq!(by("e").parent_id, None, "after root finished, a new trace starts");
+    assert_eq!(
+        by("c").parent_id,
+        Some(by("b").span_id),
+        "c started while b was current"
+    );
+    assert_eq!(
+        by("d").parent_id,
+        Some(by("root").span_id),
+        "after a and b finished, root is current"
+    );
+    assert_eq!(
+        by("e").parent_id,
+        None,
+        "after root finished, a new trace starts"
+    );
     assert_ne!(by("e").trace_id, by("root").trace_id);
 }
 
@@ -133,9 +183,19 @@ fn a_panic_marks_the_span_and_still_unwinds_with_the_stack_intact() {
     let err = by("exploding").error.expect("span recorded as error");
     assert_eq!(err.kind, "panic");
     assert_eq!(err.message, "boom: bad input xyz");
-    assert!(err.stack.as_deref().unwrap_or("").contains("span_semantics.rs"), "location or backtrace");
+    assert!(
+        err.stack
+            .as_deref()
+            .unwrap_or("")
+            .contains("span_semantics.rs"),
+        "location or backtrace"
+    );
     assert_eq!(by("exploding").status(), "error");
-    assert_eq!(by("after").parent_id, Some(by("outer").span_id), "stack intact after the panic");
+    assert_eq!(
+        by("after").parent_id,
+        Some(by("outer").span_id),
+        "stack intact after the panic"
+    );
     assert!(by("outer").error.is_none());
 }
 
@@ -168,7 +228,10 @@ fn dropping_a_detached_span_finishes_it_and_a_leaked_one_is_never_sent() {
         let leaked = llmobs::task("leaked").start_detached();
         std::mem::forget(leaked);
     });
-    assert_eq!(spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["dropped"]);
+    assert_eq!(
+        spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["dropped"]
+    );
 }
 
 #[test]
@@ -203,7 +266,10 @@ fn a_thread_without_the_context_starts_its_own_trace() {
         .join()
         .unwrap()
     };
-    assert!(!spans_seen_elsewhere, "outside any capture and with the SDK disabled, nothing is recorded");
+    assert!(
+        !spans_seen_elsewhere,
+        "outside any capture and with the SDK disabled, nothing is recorded"
+    );
     assert_eq!(cap.spans().len(), 1);
 }
 

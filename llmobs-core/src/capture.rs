@@ -45,7 +45,9 @@ impl<T: ?Sized> ViaNothing for Cap<'_, T> {
 }
 
 fn guarded(f: impl FnOnce() -> Option<Value>) -> Option<Value> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok().flatten()
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -68,10 +70,19 @@ mod tests {
 
     #[test]
     fn picks_serialize_then_debug_then_nothing() {
-        assert_eq!((&&&Cap(&S { a: 1 })).llmobs_capture(), Some(serde_json::json!({"a": 1})));
-        assert_eq!((&&&Cap(&D(2))).llmobs_capture(), Some(Value::String("D(2)".into())));
+        assert_eq!(
+            (&&&Cap(&S { a: 1 })).llmobs_capture(),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            (&&&Cap(&D(2))).llmobs_capture(),
+            Some(Value::String("D(2)".into()))
+        );
         assert_eq!((&&&Cap(&N)).llmobs_capture(), None);
-        assert_eq!((&&&Cap("str")).llmobs_capture(), Some(Value::String("str".into())));
+        assert_eq!(
+            (&&&Cap("str")).llmobs_capture(),
+            Some(Value::String("str".into()))
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ fn anchor() -> &'static Anchor {
 #[inline]
 pub(crate) fn mono_ns() -> u64 {
     let a = anchor();
-    Instant::now().saturating_duration_since(a.instant).as_nanos() as u64
+    Instant::now()
+        .saturating_duration_since(a.instant)
+        .as_nanos() as u64
 }
 
 /// Converts monotonic nanoseconds since the anchor to nanoseconds since the Unix epoch.

@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn span_ids_are_distinct_and_nonzero() {
-        let ids: std::collections::HashSet<u64> = (0..10_000).map(|_| SpanId::generate().0).collect();
+        let ids: std::collections::HashSet<u64> =
+            (0..10_000).map(|_| SpanId::generate().0).collect();
         assert_eq!(ids.len(), 10_000);
         assert!(!ids.contains(&0));
     }

@@ -15,8 +15,8 @@ use crate::span::{finish_event, Outcome, PendingSpan};
 use crate::stack::{self, ParentRef};
 use crate::{clock, Context, SpanError, SpanEvent, SpanId};
 
-/// A future with a span around it. Made by the attributes on `async fn`.
-#[doc(hidden)]
+/// A future with a span around it: made by the attributes on `async fn` and by
+/// [`Instrument::in_span`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Instrumented<F, C> {
     inner: F,
@@ -132,6 +132,24 @@ pub trait Instrument: Future + Sized {
     /// Runs this future, on whatever thread polls it, under the span current now.
     fn in_current_span(self) -> WithContext<Self> {
         self.with_context(Context::current())
+    }
+
+    /// Runs this future inside a new span. The span's parent is the span current now; it is
+    /// active during every poll, times from the first poll to completion, and is finished as
+    /// `Cancelled` if the future is dropped first. (A [`crate::Span`] guard is bound to its
+    /// thread and cannot be held across `.await`; this is the async equivalent.)
+    ///
+    /// ```
+    /// use llmobs_core::Instrument;
+    /// # async fn fetch() -> u32 { 1 }
+    /// let fut = fetch().in_span(llmobs_core::retrieval("fetch_docs"));
+    /// # drop(fut);
+    /// ```
+    fn in_span(
+        self,
+        span: crate::SpanBuilder,
+    ) -> Instrumented<Self, fn(&Self::Output, bool) -> Outcome> {
+        instrument(span.pending(), self, |_, _| Outcome::none())
     }
 
     /// Runs this future under the given context.

@@ -33,17 +33,21 @@ pub mod testing;
 pub use clock::now_epoch_ns;
 pub use context::{Context, ContextGuard};
 pub use document::Document;
-pub use evaluation::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn};
+pub use evaluation::{
+    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn,
+};
 pub use gate::{is_enabled, set_enabled};
 pub use id::{SpanId, TraceId};
-pub use instrument::{Instrument, WithContext};
+pub use instrument::{Instrument, Instrumented, WithContext};
 pub use kind::SpanKind;
 pub use message::{Message, ToolCall, ToolResult};
 pub use prompt::{Prompt, ToolDefinition};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
 pub use sink::{set_sink, Sink};
-pub use span::{agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder};
+pub use span::{
+    agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder,
+};
 pub use span_event::{AgentAttribution, Annotations, SpanError, SpanEvent, SpanIo};
 
 /// What the attributes expand to. Not a public API: it may change in any release.
@@ -51,7 +55,9 @@ pub use span_event::{AgentAttribution, Annotations, SpanError, SpanEvent, SpanIo
 pub mod __private {
     pub use crate::capture::{Cap, ViaDebug, ViaNothing, ViaSerialize};
     pub use crate::instrument::{instrument, Instrumented};
-    pub use crate::outcome::{ErrRef, ErrViaDebug, ErrViaDisplay, ErrViaNothing, ErrViaStd, Ret, SplitPlain, SplitResult};
+    pub use crate::outcome::{
+        ErrRef, ErrViaDebug, ErrViaDisplay, ErrViaNothing, ErrViaStd, Ret, SplitPlain, SplitResult,
+    };
     pub use crate::span::{CapturedArgs, Outcome, PendingSpan};
     pub use crate::{SharedStr, Span, SpanBuilder, SpanKind};
 

@@ -39,8 +39,14 @@ impl<'a, T, E> SplitResult<'a> for &Ret<'a, Result<T, E>> {
     type Err = E;
     fn llmobs_split(&self) -> Split<'a, T, E> {
         match self.0 {
-            Ok(v) => Split { ok: Some(v), err: None },
-            Err(e) => Split { ok: None, err: Some(e) },
+            Ok(v) => Split {
+                ok: Some(v),
+                err: None,
+            },
+            Err(e) => Split {
+                ok: None,
+                err: Some(e),
+            },
         }
     }
 }
@@ -53,7 +59,10 @@ pub trait SplitPlain<'a> {
 impl<'a, T: ?Sized> SplitPlain<'a> for Ret<'a, T> {
     type Ok = T;
     fn llmobs_split(&self) -> Split<'a, T, Infallible> {
-        Split { ok: Some(self.0), err: None }
+        Split {
+            ok: Some(self.0),
+            err: None,
+        }
     }
 }
 

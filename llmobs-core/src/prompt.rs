@@ -72,7 +72,10 @@ impl Prompt {
         self
     }
     /// Names the variables that hold retrieved context.
-    pub fn context_variables<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+    pub fn context_variables<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.context_variables = Some(names.into_iter().map(Into::into).collect());
         self
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use crate::stack::{self, ParentRef, SharedEvent};
-use crate::{clock, gate, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToSharedStr};
+use crate::{
+    clock, gate, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToSharedStr,
+};
 
 /// Configures a span before it starts. Made by [`crate::workflow`], [`crate::llm`], ... or by
 /// the attributes.
@@ -147,7 +149,9 @@ impl SpanBuilder {
     /// Builds the span for a future: ids and parent now, timing from the first poll.
     #[doc(hidden)]
     pub fn pending(self) -> PendingSpan {
-        PendingSpan { event: self.build() }
+        PendingSpan {
+            event: self.build(),
+        }
     }
 }
 
@@ -202,7 +206,8 @@ impl Span {
     #[inline]
     pub fn record_outcome<R: ?Sized>(&self, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
         if let Some(id) = self.id {
-            let want_output = stack::with_span_mut(id, |e| !e.has_explicit_output()).unwrap_or(false);
+            let want_output =
+                stack::with_span_mut(id, |e| !e.has_explicit_output()).unwrap_or(false);
             let o = outcome(ret, want_output);
             stack::with_span_mut(id, |e| o.apply(e));
         }

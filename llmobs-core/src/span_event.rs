@@ -143,7 +143,12 @@ pub struct SpanEvent {
 impl SpanEvent {
     /// A span record with the given identity and nothing recorded; for tests and processors
     /// that synthesise spans.
-    pub fn new(kind: SpanKind, name: impl Into<SharedStr>, trace_id: TraceId, span_id: SpanId) -> Self {
+    pub fn new(
+        kind: SpanKind,
+        name: impl Into<SharedStr>,
+        trace_id: TraceId,
+        span_id: SpanId,
+    ) -> Self {
         SpanEvent {
             trace_id,
             apm_trace_id: trace_id,
@@ -203,7 +208,10 @@ impl SpanEvent {
     }
     /// A metric, as `f64`.
     pub fn metric(&self, key: &str) -> Option<f64> {
-        self.annotations().metrics.get(key).and_then(serde_json::Number::as_f64)
+        self.annotations()
+            .metrics
+            .get(key)
+            .and_then(serde_json::Number::as_f64)
     }
     /// A user tag.
     pub fn tag(&self, key: &str) -> Option<&str> {

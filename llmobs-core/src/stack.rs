@@ -58,8 +58,15 @@ pub(crate) type SharedEvent = Arc<Mutex<Option<SpanEvent>>>;
 
 pub(crate) enum Frame {
     Span(SpanEvent),
-    Detached { event: SharedEvent, parent: ParentRef, token: u64 },
-    Context { parent: ParentRef, token: u64 },
+    Detached {
+        event: SharedEvent,
+        parent: ParentRef,
+        token: u64,
+    },
+    Context {
+        parent: ParentRef,
+        token: u64,
+    },
 }
 
 /// Spans buffered on a thread before they are handed over even though a root is still open,
@@ -87,7 +94,10 @@ thread_local! {
 
 #[inline]
 fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
-    STACK.try_with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s))).ok().flatten()
+    STACK
+        .try_with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+        .ok()
+        .flatten()
 }
 
 /// Builds a new span event as a child of the current frame.
@@ -128,7 +138,11 @@ pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> 
     let token = crate::id::SpanId::generate().0;
     with(|s| {
         s.frames.push(match detached {
-            Some(event) => Frame::Detached { event, parent, token },
+            Some(event) => Frame::Detached {
+                event,
+                parent,
+                token,
+            },
             None => Frame::Context { parent, token },
         })
     });
@@ -154,11 +168,14 @@ pub(crate) fn pop_context(token: u64) {
 /// Runs `f` on the event of the active span with this id on this thread.
 pub(crate) fn with_span_mut<R>(id: SpanId, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
     with(|s| {
-        s.frames.iter_mut().rev().find_map(|fr| match fr {
-            Frame::Span(e) if e.span_id == id => Some(e),
-            _ => None,
-        })
-        .map(f)
+        s.frames
+            .iter_mut()
+            .rev()
+            .find_map(|fr| match fr {
+                Frame::Span(e) if e.span_id == id => Some(e),
+                _ => None,
+            })
+            .map(f)
     })
     .flatten()
 }
@@ -211,7 +228,9 @@ impl Stack {
         match self.frames.last() {
             None => ParentRef::default(),
             Some(Frame::Span(e)) => ParentRef::of_span(e),
-            Some(Frame::Detached { parent, .. }) | Some(Frame::Context { parent, .. }) => parent.clone(),
+            Some(Frame::Detached { parent, .. }) | Some(Frame::Context { parent, .. }) => {
+                parent.clone()
+            }
         }
     }
 
