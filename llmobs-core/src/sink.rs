@@ -4,6 +4,8 @@
 //! (children are held with their local root and leave together, as the reference does). The
 //! exporter's sink only does a non-blocking `try_send` into a bounded queue.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::{EvaluationMetric, SpanEvent};
@@ -18,16 +20,47 @@ pub trait Sink: Send + Sync + 'static {
 
 static SINK: RwLock<Option<Arc<dyn Sink>>> = RwLock::new(None);
 
+/// Bumped whenever the sink changes, so threads can keep a cached copy and check it with one
+/// relaxed load instead of taking the lock for every trace.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<Arc<dyn Sink>>)> = const { RefCell::new((0, None)) };
+}
+
 /// Installs the process-wide sink and returns the previous one. `None` uninstalls.
 pub fn set_sink(sink: Option<Arc<dyn Sink>>) -> Option<Arc<dyn Sink>> {
-    match SINK.write() {
+    let prev = match SINK.write() {
         Ok(mut g) => std::mem::replace(&mut *g, sink),
         Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), sink),
-    }
+    };
+    GENERATION.fetch_add(1, Ordering::Release);
+    prev
+}
+
+fn global() -> Option<Arc<dyn Sink>> {
+    SINK.read().ok().and_then(|g| g.clone())
+}
+
+/// Runs `f` with the installed sink, from this thread's cache when it is current.
+pub(crate) fn with_current<R>(f: impl FnOnce(&dyn Sink) -> R) -> Option<R> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = CACHED.try_with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        if c.0 != generation {
+            *c = (generation, global());
+        }
+        c.1.clone()
+    });
+    let sink = match cached {
+        Ok(s) => s,
+        Err(_) => global(),
+    }?;
+    Some(f(&*sink))
 }
 
 pub(crate) fn current() -> Option<Arc<dyn Sink>> {
-    SINK.read().ok().and_then(|g| g.clone())
+    global()
 }
 
 /// Hands a batch of finished spans to the test captures they belong to and the rest to the sink.
@@ -48,7 +81,5 @@ pub(crate) fn dispatch_spans(mut spans: Vec<SpanEvent>) {
     if !crate::gate::is_enabled() {
         return;
     }
-    if let Some(sink) = current() {
-        sink.send_spans(spans);
-    }
+    with_current(|sink| sink.send_spans(spans));
 }

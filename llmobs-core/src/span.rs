@@ -88,15 +88,12 @@ impl SpanBuilder {
         self
     }
 
-    /// Builds the event as a child of the current span; `None` when nothing is recorded.
+    /// Applies this builder's overrides to a fresh child event; `false` when nothing is
+    /// recorded (disabled and outside any test capture).
     #[inline]
-    fn build(self) -> Option<SpanEvent> {
-        if !gate::is_open() {
-            return None;
-        }
-        let mut e = stack::new_child(self.kind, self.name)?;
+    fn apply(self, e: &mut SpanEvent) -> bool {
         if !gate::is_enabled() && e.capture.is_none() {
-            return None;
+            return false;
         }
         if self.ml_app.is_some() {
             e.ml_app = self.ml_app;
@@ -110,24 +107,29 @@ impl SpanBuilder {
             a.model_name = Some(self.model_name.unwrap_or(SharedStr::Static("unknown")));
             a.model_provider = Some(self.model_provider.unwrap_or(SharedStr::Static("custom")));
         }
-        Some(e)
+        true
+    }
+
+    /// Builds the event as a child of the current span; `None` when nothing is recorded.
+    fn build(self) -> Option<SpanEvent> {
+        if !gate::is_open() {
+            return None;
+        }
+        let mut e = stack::new_child(self.kind, self.name.clone())?;
+        self.apply(&mut e).then_some(e)
     }
 
     /// Starts the span and makes it the current span of this thread until the returned guard
     /// is dropped or [`Span::finish`]ed.
     #[inline]
     pub fn start(self) -> Span {
-        match self.build() {
-            Some(mut e) => {
-                let id = e.span_id;
-                e.start_ns = clock::mono_ns();
-                stack::push_span(e);
-                Span {
-                    id: Some(id),
-                    _not_send: PhantomData,
-                }
-            }
-            None => Span::noop(),
+        if !gate::is_open() {
+            return Span::noop();
+        }
+        let (kind, name) = (self.kind, self.name.clone());
+        Span {
+            id: stack::start_span(kind, name, |e| self.apply(e)),
+            _not_send: PhantomData,
         }
     }
 
@@ -225,12 +227,11 @@ impl Drop for Span {
 
 fn finish_active(id: SpanId) {
     let end = clock::mono_ns();
-    if let Some(mut e) = stack::pop_span(id) {
+    stack::finish_span(id, end, |e| {
         if std::thread::panicking() && e.error.is_none() {
             e.error = Some(Box::new(crate::panic::current_panic_error()));
         }
-        finish_event(e, end);
-    }
+    });
 }
 
 /// Stamps the times on an event whose `start_ns` still holds the monotonic start, and buffers it.

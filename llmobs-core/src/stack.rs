@@ -73,6 +73,9 @@ pub(crate) enum Frame {
 /// bounding memory for long-running roots (the reference's partial flush).
 const PARTIAL_FLUSH_AT: usize = 512;
 
+/// The most span slots a thread keeps reserved for its next trace.
+const REUSED_CAPACITY_MAX: usize = 128;
+
 #[derive(Default)]
 pub(crate) struct Stack {
     frames: Vec<Frame>,
@@ -104,6 +107,61 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 #[inline]
 pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<SpanEvent> {
     with(|s| s.new_child(kind, name))
+}
+
+/// Starts a span as a child of the current frame and pushes it, in one access to the stack so
+/// the record is built in place. `setup` applies the builder's overrides; it returns `false`
+/// to drop the span (not recorded).
+#[inline]
+pub(crate) fn start_span(
+    kind: SpanKind,
+    name: SharedStr,
+    setup: impl FnOnce(&mut SpanEvent) -> bool,
+) -> Option<SpanId> {
+    with(|s| {
+        let e = s.new_child(kind, name);
+        s.frames.push(Frame::Span(e));
+        let Some(Frame::Span(e)) = s.frames.last_mut() else {
+            return None;
+        };
+        if !setup(e) {
+            s.frames.pop();
+            return None;
+        }
+        let id = e.span_id;
+        e.start_ns = crate::clock::mono_ns();
+        s.open_spans += 1;
+        Some(id)
+    })
+    .flatten()
+}
+
+/// Finishes the active span with this id: stamps its times, moves it to the finished buffer and
+/// hands the buffer over when no span stays open. `fix` runs on the record first.
+#[inline]
+pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: impl FnOnce(&mut SpanEvent)) {
+    let batch = with(|s| {
+        let pos = match s.frames.last() {
+            Some(Frame::Span(e)) if e.span_id == id => s.frames.len() - 1,
+            _ => s
+                .frames
+                .iter()
+                .rposition(|f| matches!(f, Frame::Span(e) if e.span_id == id))?,
+        };
+        let Frame::Span(mut e) = s.frames.remove(pos) else {
+            return None;
+        };
+        s.open_spans -= 1;
+        fix(&mut e);
+        e.duration_ns = end_mono.saturating_sub(e.start_ns);
+        e.start_ns = crate::clock::to_epoch_ns(e.start_ns);
+        s.finished.push(e);
+        s.take_if_full_or_idle()
+    })
+    .flatten();
+    if let Some(batch) = batch {
+        crate::sink::dispatch_spans(batch);
+    }
 }
 
 /// The parent a span created now would get, for [`crate::Context::current`].
@@ -203,11 +261,7 @@ pub(crate) fn finished(event: SpanEvent) {
     let mut slot = Some(event);
     let batch = with(|s| {
         s.finished.extend(slot.take());
-        if s.open_spans == 0 || s.finished.len() >= PARTIAL_FLUSH_AT {
-            Some(std::mem::take(&mut s.finished))
-        } else {
-            None
-        }
+        s.take_if_full_or_idle()
     })
     .flatten();
     // Thread-local storage is already gone when a span finishes during thread teardown:
@@ -272,6 +326,20 @@ impl Stack {
         };
         e.start_ns = 0;
         e
+    }
+
+    fn take_if_full_or_idle(&mut self) -> Option<Vec<SpanEvent>> {
+        if self.open_spans == 0 || self.finished.len() >= PARTIAL_FLUSH_AT {
+            // The next trace on this thread is probably shaped like this one: size its buffer
+            // alike so it fills without reallocating.
+            let cap = self.finished.len().min(REUSED_CAPACITY_MAX);
+            Some(std::mem::replace(
+                &mut self.finished,
+                Vec::with_capacity(cap),
+            ))
+        } else {
+            None
+        }
     }
 
     fn take_if_idle(&mut self) -> Option<Vec<SpanEvent>> {
