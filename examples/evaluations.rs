@@ -1,0 +1,46 @@
+//! Evaluations of every metric type, joined on a span or on a tag.
+//!
+//! ```text
+//! cargo run --example evaluations
+//! ```
+
+use llmobs::{Assessment, EvalScope, Evaluation};
+
+#[llmobs::llm(model_name = "gpt-4o-mini", model_provider = "openai")]
+fn answer(question: &str) -> String {
+    let _ = llmobs::annotate().tag("conversation", "c-1").apply();
+    format!("Here is what I know about {question}.")
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let _llmobs = llmobs::Config::from_env()?.ml_app("eval-demo").init()?;
+
+    let root = llmobs::workflow("answer_question").start();
+    let reply = answer("delivery times");
+    let exported = llmobs::export_span(None)?; // the workflow span's ids
+    drop(root);
+    println!("{reply}\nevaluating span {} of trace {}", exported.span_id, exported.trace_id);
+
+    llmobs::submit_evaluation(Evaluation::score("relevance", 0.87).span(&exported).tag("evaluator", "judge-llm"))?;
+    llmobs::submit_evaluation(Evaluation::categorical("sentiment", "positive").span(&exported))?;
+    llmobs::submit_evaluation(
+        Evaluation::boolean("harmful", false)
+            .span(&exported)
+            .assessment(Assessment::Pass)
+            .reasoning("no harmful content"),
+    )?;
+    llmobs::submit_evaluation(
+        Evaluation::json("details", serde_json::json!({"citations": 2, "missing": []}))
+            .span(&exported)
+            .metadata("judge", "rules-v2"),
+    )?;
+    llmobs::submit_evaluation(Evaluation::score("conversation_quality", 4).join_tag("conversation", "c-1"))?;
+    llmobs::submit_evaluation(Evaluation::score("trace_latency_ok", 1).span(&exported).eval_scope(EvalScope::Trace))?;
+
+    // Bad input is an error value that says what to fix, never a panic:
+    if let Err(e) = llmobs::submit_evaluation(Evaluation::score("bad.label", 1.0).span(&exported)) {
+        println!("rejected as expected: {e}");
+    }
+    println!("{}", llmobs::flush());
+    Ok(())
+}
