@@ -116,7 +116,7 @@ impl Annotate {
         }
     }
 
-    fn to_json(
+    fn json_of(
         &mut self,
         field: impl FnOnce() -> String,
         value: &(impl Serialize + ?Sized),
@@ -172,7 +172,7 @@ impl Annotate {
     /// llmobs_core::annotate().input(&serde_json::json!({"order": 42})).output(&"parsed").apply().unwrap();
     /// ```
     pub fn input(mut self, value: &(impl Serialize + ?Sized)) -> Self {
-        if let Some(v) = self.to_json(|| "input".into(), value) {
+        if let Some(v) = self.json_of(|| "input".into(), value) {
             self.input = Some(IoArg::Value(v));
         }
         self
@@ -183,7 +183,7 @@ impl Annotate {
     /// Recorded as a value on every kind but `llm` (read as messages, see [`input`](Self::input))
     /// and `retrieval` (read as documents).
     pub fn output(mut self, value: &(impl Serialize + ?Sized)) -> Self {
-        if let Some(v) = self.to_json(|| "output".into(), value) {
+        if let Some(v) = self.json_of(|| "output".into(), value) {
             self.output = Some(IoArg::Value(v));
         }
         self
@@ -197,7 +197,7 @@ impl Annotate {
             self.fail(AnnotateError::ReservedMetadataKey);
             return self;
         }
-        if let Some(v) = self.to_json(|| format!("metadata[{key:?}]"), &value) {
+        if let Some(v) = self.json_of(|| format!("metadata[{key:?}]"), &value) {
             self.metadata.push((key, v));
         }
         self
