@@ -445,3 +445,56 @@ fn explicit_io_wins_over_automatic_capture() {
     assert_eq!(spans[0].input_text().as_deref(), Some("explicit in"));
     assert_eq!(spans[0].output_text().as_deref(), Some("explicit out"));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Whatever the strings and numbers, annotating returns a value (never panics), and it
+        /// fails exactly when the reference would refuse the data.
+        #[test]
+        fn arbitrary_annotations_never_panic(
+            kind in 0usize..7,
+            key in ".{0,20}",
+            text in ".{0,60}",
+            value in number(),
+        ) {
+            let kind = llmobs::SpanKind::ALL[kind];
+            let spans = llmobs::testing::capture(|| {
+                let _s = llmobs::SpanBuilder::new(kind, "s").start();
+                let r = llmobs::annotate()
+                    .input(&text)
+                    .output(&text)
+                    .metadata(key.clone(), &text)
+                    .metric(key.clone(), value)
+                    .tag(key.clone(), &text)
+                    .apply();
+                let should_fail = key == "_dd" || !value.is_finite();
+                assert_eq!(r.is_err(), should_fail, "{r:?}");
+            });
+            prop_assert_eq!(spans.len(), 1);
+        }
+
+        #[test]
+        fn arbitrary_evaluations_never_panic(label in ".{0,20}", text in ".{0,40}", value in number()) {
+            let cap = llmobs::testing::Capture::new();
+            let _g = cap.context().attach();
+            let r = llmobs::submit_evaluation(
+                llmobs::Evaluation::score(label.clone(), value).join_tag(text.clone(), text.clone()).tag(&text, &text),
+            );
+            let should_fail = label.is_empty() || label.contains('.') || !value.is_finite();
+            prop_assert_eq!(r.is_err(), should_fail);
+        }
+    }
+}
