@@ -332,6 +332,22 @@ pub fn activate_distributed_headers<H: HeaderCarrier + ?Sized>(
 /// Keeps a remote parent (from [`activate_distributed_headers`]) current on this thread until
 /// dropped. Not `Send`: carry [`context`](RemoteContextGuard::context) to other threads or
 /// tasks instead.
+///
+/// ```
+/// use std::collections::HashMap;
+/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// let headers = HashMap::from([
+///     ("traceparent".to_string(), "00-6b02448b00000000e299960d8dfa81b4-f546ce314e2cd2ea-01".to_string()),
+///     ("tracestate".to_string(), "dd=p:f546ce314e2cd2ea;s:1;t.llmobs_parent_id:17674040498822370026".to_string()),
+/// ]);
+/// let remote = llmobs_core::activate_distributed_headers(&headers).unwrap();
+/// assert_eq!(remote.parent_id(), Some(llmobs_core::SpanId(17674040498822370026)));
+/// let ctx = remote.context().clone();
+/// std::thread::spawn(move || {
+///     let _g = ctx.attach();
+///     let _work = llmobs_core::task("background").start(); // also a child of the remote span
+/// }).join().unwrap();
+/// ```
 #[must_use = "the remote context is deactivated as soon as this guard is dropped"]
 #[derive(Debug)]
 pub struct RemoteContextGuard {
