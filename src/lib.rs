@@ -35,6 +35,12 @@ pub use llmobs_macros::{agent, embedding, llm, retrieval, task, tool, workflow};
 
 // --- core API ---
 pub use llmobs_core::{
+    activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,
+    HeaderCarrier, PropagationError, RemoteContextGuard,
+};
+pub use llmobs_core::{annotate, Annotate, AnnotateError, MetricValue, SpanRef};
+pub use llmobs_core::{export_span, submit_evaluation, Evaluation, EvaluationError, ExportError};
+pub use llmobs_core::{
     Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope, EvaluationMetric,
     EvaluationValue, ExportedSpan, Instrument, Instrumented, JoinOn, Message, Prompt, SharedStr,
     Span, SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToolCall, ToolDefinition,

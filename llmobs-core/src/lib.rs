@@ -8,10 +8,13 @@
 
 #![deny(missing_docs)]
 
+mod annotate;
 mod capture;
 mod clock;
 mod context;
 mod document;
+mod error;
+mod evaluate;
 mod evaluation;
 mod gate;
 mod id;
@@ -22,17 +25,22 @@ mod message;
 mod outcome;
 mod panic;
 mod prompt;
+mod propagation;
 mod settings;
 mod shared_str;
 mod sink;
 mod span;
 mod span_event;
+mod span_ref;
 mod stack;
 pub mod testing;
 
+pub use annotate::{annotate, Annotate, MetricValue};
 pub use clock::now_epoch_ns;
 pub use context::{Context, ContextGuard};
 pub use document::Document;
+pub use error::{AnnotateError, EvaluationError, ExportError, PropagationError};
+pub use evaluate::{export_span, submit_evaluation, Evaluation};
 pub use evaluation::{
     Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn,
 };
@@ -42,6 +50,10 @@ pub use instrument::{Instrument, Instrumented, WithContext};
 pub use kind::SpanKind;
 pub use message::{Message, ToolCall, ToolResult};
 pub use prompt::{Prompt, ToolDefinition};
+pub use propagation::{
+    activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,
+    HeaderCarrier, RemoteContextGuard,
+};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
 pub use sink::{set_sink, Sink};
@@ -49,6 +61,7 @@ pub use span::{
     agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder,
 };
 pub use span_event::{AgentAttribution, Annotations, SpanError, SpanEvent, SpanIo};
+pub use span_ref::SpanRef;
 
 /// What the attributes expand to. Not a public API: it may change in any release.
 #[doc(hidden)]

@@ -83,3 +83,17 @@ pub(crate) fn dispatch_spans(mut spans: Vec<SpanEvent>) {
     }
     with_current(|sink| sink.send_spans(spans));
 }
+
+/// Hands an evaluation to the test capture of the current context, else to the sink.
+pub(crate) fn dispatch_evaluation(metric: EvaluationMetric) {
+    if let Some(c) = crate::stack::current_parent().capture {
+        c.push_evaluation(metric);
+        return;
+    }
+    if !crate::gate::is_enabled() {
+        return;
+    }
+    if let Some(sink) = current() {
+        sink.send_evaluation(metric);
+    }
+}

@@ -1,0 +1,576 @@
+//! Annotating a span: input and output, metadata, metrics, tags, prompt, tool definitions,
+//! session and user.
+//!
+//! The builder collects everything first and validates it as a whole when applied, so a failed
+//! annotation leaves the span untouched (the reference SDK applies fields one by one and can
+//! leave a span half-annotated).
+
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+use crate::error::AnnotateError;
+use crate::span_ref::{self, Missing, SpanRef};
+use crate::{
+    Document, Message, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall, ToolDefinition,
+    ToolResult,
+};
+
+/// Starts an annotation of the current span (or of a given one, with
+/// [`apply_to`](Annotate::apply_to)).
+///
+/// ```
+/// use llmobs_core::{Message, Prompt};
+/// # fn main() -> Result<(), llmobs_core::AnnotateError> {
+/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs_core::llm("chat").model_name("gpt-4o-mini").start();
+/// llmobs_core::annotate()
+///     .input_messages([Message::system("You are helpful."), Message::user("When does my sofa ship?")])
+///     .output_messages([Message::assistant("In 3 days.")])
+///     .metadata("temperature", 0.7)
+///     .metric("input_tokens", 12)
+///     .metric("output_tokens", 4)
+///     .tag("team", "cx")
+///     .prompt(Prompt::template("Answer {{question}}").id("support").variable("question", "ship?"))
+///     .apply()?;
+/// # Ok(()) }
+/// ```
+pub fn annotate() -> Annotate {
+    Annotate::default()
+}
+
+/// An annotation being built. Made by [`annotate`]; nothing is recorded until
+/// [`apply`](Annotate::apply) or [`apply_to`](Annotate::apply_to).
+///
+/// Calls add up: metadata, metrics and tags are merged into what the span already has (a later
+/// value for the same key wins); input, output, prompt and tool definitions replace earlier ones.
+/// An explicit input or output also stops the span's automatic capture from replacing it.
+#[derive(Debug, Default, Clone)]
+#[must_use = "an annotation does nothing until `.apply()` or `.apply_to(&span)`"]
+pub struct Annotate {
+    input: Option<IoArg>,
+    output: Option<IoArg>,
+    metadata: Vec<(String, Value)>,
+    metrics: Vec<(String, Number)>,
+    tags: Vec<(String, String)>,
+    prompt: Option<Prompt>,
+    tool_definitions: Option<Vec<ToolDefinition>>,
+    session_id: Option<SharedStr>,
+    /// The first problem found while building, reported by `apply`.
+    error: Option<AnnotateError>,
+}
+
+#[derive(Debug, Clone)]
+enum IoArg {
+    Messages(Vec<Message>),
+    Documents(Vec<Document>),
+    Value(Value),
+}
+
+/// A number accepted as a metric or a score: any primitive integer or float.
+///
+/// Integers stay integers on the wire; floats must be finite.
+///
+/// ```
+/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// # let _s = llmobs_core::llm("chat").start();
+/// llmobs_core::annotate().metric("input_tokens", 4u32).metric("cost_usd", 0.0012).apply().unwrap();
+/// ```
+pub trait MetricValue: sealed::Sealed {
+    #[doc(hidden)]
+    fn to_number(self) -> Result<Number, f64>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! metric_ints {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl MetricValue for $t {
+            fn to_number(self) -> Result<Number, f64> {
+                Ok(Number::from(self))
+            }
+        }
+    )*};
+}
+metric_ints!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl sealed::Sealed for f64 {}
+impl MetricValue for f64 {
+    fn to_number(self) -> Result<Number, f64> {
+        Number::from_f64(self).ok_or(self)
+    }
+}
+impl sealed::Sealed for f32 {}
+impl MetricValue for f32 {
+    fn to_number(self) -> Result<Number, f64> {
+        f64::from(self).to_number()
+    }
+}
+
+impl Annotate {
+    fn fail(&mut self, e: AnnotateError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn json_of(
+        &mut self,
+        field: impl FnOnce() -> String,
+        value: &(impl Serialize + ?Sized),
+    ) -> Option<Value> {
+        match serde_json::to_value(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fail(AnnotateError::NotSerializable {
+                    field: field(),
+                    reason: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Sets the input messages of an `llm` span.
+    pub fn input_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
+        self.input = Some(IoArg::Messages(messages.into_iter().collect()));
+        self
+    }
+
+    /// Sets the output messages of an `llm` span.
+    pub fn output_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
+        self.output = Some(IoArg::Messages(messages.into_iter().collect()));
+        self
+    }
+
+    /// Sets the input documents of an `embedding` span.
+    pub fn input_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
+        self.input = Some(IoArg::Documents(documents.into_iter().collect()));
+        self
+    }
+
+    /// Sets the output documents of a `retrieval` span.
+    pub fn output_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
+        self.output = Some(IoArg::Documents(documents.into_iter().collect()));
+        self
+    }
+
+    /// Sets the input from any serializable value.
+    ///
+    /// On `workflow`, `task`, `tool`, `agent` and `retrieval` spans it is recorded as a value: a
+    /// string verbatim, anything else as JSON text. On an `llm` span the value is read as messages
+    /// (a string becomes one message with an empty role; an object `{"role", "content"}` or a list
+    /// of them), and on an `embedding` span as documents (a string, an object `{"text", ...}` or
+    /// a list of them). The typed [`input_messages`](Self::input_messages) and
+    /// [`input_documents`](Self::input_documents) say the same more precisely.
+    ///
+    /// ```
+    /// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let _t = llmobs_core::task("parse").start();
+    /// llmobs_core::annotate().input(&serde_json::json!({"order": 42})).output(&"parsed").apply().unwrap();
+    /// ```
+    pub fn input(mut self, value: &(impl Serialize + ?Sized)) -> Self {
+        if let Some(v) = self.json_of(|| "input".into(), value) {
+            self.input = Some(IoArg::Value(v));
+        }
+        self
+    }
+
+    /// Sets the output from any serializable value.
+    ///
+    /// Recorded as a value on every kind but `llm` (read as messages, see [`input`](Self::input))
+    /// and `retrieval` (read as documents).
+    pub fn output(mut self, value: &(impl Serialize + ?Sized)) -> Self {
+        if let Some(v) = self.json_of(|| "output".into(), value) {
+            self.output = Some(IoArg::Value(v));
+        }
+        self
+    }
+
+    /// Adds a metadata entry (`meta.metadata`); entries are merged across annotations. The key
+    /// `_dd` is reserved.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        let key = key.into();
+        if key == "_dd" {
+            self.fail(AnnotateError::ReservedMetadataKey);
+            return self;
+        }
+        if let Some(v) = self.json_of(|| format!("metadata[{key:?}]"), &value) {
+            self.metadata.push((key, v));
+        }
+        self
+    }
+
+    /// Adds a numeric metric, such as `input_tokens`, `output_tokens`, `total_tokens` or a cost.
+    ///
+    /// A `.` in the key is replaced by `_` (the intake rejects spans whose metric keys contain
+    /// dots), with a warning in the log. NaN and infinities are rejected when applied.
+    pub fn metric(mut self, key: impl Into<String>, value: impl MetricValue) -> Self {
+        let mut key = key.into();
+        if key.contains('.') {
+            let fixed = key.replace('.', "_");
+            log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
+            key = fixed;
+        }
+        match value.to_number() {
+            Ok(n) => self.metrics.push((key, n)),
+            Err(value) => self.fail(AnnotateError::NonFiniteMetric { key, value }),
+        }
+        self
+    }
+
+    /// Adds a tag (`key:value` on the span). Any `Display` value is accepted.
+    ///
+    /// The key `session_id` sets the span's session, as [`session_id`](Self::session_id) does.
+    pub fn tag(mut self, key: impl Into<String>, value: impl std::fmt::Display) -> Self {
+        let key = key.into();
+        let value = value.to_string();
+        if key == "session_id" {
+            self.session_id = Some(value.into());
+        } else {
+            self.tags.push((key, value));
+        }
+        self
+    }
+
+    /// Sets the prompt template of an `llm` span. It must have exactly one of `template` and
+    /// `chat_template`.
+    ///
+    /// A prompt on another kind of span is recorded but not sent (as the reference SDK does, the
+    /// span is still tagged as having an annotated prompt).
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        match (&prompt.template, &prompt.chat_template) {
+            (Some(_), Some(_)) => self.fail(AnnotateError::InvalidPrompt {
+                reason: "it sets both `template` and `chat_template`; build it with exactly one of \
+                         Prompt::template(..) or Prompt::chat_template(..)",
+            }),
+            (None, None) => self.fail(AnnotateError::InvalidPrompt {
+                reason: "it sets neither `template` nor `chat_template`; build it with Prompt::template(..) \
+                         or Prompt::chat_template(..)",
+            }),
+            _ => self.prompt = Some(prompt),
+        }
+        self
+    }
+
+    /// Sets the tools offered to the model (`llm` spans). Definitions with an empty name are
+    /// skipped with a warning in the log.
+    pub fn tool_definitions(mut self, tools: impl IntoIterator<Item = ToolDefinition>) -> Self {
+        let mut kept = Vec::new();
+        for (i, t) in tools.into_iter().enumerate() {
+            if t.name.trim().is_empty() {
+                log::warn!("llmobs: tool definition at index {i} has an empty name and is skipped; give every tool a name");
+            } else {
+                kept.push(t);
+            }
+        }
+        self.tool_definitions = Some(kept);
+        self
+    }
+
+    /// Sets the span's session. Spans started under it afterwards inherit it.
+    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(SharedStr::from(session_id.into()));
+        self
+    }
+
+    /// Tags the span with the end user's id (`user_id`).
+    pub fn user_id(self, id: impl Into<String>) -> Self {
+        self.tag("user_id", id.into())
+    }
+
+    /// Tags the span with the end user's handle (`user_handle`), such as an email address.
+    pub fn user_handle(self, handle: impl Into<String>) -> Self {
+        self.tag("user_handle", handle.into())
+    }
+
+    /// Tags the span with the end user's display name (`user_name`).
+    pub fn user_name(self, name: impl Into<String>) -> Self {
+        self.tag("user_name", name.into())
+    }
+
+    /// Applies the annotation to the current span of this thread.
+    ///
+    /// Everything is validated first; on error nothing is recorded. When LLM Observability is
+    /// disabled and no test capture is in scope, this does nothing and returns `Ok(())`, so
+    /// instrumented code behaves the same with the SDK off.
+    ///
+    /// From another thread or an async task that does not run under the span, use
+    /// [`apply_to`](Self::apply_to).
+    pub fn apply(self) -> Result<(), AnnotateError> {
+        self.apply_on(None)
+    }
+
+    /// Applies the annotation to the given span: a [`crate::Span`] or [`crate::DetachedSpan`].
+    ///
+    /// ```
+    /// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let bg = llmobs_core::task("background").start_detached();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| llmobs_core::annotate().output(&"done").apply_to(&bg).unwrap());
+    /// });
+    /// bg.finish();
+    /// ```
+    ///
+    /// A span handle that is not recorded (LLM Observability disabled) is accepted and ignored.
+    pub fn apply_to(self, span: &impl SpanRef) -> Result<(), AnnotateError> {
+        self.apply_on(Some(span))
+    }
+
+    fn apply_on(mut self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
+        let built = self.error.take();
+        match span_ref::with_event(span, |e| match built {
+            Some(err) => Err(err),
+            None => self.write(e),
+        }) {
+            Ok(r) => r,
+            Err(Missing::NotRecording) | Err(Missing::NoSpan { quiet: true }) => Ok(()),
+            Err(Missing::NoSpan { quiet: false }) => Err(AnnotateError::NoActiveSpan),
+            Err(Missing::Finished) => Err(AnnotateError::SpanFinished),
+        }
+    }
+
+    /// Validates against the span's kind, then writes; nothing is written if validation fails.
+    fn write(self, e: &mut SpanEvent) -> Result<(), AnnotateError> {
+        let kind = e.kind;
+        let input = self.input.map(|a| convert(a, kind, true)).transpose()?;
+        let output = self.output.map(|a| convert(a, kind, false)).transpose()?;
+
+        if let Some(s) = self.session_id {
+            e.session_id = Some(s);
+        }
+        let a = e.annotations_mut();
+        if let Some(io) = input {
+            a.input = Some(io);
+            a.input_explicit = true;
+        }
+        if let Some(io) = output {
+            a.output = Some(io);
+            a.output_explicit = true;
+        }
+        a.metadata.extend(self.metadata);
+        a.metrics.extend(self.metrics);
+        a.tags.extend(self.tags);
+        if let Some(p) = self.prompt {
+            a.prompt = Some(p);
+            a.prompt_annotated = true;
+        }
+        if let Some(t) = self.tool_definitions {
+            a.tool_definitions = t;
+        }
+        Ok(())
+    }
+}
+
+/// Turns an input/output argument into what a span of `kind` records there.
+fn convert(arg: IoArg, kind: SpanKind, is_input: bool) -> Result<SpanIo, AnnotateError> {
+    let field = if is_input { "input" } else { "output" };
+    let documents_kind = if is_input {
+        SpanKind::Embedding
+    } else {
+        SpanKind::Retrieval
+    };
+    match arg {
+        IoArg::Messages(m) if kind == SpanKind::Llm => Ok(SpanIo::Messages(m)),
+        IoArg::Messages(_) => Err(AnnotateError::MessagesOnNonLlmSpan {
+            field: if is_input {
+                "input_messages"
+            } else {
+                "output_messages"
+            },
+            kind,
+        }),
+        IoArg::Documents(d) if kind == documents_kind => Ok(SpanIo::Documents(d)),
+        IoArg::Documents(_) => Err(AnnotateError::DocumentsOnWrongKind {
+            field: if is_input {
+                "input_documents"
+            } else {
+                "output_documents"
+            },
+            kind,
+            expected: documents_kind,
+        }),
+        IoArg::Value(v) if kind == SpanKind::Llm => parse_messages(v)
+            .map(SpanIo::Messages)
+            .map_err(|reason| AnnotateError::InvalidIo {
+                field,
+                kind,
+                reason,
+            }),
+        IoArg::Value(v) if kind == documents_kind => parse_documents(v)
+            .map(SpanIo::Documents)
+            .map_err(|reason| AnnotateError::InvalidIo {
+                field,
+                kind,
+                reason,
+            }),
+        IoArg::Value(v) => Ok(SpanIo::Value(v)),
+    }
+}
+
+fn one_or_many(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    }
+}
+
+fn opt_string(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    at: usize,
+) -> Result<Option<String>, String> {
+    match obj.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("item {at}: `{key}` must be a string, got {other}")),
+    }
+}
+
+fn parse_messages(v: Value) -> Result<Vec<Message>, String> {
+    one_or_many(v)
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Ok(Message::new("", s)),
+            Value::Object(mut o) => {
+                let content = opt_string(&mut o, "content", i)?.unwrap_or_default();
+                let role = opt_string(&mut o, "role", i)?.unwrap_or_default();
+                let mut m = Message::new(role, content);
+                m.tool_id = opt_string(&mut o, "tool_id", i)?;
+                if let Some(calls) = o.remove("tool_calls") {
+                    m.tool_calls = parse_tool_calls(calls, i)?;
+                }
+                if let Some(results) = o.remove("tool_results") {
+                    m.tool_results = parse_tool_results(results, i)?;
+                }
+                Ok(m)
+            }
+            other => Err(format!(
+                "item {i} is {}, not a string or an object",
+                type_name(&other)
+            )),
+        })
+        .collect()
+}
+
+fn parse_tool_calls(v: Value, at: usize) -> Result<Vec<ToolCall>, String> {
+    one_or_many(v)
+        .into_iter()
+        .map(|c| {
+            let Value::Object(mut c) = c else {
+                return Err(format!("item {at}: each tool call must be an object"));
+            };
+            let name = opt_string(&mut c, "name", at)?.unwrap_or_default();
+            let arguments = c
+                .remove("arguments")
+                .ok_or_else(|| format!("item {at}: a tool call needs `arguments`"))?;
+            let mut call = ToolCall::function(name, arguments);
+            call.tool_id = opt_string(&mut c, "tool_id", at)?;
+            if let Some(kind) = opt_string(&mut c, "type", at)? {
+                call.kind = kind;
+            }
+            Ok(call)
+        })
+        .collect()
+}
+
+fn parse_tool_results(v: Value, at: usize) -> Result<Vec<ToolResult>, String> {
+    one_or_many(v)
+        .into_iter()
+        .map(|r| {
+            let Value::Object(mut r) = r else {
+                return Err(format!("item {at}: each tool result must be an object"));
+            };
+            let name = opt_string(&mut r, "name", at)?.unwrap_or_default();
+            let result = match r.remove("result") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s,
+                Some(other) => crate::json::to_python_json(&other),
+            };
+            let mut res = ToolResult::function(name, result);
+            res.tool_id = opt_string(&mut r, "tool_id", at)?;
+            if let Some(kind) = opt_string(&mut r, "type", at)? {
+                res.kind = kind;
+            }
+            Ok(res)
+        })
+        .collect()
+}
+
+fn parse_documents(v: Value) -> Result<Vec<Document>, String> {
+    one_or_many(v)
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Ok(Document::text(s)),
+            Value::Object(mut o) => {
+                let text = opt_string(&mut o, "text", i)?
+                    .ok_or_else(|| format!("item {i} has no `text`"))?;
+                let mut d = Document::text(text);
+                d.name = opt_string(&mut o, "name", i)?;
+                d.id = opt_string(&mut o, "id", i)?;
+                d.score = match o.remove("score") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Number(n)) => n.as_f64(),
+                    Some(other) => {
+                        return Err(format!("item {i}: `score` must be a number, got {other}"))
+                    }
+                };
+                Ok(d)
+            }
+            other => Err(format!(
+                "item {i} is {}, not a string or an object",
+                type_name(&other)
+            )),
+        })
+        .collect()
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_from_values() {
+        let m = parse_messages(json!("hi")).unwrap();
+        assert_eq!(m, vec![Message::new("", "hi")]);
+        let m =
+            parse_messages(json!([{"role": "user", "content": "a"}, {"content": "b"}])).unwrap();
+        assert_eq!(m[0].role, "user");
+        assert_eq!(m[1].role, "");
+        assert!(parse_messages(json!([{"role": "user", "content": 5}])).is_err());
+        assert!(parse_messages(json!(123)).is_err());
+        assert!(parse_messages(json!([{"content": "", "tool_calls": [{"name": "x"}]}])).is_err());
+    }
+
+    #[test]
+    fn documents_from_values() {
+        let d = parse_documents(json!(["a", {"text": "b", "score": 0.5, "id": "d"}])).unwrap();
+        assert_eq!(d[1].score, Some(0.5));
+        assert!(parse_documents(json!([1, 2])).is_err());
+        assert!(parse_documents(json!([{"name": "x"}])).is_err());
+        assert!(parse_documents(json!([{"text": "a", "score": "high"}])).is_err());
+    }
+
+    #[test]
+    fn metric_values() {
+        assert_eq!(4i32.to_number().unwrap(), Number::from(4));
+        assert!(f64::NAN.to_number().is_err());
+        assert!(f32::INFINITY.to_number().is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! Exporting a span's ids, and building and submitting evaluations of spans.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::annotate::MetricValue;
+use crate::error::{EvaluationError, ExportError};
+use crate::span_ref::{self, Missing, SpanRef};
+use crate::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn};
+
+/// The ids of a span, to attach an evaluation to it later (possibly from another process).
+///
+/// `None` exports the current span of this thread. The argument is a trait object rather than a
+/// generic so that `export_span(None)` needs no type annotation.
+///
+/// ```
+/// # fn main() -> Result<(), llmobs_core::ExportError> {
+/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs_core::llm("chat").start();
+/// let current = llmobs_core::export_span(None)?;
+/// let same = llmobs_core::export_span(Some(&chat))?;
+/// assert_eq!(current, same);
+/// assert_eq!(current.trace_id.len(), 32);
+/// # Ok(()) }
+/// ```
+pub fn export_span(span: Option<&dyn SpanRef>) -> Result<ExportedSpan, ExportError> {
+    span_ref::with_event(span, |e| ExportedSpan {
+        span_id: e.span_id.to_string(),
+        trace_id: e.trace_id.to_string(),
+    })
+    .map_err(|m| match m {
+        Missing::NoSpan { .. } => ExportError::NoActiveSpan,
+        Missing::Finished => ExportError::SpanFinished,
+        Missing::NotRecording => ExportError::NotRecording,
+    })
+}
+
+/// An evaluation of a span (or of its trace): a labelled score, category, boolean or JSON
+/// object, attached to the span by its ids or to every span carrying a tag.
+///
+/// ```
+/// use llmobs_core::{Assessment, Evaluation};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs_core::llm("chat").start();
+/// let exported = llmobs_core::export_span(None)?;
+/// llmobs_core::submit_evaluation(
+///     Evaluation::score("harmfulness", 0.1)
+///         .span(&exported)
+///         .tag("evaluation_provider", "ragas")
+///         .assessment(Assessment::Pass)
+///         .reasoning("no harmful content"),
+/// )?;
+/// llmobs_core::submit_evaluation(Evaluation::categorical("sentiment", "positive").join_tag("conversation", "c-1"))?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "an evaluation is only sent by `llmobs::submit_evaluation`"]
+pub struct Evaluation {
+    label: String,
+    value: Result<EvaluationValue, EvaluationError>,
+    span: Option<ExportedSpan>,
+    join_tag: Option<(String, String)>,
+    tags: Vec<String>,
+    ml_app: Option<String>,
+    timestamp_ms: Option<u64>,
+    assessment: Option<Assessment>,
+    reasoning: Option<String>,
+    metadata: Result<Map<String, Value>, EvaluationError>,
+    eval_scope: EvalScope,
+}
+
+impl Evaluation {
+    fn new(label: impl Into<String>, value: Result<EvaluationValue, EvaluationError>) -> Self {
+        Evaluation {
+            label: label.into(),
+            value,
+            span: None,
+            join_tag: None,
+            tags: Vec::new(),
+            ml_app: None,
+            timestamp_ms: None,
+            assessment: None,
+            reasoning: None,
+            metadata: Ok(Map::new()),
+            eval_scope: EvalScope::Span,
+        }
+    }
+
+    /// A `score` evaluation: any integer or finite float.
+    pub fn score(label: impl Into<String>, value: impl MetricValue) -> Self {
+        let value = value
+            .to_number()
+            .map(EvaluationValue::Score)
+            .map_err(|value| EvaluationError::NonFiniteScore { value });
+        Evaluation::new(label, value)
+    }
+
+    /// A `categorical` evaluation.
+    pub fn categorical(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Evaluation::new(label, Ok(EvaluationValue::Categorical(value.into())))
+    }
+
+    /// A `boolean` evaluation.
+    pub fn boolean(label: impl Into<String>, value: bool) -> Self {
+        Evaluation::new(label, Ok(EvaluationValue::Boolean(value)))
+    }
+
+    /// A `json` evaluation; the value must be a JSON object.
+    ///
+    /// ```
+    /// let eval = llmobs_core::Evaluation::json("checks", serde_json::json!({"grounded": true, "citations": 2}));
+    /// # drop(eval);
+    /// ```
+    pub fn json(label: impl Into<String>, value: Value) -> Self {
+        let value = if value.is_object() {
+            Ok(EvaluationValue::Json(value))
+        } else {
+            Err(EvaluationError::JsonNotObject)
+        };
+        Evaluation::new(label, value)
+    }
+
+    /// Attaches the evaluation to a span, by the ids [`export_span`] returned.
+    pub fn span(mut self, span: &ExportedSpan) -> Self {
+        self.span = Some(span.clone());
+        self
+    }
+
+    /// Attaches the evaluation to the spans tagged `key:value`.
+    pub fn join_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.join_tag = Some((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a tag to the evaluation; tags are sent in the order they were added.
+    pub fn tag(mut self, key: impl AsRef<str>, value: impl std::fmt::Display) -> Self {
+        self.tags.push(format!("{}:{}", key.as_ref(), value));
+        self
+    }
+
+    /// Sets the ml_app; by default the current span's, else the configured one.
+    pub fn ml_app(mut self, ml_app: impl Into<String>) -> Self {
+        self.ml_app = Some(ml_app.into());
+        self
+    }
+
+    /// Sets when the evaluation was made, in milliseconds since the Unix epoch (default: now).
+    pub fn timestamp_ms(mut self, timestamp_ms: u64) -> Self {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+
+    /// Says whether the evaluated output passed.
+    pub fn assessment(mut self, assessment: Assessment) -> Self {
+        self.assessment = Some(assessment);
+        self
+    }
+
+    /// Explains the evaluation.
+    pub fn reasoning(mut self, reasoning: impl Into<String>) -> Self {
+        self.reasoning = Some(reasoning.into());
+        self
+    }
+
+    /// Adds a metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Serialize) -> Self {
+        let key = key.into();
+        if let Ok(map) = &mut self.metadata {
+            match serde_json::to_value(&value) {
+                Ok(v) => {
+                    map.insert(key, v);
+                }
+                Err(e) => {
+                    self.metadata = Err(EvaluationError::MetadataNotJson {
+                        key,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        self
+    }
+
+    /// Judges the whole trace rather than the span (default [`EvalScope::Span`]).
+    pub fn eval_scope(mut self, scope: EvalScope) -> Self {
+        self.eval_scope = scope;
+        self
+    }
+
+    /// Validates and resolves the evaluation into the metric that is sent.
+    ///
+    /// ```
+    /// let m = llmobs_core::Evaluation::boolean("grounded", true).join_tag("k", "v").ml_app("app").into_metric().unwrap();
+    /// assert_eq!(m.tags, ["ml_app:app"]);
+    /// ```
+    pub fn into_metric(self) -> Result<EvaluationMetric, EvaluationError> {
+        if self.label.is_empty() {
+            return Err(EvaluationError::EmptyLabel);
+        }
+        if self.label.contains('.') {
+            return Err(EvaluationError::LabelContainsDot { label: self.label });
+        }
+        let join_on = match (self.span, self.join_tag) {
+            (Some(s), None) => {
+                if s.span_id.is_empty() || s.trace_id.is_empty() {
+                    return Err(EvaluationError::InvalidSpan);
+                }
+                JoinOn::Span(s)
+            }
+            (None, Some((key, value))) => JoinOn::Tag { key, value },
+            (None, None) => return Err(EvaluationError::NoJoin),
+            (Some(_), Some(_)) => return Err(EvaluationError::BothJoins),
+        };
+        let value = self.value?;
+        let metadata = self.metadata?;
+        let ml_app = self.ml_app.unwrap_or_else(|| {
+            crate::stack::current_parent()
+                .ml_app
+                .unwrap_or_else(crate::default_ml_app)
+                .to_string()
+        });
+        let mut tags = Vec::with_capacity(self.tags.len() + 1);
+        tags.push(format!("ml_app:{ml_app}"));
+        tags.extend(self.tags);
+        Ok(EvaluationMetric {
+            label: self.label,
+            value,
+            join_on,
+            ml_app,
+            timestamp_ms: self
+                .timestamp_ms
+                .unwrap_or_else(|| crate::clock::now_epoch_ns() / 1_000_000),
+            tags,
+            eval_scope: self.eval_scope,
+            assessment: self.assessment,
+            reasoning: self.reasoning,
+            metadata: if metadata.is_empty() {
+                None
+            } else {
+                Some(metadata)
+            },
+        })
+    }
+}
+
+/// Validates an evaluation and sends it: to the test capture in scope if there is one, else to
+/// the exporter. Nothing is sent when LLM Observability is disabled, but the evaluation is still
+/// validated, so mistakes show up in development either way.
+///
+/// ```
+/// use llmobs_core::Evaluation;
+/// let cap = llmobs_core::testing::Capture::new();
+/// let _g = cap.context().attach();
+/// llmobs_core::submit_evaluation(Evaluation::boolean("grounded", true).join_tag("conversation", "c-1")).unwrap();
+/// assert_eq!(cap.evaluations()[0].label, "grounded");
+/// ```
+pub fn submit_evaluation(evaluation: Evaluation) -> Result<(), EvaluationError> {
+    let metric = evaluation.into_metric()?;
+    crate::sink::dispatch_evaluation(metric);
+    Ok(())
+}

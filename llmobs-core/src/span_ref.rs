@@ -1,0 +1,114 @@
+//! Finding the span a call is about: a span handle the caller passes, or the current span of
+//! this thread.
+
+use crate::stack::{self, Current};
+use crate::{DetachedSpan, Span, SpanEvent};
+
+mod sealed {
+    use crate::SpanEvent;
+
+    pub trait Sealed {
+        /// Runs `f` on the span's event; `None` when the span is not recorded, `Some(false)` when
+        /// it has finished.
+        fn visit(&self, f: &mut dyn FnMut(&mut SpanEvent)) -> Option<bool>;
+    }
+}
+
+/// A handle to a span: [`Span`] or [`DetachedSpan`]. Accepted by
+/// [`Annotate::apply_to`](crate::Annotate::apply_to) and [`export_span`](crate::export_span).
+///
+/// The trait is sealed: the SDK's span handles are the only implementations.
+///
+/// ```
+/// fn ids(span: &dyn llmobs_core::SpanRef) -> Option<llmobs_core::ExportedSpan> {
+///     llmobs_core::export_span(Some(span)).ok()
+/// }
+/// let _cap = llmobs_core::testing::Capture::new();
+/// let _g = _cap.context().attach();
+/// let bg = llmobs_core::task("bg").start_detached();
+/// assert!(ids(&bg).is_some());
+/// ```
+pub trait SpanRef: sealed::Sealed {}
+
+impl sealed::Sealed for Span {
+    fn visit(&self, f: &mut dyn FnMut(&mut SpanEvent)) -> Option<bool> {
+        if !self.is_recording() {
+            return None;
+        }
+        Some(self.with_event(f).is_some())
+    }
+}
+impl SpanRef for Span {}
+
+impl sealed::Sealed for DetachedSpan {
+    fn visit(&self, f: &mut dyn FnMut(&mut SpanEvent)) -> Option<bool> {
+        if !self.is_recording() {
+            return None;
+        }
+        Some(self.with_event(f).is_some())
+    }
+}
+impl SpanRef for DetachedSpan {}
+
+impl<T: SpanRef + ?Sized> sealed::Sealed for &T {
+    fn visit(&self, f: &mut dyn FnMut(&mut SpanEvent)) -> Option<bool> {
+        (**self).visit(f)
+    }
+}
+impl<T: SpanRef + ?Sized> SpanRef for &T {}
+
+/// Why no span event could be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Nothing active on this thread (`quiet`: and nothing is being recorded anyway, because the
+    /// SDK is disabled and no test capture is in scope).
+    NoSpan { quiet: bool },
+    /// The span finished.
+    Finished,
+    /// The handle belongs to a span that is not recorded.
+    NotRecording,
+}
+
+/// Runs `f` on the event of the given span, or of the current span when `span` is `None`.
+pub(crate) fn with_event<R>(
+    span: Option<&dyn SpanRef>,
+    f: impl FnOnce(&mut SpanEvent) -> R,
+) -> Result<R, Missing> {
+    let mut f = Some(f);
+    let mut out = None;
+    let mut visit = |e: &mut SpanEvent| {
+        if let Some(f) = f.take() {
+            out = Some(f(e));
+        }
+    };
+    let found = match span {
+        Some(s) => match sealed::Sealed::visit(s, &mut visit) {
+            None => return Err(Missing::NotRecording),
+            Some(found) => found,
+        },
+        None => match stack::current() {
+            Current::Span(id) => stack::with_span_mut(id, &mut visit).is_some(),
+            Current::Detached(event) => {
+                let mut g = match event.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                match g.as_mut() {
+                    Some(e) => {
+                        visit(e);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Current::None | Current::Context => {
+                let quiet = !crate::gate::is_enabled() && stack::current_parent().capture.is_none();
+                return Err(Missing::NoSpan { quiet });
+            }
+        },
+    };
+    match (found, out) {
+        (true, Some(r)) => Ok(r),
+        _ => Err(Missing::Finished),
+    }
+}

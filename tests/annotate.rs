@@ -1,0 +1,500 @@
+//! `llmobs::annotate()`: what it records, what it rejects, and that a rejected annotation
+//! leaves the span untouched.
+
+use std::collections::HashMap;
+
+use llmobs::testing::capture;
+use llmobs::{
+    AnnotateError, Document, Message, Prompt, SpanIo, SpanKind, ToolCall, ToolDefinition,
+};
+use serde_json::json;
+
+#[test]
+fn llm_span_records_everything() {
+    let spans = capture(|| {
+        let _chat = llmobs::llm("chat")
+            .model_name("gpt-4o-mini")
+            .model_provider("openai")
+            .start();
+        llmobs::annotate()
+            .input_messages([Message::system("be brief"), Message::user("hi")])
+            .output_messages([Message::assistant("").tool_calls([ToolCall::function(
+                "lookup",
+                json!({"sku": "S1"}),
+            )
+            .id("t1")])])
+            .metadata("temperature", 0.7)
+            .metric("input_tokens", 4)
+            .metric("output_tokens", 6u64)
+            .tag("host", "h1")
+            .prompt(
+                Prompt::template("Answer {{question}}")
+                    .id("support")
+                    .variable("question", "q"),
+            )
+            .tool_definitions([ToolDefinition::new("lookup").description("finds a sku")])
+            .apply()
+            .unwrap();
+    });
+    let s = &spans[0];
+    let a = s.annotations();
+    let input = s.input().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(input.len(), 2);
+    assert_eq!(input[1], Message::user("hi"));
+    let output = s.output().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(output[0].tool_calls[0].name, "lookup");
+    assert_eq!(a.metadata["temperature"], json!(0.7));
+    assert_eq!(s.metric("input_tokens"), Some(4.0));
+    assert_eq!(a.metrics["input_tokens"], serde_json::Number::from(4));
+    assert_eq!(s.metric("output_tokens"), Some(6.0));
+    assert_eq!(s.tag("host"), Some("h1"));
+    assert_eq!(a.prompt.as_ref().unwrap().id.as_deref(), Some("support"));
+    assert!(a.prompt_annotated);
+    assert_eq!(a.tool_definitions.len(), 1);
+}
+
+#[test]
+fn metadata_metrics_and_tags_merge_across_calls() {
+    let spans = capture(|| {
+        let _t = llmobs::task("t").start();
+        llmobs::annotate()
+            .metadata("a", 1)
+            .metadata("b", "x")
+            .metric("m", 1)
+            .tag("k", "v1")
+            .apply()
+            .unwrap();
+        llmobs::annotate()
+            .metadata("b", "y")
+            .metric("m", 2.5)
+            .tag("k", "v2")
+            .tag("n", 7)
+            .apply()
+            .unwrap();
+    });
+    let a = spans[0].annotations();
+    assert_eq!(a.metadata["a"], json!(1));
+    assert_eq!(a.metadata["b"], json!("y"));
+    assert_eq!(spans[0].metric("m"), Some(2.5));
+    assert_eq!(spans[0].tag("k"), Some("v2"));
+    assert_eq!(spans[0].tag("n"), Some("7"));
+}
+
+#[test]
+fn dotted_metric_keys_are_rewritten() {
+    let spans = capture(|| {
+        let _t = llmobs::task("t").start();
+        llmobs::annotate().metric("a.b.c", 1).apply().unwrap();
+    });
+    assert_eq!(spans[0].metric("a_b_c"), Some(1.0));
+    assert_eq!(spans[0].metric("a.b.c"), None);
+}
+
+#[test]
+fn a_rejected_annotation_records_nothing() {
+    let spans = capture(|| {
+        let _t = llmobs::task("t").start();
+        let err = llmobs::annotate()
+            .input(&"kept out")
+            .metadata("valid", true)
+            .tag("valid", "yes")
+            .metric("bad", f64::NAN)
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, AnnotateError::NonFiniteMetric { ref key, .. } if key == "bad"));
+        assert!(err.to_string().contains("finite"), "{err}");
+    });
+    let s = &spans[0];
+    assert!(s.input().is_none());
+    assert!(s.annotations().metadata.is_empty());
+    assert_eq!(s.tag("valid"), None);
+    assert_eq!(
+        s.status(),
+        "ok",
+        "a failed annotation never marks the span as an error"
+    );
+}
+
+#[test]
+fn infinite_metrics_are_rejected() {
+    capture(|| {
+        let _t = llmobs::task("t").start();
+        let err = llmobs::annotate()
+            .metric("x", f32::INFINITY)
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, AnnotateError::NonFiniteMetric { .. }));
+    });
+}
+
+#[test]
+fn messages_only_on_llm_spans() {
+    for kind in SpanKind::ALL {
+        capture(|| {
+            let _s = llmobs::SpanBuilder::new(kind, "s").start();
+            let r = llmobs::annotate()
+                .input_messages([Message::user("hi")])
+                .apply();
+            let r2 = llmobs::annotate()
+                .output_messages([Message::assistant("yo")])
+                .apply();
+            if kind == SpanKind::Llm {
+                assert_eq!(r, Ok(()));
+                assert_eq!(r2, Ok(()));
+            } else {
+                let err = r.unwrap_err();
+                assert_eq!(
+                    err,
+                    AnnotateError::MessagesOnNonLlmSpan {
+                        field: "input_messages",
+                        kind
+                    }
+                );
+                assert!(err.to_string().contains("`input`"), "{err}");
+                assert!(matches!(
+                    r2,
+                    Err(AnnotateError::MessagesOnNonLlmSpan {
+                        field: "output_messages",
+                        ..
+                    })
+                ));
+            }
+        });
+    }
+}
+
+#[test]
+fn documents_only_where_the_kind_takes_them() {
+    for kind in SpanKind::ALL {
+        capture(|| {
+            let _s = llmobs::SpanBuilder::new(kind, "s").start();
+            let input = llmobs::annotate()
+                .input_documents([Document::text("a")])
+                .apply();
+            let output = llmobs::annotate()
+                .output_documents([Document::text("b").score(0.5)])
+                .apply();
+            assert_eq!(
+                input.is_ok(),
+                kind == SpanKind::Embedding,
+                "{kind}: {input:?}"
+            );
+            assert_eq!(
+                output.is_ok(),
+                kind == SpanKind::Retrieval,
+                "{kind}: {output:?}"
+            );
+            if let Err(e) = input {
+                assert_eq!(
+                    e,
+                    AnnotateError::DocumentsOnWrongKind {
+                        field: "input_documents",
+                        kind,
+                        expected: SpanKind::Embedding
+                    }
+                );
+            }
+        });
+    }
+}
+
+#[test]
+fn values_follow_the_span_kind() {
+    let spans = capture(|| {
+        {
+            let _l = llmobs::llm("chat").start();
+            llmobs::annotate()
+                .input(&"hello")
+                .output(&json!([{"role": "assistant", "content": "hi"}]))
+                .apply()
+                .unwrap();
+        }
+        {
+            let _e = llmobs::embedding("embed").start();
+            llmobs::annotate()
+                .input(&json!(["a", {"text": "b"}]))
+                .output(&[0.1, 0.2])
+                .apply()
+                .unwrap();
+        }
+        {
+            let _r = llmobs::retrieval("search").start();
+            llmobs::annotate()
+                .input(&"sofa")
+                .output(&json!([{"text": "doc", "score": 0.9, "id": "d1"}]))
+                .apply()
+                .unwrap();
+        }
+        {
+            let _w = llmobs::workflow("wf").start();
+            llmobs::annotate()
+                .input(&json!({"q": 1}))
+                .output(&"text")
+                .apply()
+                .unwrap();
+        }
+    });
+    assert_eq!(
+        spans[0].input().and_then(SpanIo::as_messages).unwrap(),
+        [Message::new("", "hello")]
+    );
+    assert_eq!(
+        spans[0].output().and_then(SpanIo::as_messages).unwrap()[0].role,
+        "assistant"
+    );
+    assert_eq!(
+        spans[1]
+            .input()
+            .and_then(SpanIo::as_documents)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(spans[1].output_text().as_deref(), Some("[0.1, 0.2]"));
+    assert_eq!(spans[2].input_text().as_deref(), Some("sofa"));
+    let docs = spans[2].output().and_then(SpanIo::as_documents).unwrap();
+    assert_eq!(docs[0].id.as_deref(), Some("d1"));
+    assert_eq!(spans[3].input_text().as_deref(), Some(r#"{"q": 1}"#));
+    assert_eq!(spans[3].output_text().as_deref(), Some("text"));
+}
+
+#[test]
+fn values_that_do_not_fit_the_kind_are_rejected() {
+    capture(|| {
+        let _l = llmobs::llm("chat").start();
+        let err = llmobs::annotate()
+            .input(&json!([{"role": "user", "content": 5}]))
+            .apply()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            AnnotateError::InvalidIo {
+                field: "input",
+                kind: SpanKind::Llm,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("input_messages"), "{err}");
+        assert!(llmobs::annotate().input(&123).apply().is_err());
+    });
+    capture(|| {
+        let _e = llmobs::embedding("e").start();
+        assert!(llmobs::annotate().input(&[1, 2]).apply().is_err());
+    });
+    capture(|| {
+        let _r = llmobs::retrieval("r").start();
+        let err = llmobs::annotate()
+            .output(&json!([{"text": "a", "score": "high"}]))
+            .apply()
+            .unwrap_err();
+        assert!(err.to_string().contains("score"), "{err}");
+    });
+}
+
+#[test]
+fn no_active_span_says_to_use_apply_to() {
+    capture(|| {
+        let err = llmobs::annotate().tag("a", "b").apply().unwrap_err();
+        assert_eq!(err, AnnotateError::NoActiveSpan);
+        assert!(err.to_string().contains("apply_to"), "{err}");
+    });
+}
+
+#[test]
+fn annotating_with_the_sdk_off_is_a_no_op() {
+    // No capture and no init(): nothing is recorded, and instrumented code must not fail.
+    assert_eq!(llmobs::annotate().tag("a", "b").apply(), Ok(()));
+    assert_eq!(
+        llmobs::annotate()
+            .tag("a", "b")
+            .apply_to(&llmobs::Span::noop()),
+        Ok(())
+    );
+}
+
+#[test]
+fn prompts_need_exactly_one_template() {
+    capture(|| {
+        let _l = llmobs::llm("chat").start();
+        let mut both = Prompt::template("a");
+        both.chat_template = Some(vec![Message::system("b")]);
+        let err = llmobs::annotate().prompt(both).apply().unwrap_err();
+        assert!(matches!(err, AnnotateError::InvalidPrompt { .. }));
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        let err = llmobs::annotate()
+            .prompt(Prompt::default())
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, AnnotateError::InvalidPrompt { .. }));
+        llmobs::annotate()
+            .prompt(Prompt::chat_template([Message::system(
+                "You are {{persona}}",
+            )]))
+            .apply()
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_prompt_on_another_kind_is_recorded_for_the_exporter_to_drop() {
+    let spans = capture(|| {
+        let _t = llmobs::task("t").start();
+        llmobs::annotate()
+            .prompt(Prompt::template("x"))
+            .apply()
+            .unwrap();
+    });
+    assert!(spans[0].annotations().prompt_annotated);
+}
+
+#[test]
+fn tool_definitions_without_a_name_are_skipped() {
+    let spans = capture(|| {
+        let _l = llmobs::llm("chat").start();
+        llmobs::annotate()
+            .tool_definitions([
+                ToolDefinition::new("a"),
+                ToolDefinition::new(""),
+                ToolDefinition::new("b"),
+            ])
+            .apply()
+            .unwrap();
+    });
+    let names: Vec<_> = spans[0]
+        .annotations()
+        .tool_definitions
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
+fn reserved_and_unserializable_metadata_are_rejected() {
+    capture(|| {
+        let _t = llmobs::task("t").start();
+        let err = llmobs::annotate().metadata("_dd", 1).apply().unwrap_err();
+        assert_eq!(err, AnnotateError::ReservedMetadataKey);
+        let bad: HashMap<(i32, i32), i32> = HashMap::from([((1, 2), 3)]);
+        let err = llmobs::annotate()
+            .metadata("grid", &bad)
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, AnnotateError::NotSerializable { .. }));
+        assert!(err.to_string().contains("grid"), "{err}");
+    });
+}
+
+#[test]
+fn apply_to_a_span_that_is_not_the_current_one() {
+    let spans = capture(|| {
+        let outer = llmobs::workflow("outer").start();
+        let _inner = llmobs::task("inner").start();
+        llmobs::annotate()
+            .tag("who", "outer")
+            .apply_to(&outer)
+            .unwrap();
+        llmobs::annotate().tag("who", "inner").apply().unwrap();
+    });
+    assert_eq!(spans[0].tag("who"), Some("outer"));
+    assert_eq!(spans[1].tag("who"), Some("inner"));
+}
+
+#[test]
+fn apply_to_a_detached_span_from_another_thread() {
+    let spans = capture(|| {
+        let bg = llmobs::task("bg").start_detached();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                llmobs::annotate().output(&"done").apply_to(&bg).unwrap();
+                // This thread has no current span of its own.
+                assert_eq!(
+                    llmobs::annotate().tag("a", "b").apply(),
+                    Ok(()),
+                    "no capture in scope on this thread: a no-op"
+                );
+            });
+        });
+        bg.in_scope(|| llmobs::annotate().tag("entered", "yes").apply().unwrap());
+        bg.finish();
+    });
+    assert_eq!(spans[0].output_text().as_deref(), Some("done"));
+    assert_eq!(spans[0].tag("entered"), Some("yes"));
+}
+
+#[test]
+fn explicit_io_wins_over_automatic_capture() {
+    let spans = capture(|| {
+        let t = llmobs::task("t").start();
+        llmobs::annotate()
+            .input(&"explicit in")
+            .output(&"explicit out")
+            .apply()
+            .unwrap();
+        let mut args = llmobs::__private::CapturedArgs::new();
+        args.arg("x", Some(json!(1)));
+        t.record_input(args);
+        t.record_outcome(&(), |_, want_output| {
+            assert!(
+                !want_output,
+                "automatic capture is skipped after an explicit output"
+            );
+            llmobs::__private::Outcome::output(Some(json!("auto")))
+        });
+    });
+    assert_eq!(spans[0].input_text().as_deref(), Some("explicit in"));
+    assert_eq!(spans[0].output_text().as_deref(), Some("explicit out"));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// Whatever the strings and numbers, annotating returns a value (never panics), and it
+        /// fails exactly when the reference would refuse the data.
+        #[test]
+        fn arbitrary_annotations_never_panic(
+            kind in 0usize..7,
+            key in ".{0,20}",
+            text in ".{0,60}",
+            value in number(),
+        ) {
+            let kind = llmobs::SpanKind::ALL[kind];
+            let spans = llmobs::testing::capture(|| {
+                let _s = llmobs::SpanBuilder::new(kind, "s").start();
+                let r = llmobs::annotate()
+                    .input(&text)
+                    .output(&text)
+                    .metadata(key.clone(), &text)
+                    .metric(key.clone(), value)
+                    .tag(key.clone(), &text)
+                    .apply();
+                let should_fail = key == "_dd" || !value.is_finite();
+                assert_eq!(r.is_err(), should_fail, "{r:?}");
+            });
+            prop_assert_eq!(spans.len(), 1);
+        }
+
+        #[test]
+        fn arbitrary_evaluations_never_panic(label in ".{0,20}", text in ".{0,40}", value in number()) {
+            let cap = llmobs::testing::Capture::new();
+            let _g = cap.context().attach();
+            let r = llmobs::submit_evaluation(
+                llmobs::Evaluation::score(label.clone(), value).join_tag(text.clone(), text.clone()).tag(&text, &text),
+            );
+            let should_fail = label.is_empty() || label.contains('.') || !value.is_finite();
+            prop_assert_eq!(r.is_err(), should_fail);
+        }
+    }
+}
