@@ -22,8 +22,16 @@ fn convert_to_fahrenheit(celsius: f64) -> f64 {
 fn model_turn(history: &[Message]) -> Message {
     let tool_messages = history.iter().filter(|m| m.role == "tool").count();
     let reply = match tool_messages {
-        0 => Message::assistant("").tool_calls([ToolCall::function("get_weather", serde_json::json!({"city": "Oslo"})).id("call-1")]),
-        1 => Message::assistant("").tool_calls([ToolCall::function("convert_to_fahrenheit", serde_json::json!({"celsius": 14.0})).id("call-2")]),
+        0 => Message::assistant("").tool_calls([ToolCall::function(
+            "get_weather",
+            serde_json::json!({"city": "Oslo"}),
+        )
+        .id("call-1")]),
+        1 => Message::assistant("").tool_calls([ToolCall::function(
+            "convert_to_fahrenheit",
+            serde_json::json!({"celsius": 14.0}),
+        )
+        .id("call-2")]),
         _ => Message::assistant("It is 14 °C (57.2 °F) and cloudy in Oslo."),
     };
     let _ = llmobs::annotate()
@@ -41,7 +49,10 @@ fn model_turn(history: &[Message]) -> Message {
 
 #[llmobs::agent]
 fn weather_agent(question: &str) -> String {
-    let mut history = vec![Message::system("You are a weather assistant."), Message::user(question)];
+    let mut history = vec![
+        Message::system("You are a weather assistant."),
+        Message::user(question),
+    ];
     for _ in 0..5 {
         let reply = model_turn(&history);
         let calls = reply.tool_calls.clone();
@@ -52,11 +63,17 @@ fn weather_agent(question: &str) -> String {
         for call in calls {
             let result = match call.name.as_str() {
                 "get_weather" => get_weather(call.arguments["city"].as_str().unwrap_or("Oslo")),
-                "convert_to_fahrenheit" => convert_to_fahrenheit(call.arguments["celsius"].as_f64().unwrap_or(0.0)).to_string(),
+                "convert_to_fahrenheit" => {
+                    convert_to_fahrenheit(call.arguments["celsius"].as_f64().unwrap_or(0.0))
+                        .to_string()
+                }
                 other => format!("unknown tool {other}"),
             };
             let id = call.tool_id.clone().unwrap_or_default();
-            history.push(Message::tool(result.clone(), id.clone()).tool_results([ToolResult::function(call.name, result).id(id)]));
+            history.push(
+                Message::tool(result.clone(), id.clone())
+                    .tool_results([ToolResult::function(call.name, result).id(id)]),
+            );
         }
     }
     "I could not finish in five turns.".into()
@@ -64,6 +81,9 @@ fn weather_agent(question: &str) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _llmobs = llmobs::Config::from_env()?.ml_app("weather-agent").init()?;
-    println!("{}", weather_agent("What's the weather in Oslo, in Fahrenheit?"));
+    println!(
+        "{}",
+        weather_agent("What's the weather in Oslo, in Fahrenheit?")
+    );
     Ok(())
 }

@@ -30,10 +30,18 @@ async fn quote(session: String, sku: String) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _llmobs = llmobs::Config::from_env()?.ml_app("async-demo").init()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let handles: Vec<_> = (0..8)
-            .map(|i| tokio::spawn(quote(format!("session-{i}"), format!("SKU-{}", "X".repeat(i + 1)))))
+            .map(|i| {
+                tokio::spawn(quote(
+                    format!("session-{i}"),
+                    format!("SKU-{}", "X".repeat(i + 1)),
+                ))
+            })
             .collect();
         for h in handles {
             println!("{}", h.await.unwrap_or_default());

@@ -32,7 +32,11 @@ fn serve_one(listener: TcpListener) -> std::io::Result<()> {
         Err(e) => format!("bad propagation headers: {e}"),
     };
     let mut stream = stream;
-    write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len())?;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+        answer.len()
+    )?;
     Ok(())
 }
 
@@ -58,12 +62,16 @@ fn client(port: u16) -> Result<String, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("distributed-demo").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .ml_app("distributed-demo")
+        .init()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     let server = std::thread::spawn(move || serve_one(listener));
     let stock = client(port)?;
     server.join().map_err(|_| "server thread panicked")??;
-    println!("remote inventory service says: {stock} in stock (one trace across client and server)");
+    println!(
+        "remote inventory service says: {stock} in stock (one trace across client and server)"
+    );
     Ok(())
 }

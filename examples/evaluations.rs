@@ -19,9 +19,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reply = answer("delivery times");
     let exported = llmobs::export_span(None)?; // the workflow span's ids
     drop(root);
-    println!("{reply}\nevaluating span {} of trace {}", exported.span_id, exported.trace_id);
+    println!(
+        "{reply}\nevaluating span {} of trace {}",
+        exported.span_id, exported.trace_id
+    );
 
-    llmobs::submit_evaluation(Evaluation::score("relevance", 0.87).span(&exported).tag("evaluator", "judge-llm"))?;
+    llmobs::submit_evaluation(
+        Evaluation::score("relevance", 0.87)
+            .span(&exported)
+            .tag("evaluator", "judge-llm"),
+    )?;
     llmobs::submit_evaluation(Evaluation::categorical("sentiment", "positive").span(&exported))?;
     llmobs::submit_evaluation(
         Evaluation::boolean("harmful", false)
@@ -30,12 +37,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .reasoning("no harmful content"),
     )?;
     llmobs::submit_evaluation(
-        Evaluation::json("details", serde_json::json!({"citations": 2, "missing": []}))
-            .span(&exported)
-            .metadata("judge", "rules-v2"),
+        Evaluation::json(
+            "details",
+            serde_json::json!({"citations": 2, "missing": []}),
+        )
+        .span(&exported)
+        .metadata("judge", "rules-v2"),
     )?;
-    llmobs::submit_evaluation(Evaluation::score("conversation_quality", 4).join_tag("conversation", "c-1"))?;
-    llmobs::submit_evaluation(Evaluation::score("trace_latency_ok", 1).span(&exported).eval_scope(EvalScope::Trace))?;
+    llmobs::submit_evaluation(
+        Evaluation::score("conversation_quality", 4).join_tag("conversation", "c-1"),
+    )?;
+    llmobs::submit_evaluation(
+        Evaluation::score("trace_latency_ok", 1)
+            .span(&exported)
+            .eval_scope(EvalScope::Trace),
+    )?;
 
     // Bad input is an error value that says what to fix, never a panic:
     if let Err(e) = llmobs::submit_evaluation(Evaluation::score("bad.label", 1.0).span(&exported)) {

@@ -70,7 +70,11 @@ impl From<llmobs::ExportError> for AssistantError {
 // The language model: a real OpenAI-compatible API, or an offline responder
 
 enum Backend {
-    OpenAi { base_url: String, api_key: String, model: String },
+    OpenAi {
+        base_url: String,
+        api_key: String,
+        model: String,
+    },
     Offline,
 }
 
@@ -78,7 +82,8 @@ impl Backend {
     fn from_env() -> Self {
         match std::env::var("OPENAI_API_KEY") {
             Ok(api_key) if !api_key.is_empty() => Backend::OpenAi {
-                base_url: std::env::var("OPENAI_BASE_URL").unwrap_or_else(|_| "https://api.openai.com/v1".into()),
+                base_url: std::env::var("OPENAI_BASE_URL")
+                    .unwrap_or_else(|_| "https://api.openai.com/v1".into()),
                 api_key,
                 model: std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".into()),
             },
@@ -109,7 +114,12 @@ struct Completion {
 const TEMPERATURE: f64 = 0.2;
 const MAX_TOKENS: u64 = 300;
 
-fn call_openai(base_url: &str, api_key: &str, model: &str, messages: &[Message]) -> Result<Completion, AssistantError> {
+fn call_openai(
+    base_url: &str,
+    api_key: &str,
+    model: &str,
+    messages: &[Message],
+) -> Result<Completion, AssistantError> {
     let body = serde_json::json!({
         "model": model,
         "temperature": TEMPERATURE,
@@ -122,8 +132,12 @@ fn call_openai(base_url: &str, api_key: &str, model: &str, messages: &[Message])
         .header("Content-Type", "application/json")
         .send(body.to_string())
         .map_err(|e| AssistantError::Model(e.to_string()))?;
-    let text = response.body_mut().read_to_string().map_err(|e| AssistantError::Model(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| AssistantError::Model(e.to_string()))?;
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| AssistantError::Model(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| AssistantError::Model(e.to_string()))?;
     let content = v["choices"][0]["message"]["content"]
         .as_str()
         .ok_or_else(|| AssistantError::Model(format!("unexpected response: {text}")))?;
@@ -176,11 +190,29 @@ fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 2)
         .map(|w| w.to_lowercase().trim_end_matches('s').to_owned())
-        .filter(|w| !matches!(w.as_str(), "the" | "and" | "you" | "your" | "for" | "what" | "doe" | "how" | "doe" | "can" | "are" | "our"))
+        .filter(|w| {
+            !matches!(
+                w.as_str(),
+                "the"
+                    | "and"
+                    | "you"
+                    | "your"
+                    | "for"
+                    | "what"
+                    | "doe"
+                    | "how"
+                    | "doe"
+                    | "can"
+                    | "are"
+                    | "our"
+            )
+        })
 }
 
 fn hash(word: &str) -> usize {
-    word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) as usize
+    word.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) as usize
 }
 
 fn corpus() -> Vec<(String, String, String)> {
@@ -198,7 +230,13 @@ fn corpus() -> Vec<(String, String, String)> {
             )
         })
         .collect();
-    docs.extend(catalog::POLICIES.iter().map(|p| (p.id.to_owned(), p.title.to_owned(), format!("{} policy: {}", p.title, p.text))));
+    docs.extend(catalog::POLICIES.iter().map(|p| {
+        (
+            p.id.to_owned(),
+            p.title.to_owned(),
+            format!("{} policy: {}", p.title, p.text),
+        )
+    }));
     docs
 }
 
@@ -262,10 +300,21 @@ impl Assistant {
         // An evaluation per answer: did the assistant fail to answer?
         let span = llmobs::export_span(None)?;
         llmobs::submit_evaluation(
-            Evaluation::categorical("failure_to_answer", if reply.answered { "answered" } else { "not_answered" })
-                .span(&span)
-                .tag("evaluator", "furnish-hub-heuristic")
-                .assessment(if reply.answered { llmobs::Assessment::Pass } else { llmobs::Assessment::Fail }),
+            Evaluation::categorical(
+                "failure_to_answer",
+                if reply.answered {
+                    "answered"
+                } else {
+                    "not_answered"
+                },
+            )
+            .span(&span)
+            .tag("evaluator", "furnish-hub-heuristic")
+            .assessment(if reply.answered {
+                llmobs::Assessment::Pass
+            } else {
+                llmobs::Assessment::Fail
+            }),
         )?;
         Ok(reply)
     }
@@ -275,7 +324,10 @@ impl Assistant {
     fn sanitize_input(&self, message: &str) -> Sanitized {
         let (text, pii_found) = pii::redact(message);
         if !pii_found.is_empty() {
-            let kinds: Vec<_> = pii_found.iter().map(|k| serde_json::to_value(k).unwrap_or_default()).collect();
+            let kinds: Vec<_> = pii_found
+                .iter()
+                .map(|k| serde_json::to_value(k).unwrap_or_default())
+                .collect();
             let _ = llmobs::annotate().metadata("pii_found", kinds).apply();
         }
         Sanitized { text, pii_found }
@@ -289,13 +341,27 @@ impl Assistant {
         if let Some(order_id) = find_order_id(question) {
             let status = self.order_status(&order_id)?;
             tools.push(ToolOutcome {
-                call: llmobs::ToolCall::function("order_status", serde_json::json!({"order_id": order_id})).id("call-1"),
-                result: llmobs::ToolResult::function("order_status", serde_json::to_string(&status).unwrap_or_default()).id("call-1"),
-                summary: format!("Order {} is {}: {}.", status.order_id, status.status, status.detail),
+                call: llmobs::ToolCall::function(
+                    "order_status",
+                    serde_json::json!({"order_id": order_id}),
+                )
+                .id("call-1"),
+                result: llmobs::ToolResult::function(
+                    "order_status",
+                    serde_json::to_string(&status).unwrap_or_default(),
+                )
+                .id("call-1"),
+                summary: format!(
+                    "Order {} is {}: {}.",
+                    status.order_id, status.status, status.detail
+                ),
             });
         }
         if asks_about_stock(question) {
-            for doc in docs.iter().filter(|d| d.id.contains('-') && !d.id.starts_with("policy")) {
+            for doc in docs
+                .iter()
+                .filter(|d| d.id.contains('-') && !d.id.starts_with("policy"))
+            {
                 let inv = self.check_inventory(&doc.id);
                 let summary = if inv.in_stock > 0 {
                     format!("The {} is in stock ({} available).", doc.name, inv.in_stock)
@@ -303,8 +369,16 @@ impl Assistant {
                     format!("The {} is currently out of stock.", doc.name)
                 };
                 tools.push(ToolOutcome {
-                    call: llmobs::ToolCall::function("check_inventory", serde_json::json!({"sku": doc.id})).id("call-2"),
-                    result: llmobs::ToolResult::function("check_inventory", inv.in_stock.to_string()).id("call-2"),
+                    call: llmobs::ToolCall::function(
+                        "check_inventory",
+                        serde_json::json!({"sku": doc.id}),
+                    )
+                    .id("call-2"),
+                    result: llmobs::ToolResult::function(
+                        "check_inventory",
+                        inv.in_stock.to_string(),
+                    )
+                    .id("call-2"),
                     summary,
                 });
                 break;
@@ -321,26 +395,41 @@ impl Assistant {
         let mut scored: Vec<Doc> = self
             .corpus
             .iter()
-            .map(|(id, name, text)| Doc { id: id.clone(), name: name.clone(), text: text.clone(), score: cosine(&q, &bag(text)) })
+            .map(|(id, name, text)| Doc {
+                id: id.clone(),
+                name: name.clone(),
+                text: text.clone(),
+                score: cosine(&q, &bag(text)),
+            })
             .filter(|d| d.score >= 0.22)
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score));
         scored.truncate(top_k);
         let _ = llmobs::annotate()
-            .output_documents(scored.iter().map(|d| Document::text(&d.text).name(&d.name).id(&d.id).score((d.score * 1000.0).round() / 1000.0)))
+            .output_documents(scored.iter().map(|d| {
+                Document::text(&d.text)
+                    .name(&d.name)
+                    .id(&d.id)
+                    .score((d.score * 1000.0).round() / 1000.0)
+            }))
             .apply();
         scored
     }
 
     #[llmobs::embedding(model_name = "furnish-bow-64", model_provider = "local")]
     fn embed(&self, text: &str) -> Vec<f64> {
-        let _ = llmobs::annotate().input_documents([Document::text(text)]).apply();
+        let _ = llmobs::annotate()
+            .input_documents([Document::text(text)])
+            .apply();
         bag(text)
     }
 
     #[llmobs::tool]
     fn check_inventory(&self, sku: &str) -> Inventory {
-        Inventory { sku: sku.to_owned(), in_stock: catalog::stock(sku) }
+        Inventory {
+            sku: sku.to_owned(),
+            in_stock: catalog::stock(sku),
+        }
     }
 
     #[llmobs::tool]
@@ -349,12 +438,24 @@ impl Assistant {
             .iter()
             .find(|o| o.id.eq_ignore_ascii_case(order_id))
             .ok_or_else(|| AssistantError::UnknownOrder(order_id.to_owned()))?;
-        Ok(OrderStatus { order_id: order.id.to_owned(), status: order.status.to_owned(), detail: order.detail.to_owned() })
+        Ok(OrderStatus {
+            order_id: order.id.to_owned(),
+            status: order.status.to_owned(),
+            detail: order.detail.to_owned(),
+        })
     }
 
     #[llmobs::llm(model_name = self.backend.model(), model_provider = self.backend.provider())]
-    fn chat(&self, question: &str, docs: &[Doc], tools: &[ToolOutcome]) -> Result<String, AssistantError> {
-        let context: Vec<String> = docs.iter().map(|d| format!("[{}] {}", d.id, d.text)).collect();
+    fn chat(
+        &self,
+        question: &str,
+        docs: &[Doc],
+        tools: &[ToolOutcome],
+    ) -> Result<String, AssistantError> {
+        let context: Vec<String> = docs
+            .iter()
+            .map(|d| format!("[{}] {}", d.id, d.text))
+            .collect();
         let mut messages = vec![
             Message::system(
                 "You are Furnish Hub's support assistant. Answer in two sentences at most, only from the context \
@@ -365,15 +466,27 @@ impl Assistant {
         if !tools.is_empty() {
             messages.push(Message::assistant("").tool_calls(tools.iter().map(|t| t.call.clone())));
             for t in tools {
-                messages.push(Message::tool(t.result.result.clone(), t.result.tool_id.clone().unwrap_or_default()));
+                messages.push(Message::tool(
+                    t.result.result.clone(),
+                    t.result.tool_id.clone().unwrap_or_default(),
+                ));
             }
         }
         let completion = match &self.backend {
-            Backend::OpenAi { base_url, api_key, model } => call_openai(base_url, api_key, model, &messages)?,
+            Backend::OpenAi {
+                base_url,
+                api_key,
+                model,
+            } => call_openai(base_url, api_key, model, &messages)?,
             Backend::Offline => {
                 let text = offline_answer(question, docs, tools);
                 let prompt_chars: String = messages.iter().map(|m| m.content.as_str()).collect();
-                Completion { input_tokens: estimate_tokens(&prompt_chars), output_tokens: estimate_tokens(&text), text, estimated: true }
+                Completion {
+                    input_tokens: estimate_tokens(&prompt_chars),
+                    output_tokens: estimate_tokens(&text),
+                    text,
+                    estimated: true,
+                }
             }
         };
         let mut note = llmobs::annotate()
@@ -383,9 +496,14 @@ impl Assistant {
             .metadata("max_tokens", MAX_TOKENS)
             .metric("input_tokens", completion.input_tokens as f64)
             .metric("output_tokens", completion.output_tokens as f64)
-            .metric("total_tokens", (completion.input_tokens + completion.output_tokens) as f64);
+            .metric(
+                "total_tokens",
+                (completion.input_tokens + completion.output_tokens) as f64,
+            );
         if completion.estimated {
-            note = note.metadata("token_counts", "estimated").tag("token_counts", "estimated");
+            note = note
+                .metadata("token_counts", "estimated")
+                .tag("token_counts", "estimated");
         }
         note.apply()?;
         Ok(completion.text)
@@ -410,13 +528,19 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 
 fn find_order_id(text: &str) -> Option<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .find(|w| w.len() >= 6 && w.to_ascii_uppercase().starts_with("FH-") && w[3..].chars().all(|c| c.is_ascii_digit()))
+        .find(|w| {
+            w.len() >= 6
+                && w.to_ascii_uppercase().starts_with("FH-")
+                && w[3..].chars().all(|c| c.is_ascii_digit())
+        })
         .map(|w| w.to_ascii_uppercase())
 }
 
 fn asks_about_stock(text: &str) -> bool {
     let t = text.to_lowercase();
-    ["in stock", "available", "availability", "have any"].iter().any(|k| t.contains(k))
+    ["in stock", "available", "availability", "have any"]
+        .iter()
+        .any(|k| t.contains(k))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,7 +554,10 @@ const SCRIPT: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("furnish-hub").service("furnish-hub").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .ml_app("furnish-hub")
+        .service("furnish-hub")
+        .init()?;
     let interactive = std::env::args().any(|a| a == "--interactive");
     let assistant = Assistant::new(&format!("session-{}", std::process::id()), "user-1001");
     match &assistant.backend {

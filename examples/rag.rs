@@ -8,15 +8,30 @@
 use llmobs::{Document, Message, Prompt};
 
 const KNOWLEDGE: &[(&str, &str)] = &[
-    ("kb-1", "Sofas are delivered by a two-person team who assemble them in the room of your choice."),
-    ("kb-2", "Standard delivery takes 5 to 7 business days; express delivery takes 2 business days."),
-    ("kb-3", "Every frame carries a 10-year warranty against manufacturing defects."),
+    (
+        "kb-1",
+        "Sofas are delivered by a two-person team who assemble them in the room of your choice.",
+    ),
+    (
+        "kb-2",
+        "Standard delivery takes 5 to 7 business days; express delivery takes 2 business days.",
+    ),
+    (
+        "kb-3",
+        "Every frame carries a 10-year warranty against manufacturing defects.",
+    ),
 ];
 
 #[llmobs::embedding(model_name = "toy-embedder", model_provider = "local")]
 fn embed(text: &str) -> Vec<f64> {
-    let _ = llmobs::annotate().input_documents([Document::text(text)]).apply();
-    let words: Vec<String> = text.to_lowercase().split_whitespace().map(str::to_owned).collect();
+    let _ = llmobs::annotate()
+        .input_documents([Document::text(text)])
+        .apply();
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     ["deliver", "warranty", "express", "assembl"]
         .iter()
         .map(|k| words.iter().filter(|w| w.contains(k)).count() as f64)
@@ -37,7 +52,10 @@ fn search(query: &str) -> Vec<(&'static str, &'static str, f64)> {
         .collect();
     hits.sort_by(|a, b| b.2.total_cmp(&a.2));
     let _ = llmobs::annotate()
-        .output_documents(hits.iter().map(|(id, text, score)| Document::text(*text).id(*id).score(*score)))
+        .output_documents(
+            hits.iter()
+                .map(|(id, text, score)| Document::text(*text).id(*id).score(*score)),
+        )
         .apply();
     hits
 }
@@ -45,7 +63,9 @@ fn search(query: &str) -> Vec<(&'static str, &'static str, f64)> {
 #[llmobs::llm(model_name = "toy-llm", model_provider = "local")]
 fn generate(question: &str, context: &str) -> String {
     let template = "Answer the question {{question}} using only this context: {{context}}";
-    let prompt_text = template.replace("{{question}}", question).replace("{{context}}", context);
+    let prompt_text = template
+        .replace("{{question}}", question)
+        .replace("{{context}}", context);
     let answer = format!("Based on our policies: {context}");
     let _ = llmobs::annotate()
         .prompt(

@@ -16,7 +16,8 @@ pub const PRODUCTS: &[Product] = &[
         category: "sofa",
         price_usd: 1299.0,
         dimensions_cm: (214, 92, 84),
-        description: "Three-seat sofa in oat boucle with solid oak legs and removable, washable covers.",
+        description:
+            "Three-seat sofa in oat boucle with solid oak legs and removable, washable covers.",
     },
     Product {
         sku: "SOFA-BERGEN-L",
@@ -24,7 +25,8 @@ pub const PRODUCTS: &[Product] = &[
         category: "sofa",
         price_usd: 2149.0,
         dimensions_cm: (281, 190, 86),
-        description: "Corner sectional sofa in charcoal linen; the chaise can be mounted left or right.",
+        description:
+            "Corner sectional sofa in charcoal linen; the chaise can be mounted left or right.",
     },
     Product {
         sku: "TBL-AALTO-180",
@@ -48,7 +50,8 @@ pub const PRODUCTS: &[Product] = &[
         category: "bed",
         price_usd: 1049.0,
         dimensions_cm: (170, 212, 95),
-        description: "Upholstered queen bed frame (160 x 200 cm mattress) with under-bed storage drawers.",
+        description:
+            "Upholstered queen bed frame (160 x 200 cm mattress) with under-bed storage drawers.",
     },
     Product {
         sku: "SHF-KAJ-5",
@@ -56,7 +59,8 @@ pub const PRODUCTS: &[Product] = &[
         category: "storage",
         price_usd: 349.0,
         dimensions_cm: (80, 35, 200),
-        description: "Tall walnut-veneer bookcase with five adjustable shelves; wall anchor included.",
+        description:
+            "Tall walnut-veneer bookcase with five adjustable shelves; wall anchor included.",
     },
     Product {
         sku: "LMP-SOL",

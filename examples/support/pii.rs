@@ -19,12 +19,32 @@ impl PiiKind {
 }
 
 const STREET_WORDS: &[&str] = &[
-    "street", "st", "st.", "avenue", "ave", "ave.", "road", "rd", "rd.", "boulevard", "blvd", "lane", "ln", "drive",
-    "dr", "way", "court", "ct", "place", "pl",
+    "street",
+    "st",
+    "st.",
+    "avenue",
+    "ave",
+    "ave.",
+    "road",
+    "rd",
+    "rd.",
+    "boulevard",
+    "blvd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "way",
+    "court",
+    "ct",
+    "place",
+    "pl",
 ];
 
 fn is_email(word: &str) -> bool {
-    let w = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-');
+    let w = word.trim_matches(|c: char| {
+        !c.is_alphanumeric() && c != '@' && c != '.' && c != '_' && c != '-'
+    });
     let Some((local, domain)) = w.split_once('@') else {
         return false;
     };
@@ -38,7 +58,10 @@ fn phone_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) || bytes[i] == b'(' {
+        if bytes[i].is_ascii_digit()
+            || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || bytes[i] == b'('
+        {
             let start = i;
             let mut digits = 0;
             let mut end = i;
@@ -88,14 +111,29 @@ pub fn redact(text: &str) -> (String, Vec<PiiKind>) {
     let mut spans: Vec<(usize, usize, PiiKind)> = Vec::new();
     let mut offset = 0;
     for word in text.split_whitespace() {
-        let start = text[offset..].find(word).map(|p| p + offset).unwrap_or(offset);
+        let start = text[offset..]
+            .find(word)
+            .map(|p| p + offset)
+            .unwrap_or(offset);
         offset = start + word.len();
         if is_email(word) {
-            spans.push((start, start + word.trim_end_matches(['.', ',', '!', '?']).len(), PiiKind::Email));
+            spans.push((
+                start,
+                start + word.trim_end_matches(['.', ',', '!', '?']).len(),
+                PiiKind::Email,
+            ));
         }
     }
-    spans.extend(phone_spans(text).into_iter().map(|(s, e)| (s, e, PiiKind::Phone)));
-    spans.extend(address_spans(text).into_iter().map(|(s, e)| (s, e, PiiKind::StreetAddress)));
+    spans.extend(
+        phone_spans(text)
+            .into_iter()
+            .map(|(s, e)| (s, e, PiiKind::Phone)),
+    );
+    spans.extend(
+        address_spans(text)
+            .into_iter()
+            .map(|(s, e)| (s, e, PiiKind::StreetAddress)),
+    );
     spans.sort_by_key(|s| s.0);
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;

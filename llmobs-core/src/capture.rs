@@ -51,6 +51,8 @@ fn guarded(f: impl FnOnce() -> Option<Value>) -> Option<Value> {
 }
 
 #[cfg(test)]
+// The references select the impl (autoref dispatch); removing them changes the result.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
 

@@ -119,6 +119,9 @@ impl<F, C> Drop for Instrumented<F, C> {
     }
 }
 
+/// The outcome reader of [`Instrument::in_span`]: the future's value is not recorded.
+pub type NoOutcome<T> = fn(&T, bool) -> Outcome;
+
 /// Carries a span context into a future: `fut.in_current_span()` for work you spawn.
 ///
 /// ```
@@ -145,10 +148,7 @@ pub trait Instrument: Future + Sized {
     /// let fut = fetch().in_span(llmobs_core::retrieval("fetch_docs"));
     /// # drop(fut);
     /// ```
-    fn in_span(
-        self,
-        span: crate::SpanBuilder,
-    ) -> Instrumented<Self, fn(&Self::Output, bool) -> Outcome> {
+    fn in_span(self, span: crate::SpanBuilder) -> Instrumented<Self, NoOutcome<Self::Output>> {
         instrument(span.pending(), self, |_, _| Outcome::none())
     }
 

@@ -46,7 +46,7 @@ pub use evaluation::{
 };
 pub use gate::{is_enabled, set_enabled};
 pub use id::{SpanId, TraceId};
-pub use instrument::{Instrument, Instrumented, WithContext};
+pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;
 pub use message::{Message, ToolCall, ToolResult};
 pub use prompt::{Prompt, ToolDefinition};
