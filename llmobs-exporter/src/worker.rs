@@ -31,7 +31,7 @@ use crate::transport::{probe_agent, Response, Transport};
 
 enum Item {
     Spans(Vec<SpanEvent>, usize),
-    Eval(EvaluationMetric, usize),
+    Eval(Box<EvaluationMetric>, usize),
 }
 
 enum Control {
@@ -142,7 +142,7 @@ impl Shared {
     pub(crate) fn send_evaluation(&self, metric: EvaluationMetric) {
         let bytes =
             300 + metric.label.len() + metric.tags.iter().map(|t| t.len() + 4).sum::<usize>();
-        self.enqueue(Item::Eval(metric, bytes), Kind::Evals, 1, bytes);
+        self.enqueue(Item::Eval(Box::new(metric), bytes), Kind::Evals, 1, bytes);
     }
 
     fn mode(&self) -> Option<Mode> {
@@ -523,7 +523,10 @@ impl Worker {
         }
     }
 
-    fn process_spans(&mut self, spans: Vec<SpanEvent>) {
+    fn process_spans(&mut self, mut spans: Vec<SpanEvent>) {
+        // The reference sends a trace's spans in start order (root first), whatever order they
+        // finished in.
+        spans.sort_by_key(|s| s.start_ns);
         let mut kept = Vec::with_capacity(spans.len());
         let mut dropped = 0u64;
         'spans: for mut span in spans {
