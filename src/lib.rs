@@ -30,15 +30,14 @@
 #![deny(missing_docs)]
 
 // --- span-kind attributes (macro namespace) and inline span builders (value namespace) ---
-pub use llmobs_core::{agent, embedding, llm, retrieval, task, tool, workflow};
 pub use llmobs_macros::{agent, embedding, llm, retrieval, task, tool, workflow};
+pub use llmobs_core::{agent, embedding, llm, retrieval, task, tool, workflow};
 
 // --- core API ---
 pub use llmobs_core::{
-    Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope, EvaluationMetric,
-    EvaluationValue, ExportedSpan, Instrument, JoinOn, Message, Prompt, SharedStr, Span,
-    SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToolCall, ToolDefinition,
-    ToolResult, TraceId, WithContext,
+    Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope, EvaluationMetric, EvaluationValue,
+    ExportedSpan, Instrument, JoinOn, Message, Prompt, SharedStr, Span, SpanBuilder, SpanError, SpanEvent,
+    SpanId, SpanIo, SpanKind, ToolCall, ToolDefinition, ToolResult, TraceId, WithContext,
 };
 
 /// Capturing spans in tests, with no network.
@@ -48,8 +47,8 @@ pub mod testing {
 
 // --- exporter API ---
 pub use llmobs_exporter::{
-    flush, flush_timeout, init, shutdown, stats, Config, Drops, Error, Exporter, FlushReport, Keep,
-    LLMObsGuard, Mode, Stats,
+    flush, flush_timeout, init, shutdown, stats, Config, Drops, Error, Exporter, FlushReport, Keep, LLMObsGuard, Mode,
+    Stats,
 };
 
 #[doc(hidden)]
