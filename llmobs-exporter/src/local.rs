@@ -28,7 +28,7 @@ impl LocalSink {
 
     pub(crate) fn announce(&self) {
         eprintln!(
-            "llmobs: local mode (no Datadog Agent found and no DD_API_KEY): traces are printed here and payloads appended to {}",
+            "llmobs: local mode: nothing is sent to Datadog; traces are printed here and payloads appended to {}",
             self.path.display()
         );
     }

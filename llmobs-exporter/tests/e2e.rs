@@ -476,3 +476,24 @@ fn agentless_without_a_key_is_refused_at_start() {
     let err = Exporter::start(Config::default().agentless(true)).expect_err("needs a key");
     assert!(err.to_string().contains("DD_API_KEY"), "{err}");
 }
+
+#[test]
+fn a_filling_queue_wakes_the_worker_before_the_interval() {
+    let intake = Intake::start();
+    // The timer alone would not send within the test's lifetime.
+    let exporter =
+        Exporter::start(config(&intake).mode(Mode::Agent).queue_max_spans(8)).expect("start");
+    for i in 0..4 {
+        exporter.send_spans(vec![span(SpanKind::Task, &format!("t{i}"))]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while exporter.stats().spans_delivered < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        exporter.stats().spans_delivered,
+        4,
+        "delivered without a flush"
+    );
+    assert_eq!(intake.span_events().len(), 4);
+}
