@@ -453,6 +453,60 @@ mod tests {
     }
 
     #[test]
+    fn tool_definitions_attribution_errors_and_tag_order() {
+        use llmobs_core::{AgentAttribution, SpanError, ToolDefinition};
+        let enc = Encoder::new(&Config::default().tag("a_b", "1").tag("a", "2"));
+        let mut llm = SpanEvent::new(SpanKind::Llm, "chat", TraceId(1 << 100), SpanId(7));
+        llm.annotations_mut().tool_definitions =
+            vec![ToolDefinition::new("lookup").description("finds")];
+        llm.agent = Some(AgentAttribution {
+            span_id: SpanId(42),
+            name: None,
+        });
+        llm.error = Some(Box::new(SpanError {
+            kind: "io".into(),
+            message: "refused".into(),
+            stack: None,
+        }));
+        let v = enc.span_value(&llm);
+        assert_eq!(
+            v["meta"]["tool_definitions"],
+            json!([{"description": "finds", "name": "lookup"}])
+        );
+        assert_eq!(
+            v["meta"]["agent_attribution"],
+            json!({"pagent_name": null, "pagent_span_id": "42"})
+        );
+        assert_eq!(
+            v["meta"]["error"],
+            json!({"message": "refused", "stack": "", "type": "io"})
+        );
+        assert_eq!(v["meta"]["model_name"], "unknown");
+        assert_eq!(v["status"], "error");
+        let tags: Vec<&str> = v["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut sorted = tags.clone();
+        sorted.sort();
+        assert_eq!(tags, sorted);
+        assert!(tags.contains(&"error:1") && tags.contains(&"error_type:io"));
+        // Sorted as `key:value` strings: "a:2" < "a_b:1".
+        let a = tags.iter().position(|t| *t == "a:2");
+        let ab = tags.iter().position(|t| *t == "a_b:1");
+        assert!(a < ab);
+
+        let mut task = SpanEvent::new(SpanKind::Task, "t", TraceId(1 << 100), SpanId(8));
+        task.annotations_mut().tool_definitions = vec![ToolDefinition::new("x")];
+        let v = enc.span_value(&task);
+        assert!(v["meta"].get("tool_definitions").is_none());
+        assert!(v["meta"].get("model_name").is_none());
+        assert_eq!(v["parent_id"], "undefined");
+    }
+
+    #[test]
     fn short_apm_trace_ids_are_decimal() {
         assert_eq!(apm_trace_id_text(TraceId(123)), "123");
         assert_eq!(apm_trace_id_text(TraceId(1 << 100)).len(), 32);
