@@ -53,6 +53,10 @@ pub mod testing {
 }
 
 // --- exporter API ---
+pub use llmobs_exporter::{
+    flush, flush_timeout, init, shutdown, stats, Config, Drops, Error, Exporter, FlushReport, Keep, LLMObsGuard, Mode,
+    Stats,
+};
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,1 +1,50 @@
 //! Delivery of `llmobs` spans and evaluations to Datadog LLM Observability.
+//!
+//! Finished spans cross the core's [`llmobs_core::Sink`] boundary into a bounded queue; one
+//! worker thread encodes them exactly as the reference SDK does, packs them into requests under
+//! the intake's size limit and delivers them through the Datadog Agent, directly to the intake,
+//! or (with neither available) to stderr and a local JSONL file.
+//!
+//! ```no_run
+//! fn main() -> Result<(), llmobs_exporter::Error> {
+//!     let _llmobs = llmobs_exporter::Config::from_env()?
+//!         .ml_app("furnish-hub")
+//!         .processor(|span| {
+//!             span.annotations_mut().tags.remove("internal");
+//!             llmobs_exporter::Keep::Yes
+//!         })
+//!         .init()?;
+//!     // ... instrumented work ...
+//!     let report = llmobs_exporter::flush();
+//!     eprintln!("delivered {}, dropped {}", report.delivered, report.dropped);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! See `docs/exporting.md` for how spans leave the process and `docs/configuration.md` for
+//! every setting.
+
+#![deny(missing_docs)]
+
+mod batch;
+mod config;
+mod encode;
+mod error;
+mod global;
+mod local;
+mod retry;
+mod stats;
+mod transport;
+mod worker;
+
+pub use config::{
+    validate_ml_app, Config, Keep, Mode, DEFAULT_EVENT_SIZE_BYTES, DEFAULT_PAYLOAD_SIZE_BYTES,
+};
+pub use encode::{
+    format_rate, EncodedSpan, Encoder, DROPPED_IO_COLLECTION_ERROR, DROPPED_VALUE_TEXT,
+    TRACER_VERSION,
+};
+pub use error::{Error, ML_APP_RULE};
+pub use global::{flush, flush_timeout, init, shutdown, stats, LLMObsGuard};
+pub use stats::{Drops, Stats};
+pub use worker::{Exporter, FlushReport};

@@ -1,0 +1,514 @@
+//! Span events and evaluation metrics as the intake receives them from the reference SDK.
+//!
+//! Every byte goes through the core's Python-layout formatter (sorted keys, `", "`/`": "`,
+//! ASCII escapes), because event sizes are measured on that text and because identical bytes
+//! make captured reference payloads directly comparable with ours.
+
+use std::collections::BTreeMap;
+
+use llmobs_core::json::write_python_json;
+use llmobs_core::{
+    EvaluationMetric, EvaluationValue, JoinOn, Prompt, SpanEvent, SpanIo, SpanKind, TraceId,
+};
+use serde_json::{json, Map, Value};
+
+use crate::config::Config;
+
+/// What replaces `meta.input` and `meta.output` of an event over the size limit.
+pub const DROPPED_VALUE_TEXT: &str =
+    "[This value has been dropped because this span's size exceeds the 5MB size limit.]";
+/// The `collection_errors` entry of a truncated event.
+pub const DROPPED_IO_COLLECTION_ERROR: &str = "dropped_io";
+/// Sent as `_dd.tracer_version` in every span wrapper.
+pub const TRACER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const KNUTH_FACTOR: u64 = 1_111_111_111_111_111_111;
+
+/// Turns spans and evaluations into intake JSON, with the settings that are the same for every
+/// span (tags, ml_app, sampling, size limit) computed once.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    base_tags: BTreeMap<String, String>,
+    default_ml_app: String,
+    sample_rate: f64,
+    sample_rate_text: String,
+    event_size_limit: usize,
+}
+
+/// One encoded span event, ready to be wrapped into a payload.
+#[derive(Debug)]
+pub struct EncodedSpan {
+    /// The event's JSON text.
+    pub json: Vec<u8>,
+    /// Whether input and output were dropped for size.
+    pub truncated: bool,
+}
+
+/// The sampling rate as the reference prints it: up to 6 decimals, trailing zeros stripped.
+pub fn format_rate(rate: f64) -> String {
+    let s = format!("{rate:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// An APM trace id as the reference formats it: 32 hex characters above 64 bits, else decimal.
+fn apm_trace_id_text(id: TraceId) -> String {
+    if id.0 >> 64 == 0 {
+        id.0.to_string()
+    } else {
+        id.to_string()
+    }
+}
+
+impl Encoder {
+    /// An encoder for the given settings.
+    pub fn new(config: &Config) -> Self {
+        let mut base_tags: BTreeMap<String, String> = config.tags.iter().cloned().collect();
+        base_tags.insert("version".into(), config.version.clone().unwrap_or_default());
+        base_tags.insert("env".into(), config.env.clone().unwrap_or_default());
+        base_tags.insert("service".into(), config.service.clone().unwrap_or_default());
+        base_tags.insert("source".into(), "integration".into());
+        base_tags.insert("language".into(), "rust".into());
+        Encoder {
+            base_tags,
+            default_ml_app: config.resolved_ml_app(),
+            sample_rate: config.sample_rate,
+            sample_rate_text: format_rate(config.sample_rate),
+            event_size_limit: config.event_size_bytes,
+        }
+    }
+
+    /// The ml_app a span is reported under.
+    pub fn ml_app_of<'a>(&'a self, span: &'a SpanEvent) -> &'a str {
+        span.ml_app.as_deref().unwrap_or(&self.default_ml_app)
+    }
+
+    /// The sampling decision, deterministic on the APM trace id as in APM sampling, so every
+    /// span of a trace gets the same one.
+    fn sampled(&self, apm_trace_id: TraceId) -> bool {
+        if self.sample_rate >= 1.0 {
+            return true;
+        }
+        let threshold = (self.sample_rate * u64::MAX as f64) as u64;
+        apm_trace_id.low().wrapping_mul(KNUTH_FACTOR) <= threshold
+    }
+
+    /// The event as a JSON value, before any size check.
+    pub fn span_value(&self, span: &SpanEvent) -> Value {
+        let a = span.annotations();
+        let ml_app = self.ml_app_of(span);
+        let apm = apm_trace_id_text(span.apm_trace_id);
+        let span_id = span.span_id.to_string();
+
+        let mut meta = Map::new();
+        meta.insert("span".into(), json!({"kind": span.kind.as_str()}));
+        let mut metadata = a.metadata.clone();
+        // `_dd` is reserved for the SDK's own metadata.
+        metadata.remove("_dd");
+        meta.insert("metadata".into(), Value::Object(metadata));
+        if span.kind.is_model() {
+            meta.insert(
+                "model_name".into(),
+                a.model_name.as_deref().unwrap_or("unknown").into(),
+            );
+            meta.insert(
+                "model_provider".into(),
+                a.model_provider.as_deref().unwrap_or("unknown").into(),
+            );
+        }
+        let mut input = a.input.as_ref().map(io_value).unwrap_or_default();
+        if let Some(prompt) = &a.prompt {
+            if span.kind == SpanKind::Llm {
+                input.insert("prompt".into(), prompt_value(prompt, ml_app));
+            } else {
+                log::warn!(
+                    "llmobs: dropping prompt on non-LLM span kind, annotating prompts is only supported for LLM span kinds"
+                );
+            }
+        }
+        if !input.is_empty() {
+            meta.insert("input".into(), Value::Object(input));
+        }
+        if let Some(output) = a.output.as_ref().map(io_value).filter(|o| !o.is_empty()) {
+            meta.insert("output".into(), Value::Object(output));
+        }
+        if let Some(e) = &span.error {
+            meta.insert(
+                "error".into(),
+                json!({"message": e.message, "stack": e.stack.as_deref().unwrap_or(""), "type": e.kind}),
+            );
+        }
+        if span.kind == SpanKind::Llm && !a.tool_definitions.is_empty() {
+            meta.insert("tool_definitions".into(), to_value(&a.tool_definitions));
+        }
+        if let Some(agent) = &span.agent {
+            meta.insert(
+                "agent_attribution".into(),
+                json!({"pagent_name": agent.name.as_deref(), "pagent_span_id": agent.span_id.to_string()}),
+            );
+        }
+
+        let metrics: Map<String, Value> = a
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Number(v.clone())))
+            .collect();
+
+        let mut tags = self.base_tags.clone();
+        tags.insert("ml_app".into(), ml_app.to_owned());
+        tags.insert("agent_service".into(), ml_app.to_owned());
+        if let Some(s) = &span.session_id {
+            tags.insert("session_id".into(), s.to_string());
+        }
+        if span.decorator {
+            tags.insert("decorator".into(), "1".into());
+        }
+        for (k, v) in &a.tags {
+            tags.insert(k.clone(), v.clone());
+        }
+        if a.prompt_annotated {
+            tags.insert(
+                "prompt_tracking_instrumentation_method".into(),
+                "annotated".into(),
+            );
+        }
+        tags.insert(
+            "error".into(),
+            if span.error.is_some() { "1" } else { "0" }.into(),
+        );
+        if let Some(e) = &span.error {
+            tags.insert("error_type".into(), e.kind.clone());
+        }
+        let mut tags: Vec<String> = tags.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        // The reference sorts the `key:value` strings, which differs from sorting by key when
+        // one key is a prefix of another.
+        tags.sort();
+
+        let mut event = Map::new();
+        event.insert(
+            "_dd".into(),
+            json!({
+                "apm_trace_id": apm,
+                "sample_rate": self.sample_rate_text,
+                "sampling_decision": if self.sampled(span.apm_trace_id) { "1" } else { "0" },
+                "span_id": span_id,
+                "trace_id": apm,
+            }),
+        );
+        event.insert("duration".into(), span.duration_ns.into());
+        event.insert("meta".into(), Value::Object(meta));
+        event.insert("metrics".into(), Value::Object(metrics));
+        event.insert("name".into(), span.name.as_str().into());
+        event.insert(
+            "parent_id".into(),
+            span.parent_id
+                .map_or_else(|| "undefined".to_owned(), |p| p.to_string())
+                .into(),
+        );
+        if let Some(s) = &span.session_id {
+            event.insert("session_id".into(), s.as_str().into());
+        }
+        event.insert("span_id".into(), span_id.into());
+        event.insert("start_ns".into(), span.start_ns.into());
+        event.insert("status".into(), span.status().into());
+        event.insert("tags".into(), tags.into());
+        event.insert("trace_id".into(), span.trace_id.to_string().into());
+        if !a.collection_errors.is_empty() {
+            event.insert("collection_errors".into(), to_value(&a.collection_errors));
+        }
+        Value::Object(event)
+    }
+
+    /// The event's JSON text, with input and output dropped when it reaches the size limit.
+    pub fn encode_span(&self, span: &SpanEvent) -> EncodedSpan {
+        let mut value = self.span_value(span);
+        let mut json = python_json(&value);
+        if json.len() < self.event_size_limit {
+            return EncodedSpan {
+                json,
+                truncated: false,
+            };
+        }
+        log::warn!(
+            "llmobs: dropping event input/output because its size ({}) exceeds the event size limit ({} bytes)",
+            json.len(),
+            self.event_size_limit
+        );
+        if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
+            meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
+            meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
+        }
+        if let Some(event) = value.as_object_mut() {
+            let errors = event
+                .entry("collection_errors")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(list) = errors.as_array_mut() {
+                if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
+                    list.push(DROPPED_IO_COLLECTION_ERROR.into());
+                }
+            }
+        }
+        json = python_json(&value);
+        EncodedSpan {
+            json,
+            truncated: true,
+        }
+    }
+
+    /// One metric object of the eval-metric payload.
+    pub fn eval_value(&self, m: &EvaluationMetric) -> Value {
+        let mut o = Map::new();
+        o.insert("eval_scope".into(), m.eval_scope.as_str().into());
+        o.insert("event_kind".into(), "evaluation".into());
+        o.insert(
+            "join_on".into(),
+            match &m.join_on {
+                JoinOn::Span(s) => json!({"span": {"span_id": s.span_id, "trace_id": s.trace_id}}),
+                JoinOn::Tag { key, value } => json!({"tag": {"key": key, "value": value}}),
+            },
+        );
+        o.insert("label".into(), m.label.clone().into());
+        let kind = m.value.metric_type();
+        o.insert("metric_type".into(), kind.into());
+        let value = match &m.value {
+            EvaluationValue::Score(n) => Value::Number(n.clone()),
+            EvaluationValue::Categorical(s) => Value::String(s.clone()),
+            EvaluationValue::Boolean(b) => Value::Bool(*b),
+            EvaluationValue::Json(v) => v.clone(),
+        };
+        o.insert(format!("{kind}_value"), value);
+        o.insert("ml_app".into(), m.ml_app.clone().into());
+        o.insert("tags".into(), to_value(&m.tags));
+        o.insert("timestamp_ms".into(), m.timestamp_ms.into());
+        if let Some(a) = m.assessment {
+            o.insert("assessment".into(), a.as_str().into());
+        }
+        if let Some(r) = &m.reasoning {
+            o.insert("reasoning".into(), r.clone().into());
+        }
+        if let Some(md) = &m.metadata {
+            o.insert("metadata".into(), Value::Object(md.clone()));
+        }
+        Value::Object(o)
+    }
+
+    /// The metric's JSON text.
+    pub fn encode_eval(&self, m: &EvaluationMetric) -> Vec<u8> {
+        python_json(&self.eval_value(m))
+    }
+}
+
+/// Opens the wrapper the reference puts around each event; keys in sorted order.
+pub(crate) fn span_wrapper_prefix() -> String {
+    format!(
+        r#"{{"_dd.stage": "raw", "_dd.tracer_version": "{TRACER_VERSION}", "event_type": "span", "spans": ["#
+    )
+}
+/// Closes the wrapper opened by [`span_wrapper_prefix`].
+pub(crate) const SPAN_WRAPPER_SUFFIX: &str = "]}";
+/// Opens the eval-metric payload; `attributes` sorts before `type`.
+pub(crate) const EVAL_PAYLOAD_PREFIX: &str = r#"{"data": {"attributes": {"metrics": ["#;
+/// Closes the eval-metric payload.
+pub(crate) const EVAL_PAYLOAD_SUFFIX: &str = r#"]}, "type": "evaluation_metric"}}"#;
+
+fn python_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    // Writing a `Value` into memory cannot fail.
+    let _ = write_python_json(&mut out, v);
+    out
+}
+
+fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn io_value(io: &SpanIo) -> Map<String, Value> {
+    let mut m = Map::new();
+    match io {
+        SpanIo::Value(_) => {
+            if let Some(text) = io.value_text() {
+                m.insert("value".into(), text.into());
+            }
+        }
+        SpanIo::Messages(msgs) => {
+            m.insert("messages".into(), to_value(msgs));
+        }
+        SpanIo::Documents(docs) => {
+            m.insert("documents".into(), to_value(docs));
+        }
+    }
+    m
+}
+
+fn prompt_value(p: &Prompt, ml_app: &str) -> Value {
+    let mut o = Map::new();
+    let keys = |v: &Option<Vec<String>>, default: &str| match v {
+        Some(list) => to_value(list),
+        None => json!([default]),
+    };
+    o.insert(
+        "_dd_context_variable_keys".into(),
+        keys(&p.context_variables, "context"),
+    );
+    o.insert(
+        "_dd_query_variable_keys".into(),
+        keys(&p.query_variables, "question"),
+    );
+    o.insert(
+        "id".into(),
+        p.id.clone()
+            .unwrap_or_else(|| format!("{ml_app}_unnamed-prompt"))
+            .into(),
+    );
+    o.insert("ml_app".into(), ml_app.into());
+    if !p.tags.is_empty() {
+        o.insert("tags".into(), to_value(&p.tags));
+    }
+    if let Some(t) = &p.template {
+        o.insert("template".into(), t.clone().into());
+    }
+    if let Some(t) = &p.chat_template {
+        o.insert("chat_template".into(), to_value(t));
+    }
+    if !p.variables.is_empty() {
+        o.insert("variables".into(), to_value(&p.variables));
+    }
+    if let Some(v) = &p.version {
+        o.insert("version".into(), v.clone().into());
+    }
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmobs_core::{Message, SpanId, SpanKind};
+
+    #[test]
+    fn rate_format_matches_reference() {
+        assert_eq!(format_rate(1.0), "1");
+        assert_eq!(format_rate(0.0), "0");
+        assert_eq!(format_rate(0.5), "0.5");
+        assert_eq!(format_rate(0.123456789), "0.123457");
+    }
+
+    #[test]
+    fn sampling_is_all_or_nothing_at_the_bounds() {
+        let all = Encoder::new(&Config::default());
+        let none = Encoder::new(&Config::default().sample_rate(0.0));
+        for i in 1..50u128 {
+            let id = TraceId(i * 0x9e37_79b9_7f4a_7c15);
+            assert!(all.sampled(id));
+            assert!(!none.sampled(id));
+        }
+    }
+
+    #[test]
+    fn prompt_defaults_and_drop_on_non_llm() {
+        let enc = Encoder::new(&Config::default().ml_app("furnish-hub"));
+        let mut llm = SpanEvent::new(SpanKind::Llm, "chat", TraceId(1 << 100), SpanId(7));
+        llm.annotations_mut().input = Some(SpanIo::Messages(vec![Message::user("hi")]));
+        llm.annotations_mut().prompt = Some(Prompt::chat_template([Message::system(
+            "You are {{persona}}",
+        )]));
+        llm.annotations_mut().prompt_annotated = true;
+        let v = enc.span_value(&llm);
+        let p = &v["meta"]["input"]["prompt"];
+        assert_eq!(p["id"], "furnish-hub_unnamed-prompt");
+        assert_eq!(p["_dd_context_variable_keys"], json!(["context"]));
+        assert_eq!(p["_dd_query_variable_keys"], json!(["question"]));
+        assert_eq!(p["chat_template"][0]["role"], "system");
+        assert_eq!(v["meta"]["input"]["messages"][0]["content"], "hi");
+
+        let mut task = SpanEvent::new(SpanKind::Task, "t", TraceId(1 << 100), SpanId(8));
+        task.annotations_mut().prompt = Some(Prompt::template("x"));
+        task.annotations_mut().prompt_annotated = true;
+        let v = enc.span_value(&task);
+        assert!(v["meta"].get("input").is_none());
+        let tags = v["tags"].as_array().expect("tags");
+        assert!(tags
+            .iter()
+            .any(|t| t == "prompt_tracking_instrumentation_method:annotated"));
+    }
+
+    #[test]
+    fn truncates_at_the_event_limit() {
+        let enc = Encoder::new(&Config::default().event_size_bytes(1000));
+        let mut span = SpanEvent::new(SpanKind::Task, "big", TraceId(1 << 100), SpanId(9));
+        span.annotations_mut().input = Some(SpanIo::Value("x".repeat(2000).into()));
+        span.annotations_mut().metadata.insert("m".into(), 1.into());
+        let e = enc.encode_span(&span);
+        assert!(e.truncated);
+        let v: Value = serde_json::from_slice(&e.json).expect("json");
+        assert_eq!(v["meta"]["input"]["value"], DROPPED_VALUE_TEXT);
+        assert_eq!(v["meta"]["output"]["value"], DROPPED_VALUE_TEXT);
+        assert_eq!(v["collection_errors"], json!(["dropped_io"]));
+        assert_eq!(v["meta"]["metadata"], json!({"m": 1}));
+        span.annotations_mut().input = Some(SpanIo::Value("small".into()));
+        assert!(!enc.encode_span(&span).truncated);
+    }
+
+    #[test]
+    fn tool_definitions_attribution_errors_and_tag_order() {
+        use llmobs_core::{AgentAttribution, SpanError, ToolDefinition};
+        let enc = Encoder::new(&Config::default().tag("a_b", "1").tag("a", "2"));
+        let mut llm = SpanEvent::new(SpanKind::Llm, "chat", TraceId(1 << 100), SpanId(7));
+        llm.annotations_mut().tool_definitions =
+            vec![ToolDefinition::new("lookup").description("finds")];
+        llm.agent = Some(AgentAttribution {
+            span_id: SpanId(42),
+            name: None,
+        });
+        llm.error = Some(Box::new(SpanError {
+            kind: "io".into(),
+            message: "refused".into(),
+            stack: None,
+        }));
+        let v = enc.span_value(&llm);
+        assert_eq!(
+            v["meta"]["tool_definitions"],
+            json!([{"description": "finds", "name": "lookup"}])
+        );
+        assert_eq!(
+            v["meta"]["agent_attribution"],
+            json!({"pagent_name": null, "pagent_span_id": "42"})
+        );
+        assert_eq!(
+            v["meta"]["error"],
+            json!({"message": "refused", "stack": "", "type": "io"})
+        );
+        assert_eq!(v["meta"]["model_name"], "unknown");
+        assert_eq!(v["status"], "error");
+        let tags: Vec<&str> = v["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut sorted = tags.clone();
+        sorted.sort();
+        assert_eq!(tags, sorted);
+        assert!(tags.contains(&"error:1") && tags.contains(&"error_type:io"));
+        // Sorted as `key:value` strings: "a:2" < "a_b:1".
+        let a = tags.iter().position(|t| *t == "a:2");
+        let ab = tags.iter().position(|t| *t == "a_b:1");
+        assert!(a < ab);
+
+        let mut task = SpanEvent::new(SpanKind::Task, "t", TraceId(1 << 100), SpanId(8));
+        task.annotations_mut().tool_definitions = vec![ToolDefinition::new("x")];
+        let v = enc.span_value(&task);
+        assert!(v["meta"].get("tool_definitions").is_none());
+        assert!(v["meta"].get("model_name").is_none());
+        assert_eq!(v["parent_id"], "undefined");
+    }
+
+    #[test]
+    fn short_apm_trace_ids_are_decimal() {
+        assert_eq!(apm_trace_id_text(TraceId(123)), "123");
+        assert_eq!(apm_trace_id_text(TraceId(1 << 100)).len(), 32);
+    }
+}

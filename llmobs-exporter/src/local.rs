@@ -1,0 +1,160 @@
+//! Local mode: with no Agent and no API key, traces are shown on stderr and the exact intake
+//! payloads are kept in a JSONL file, so instrumentation can be checked on a bare machine and
+//! the file replayed or diffed later.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use llmobs_core::{SpanEvent, SpanId};
+
+/// Appends payloads to the JSONL file and prints trace trees.
+pub(crate) struct LocalSink {
+    path: PathBuf,
+    file: Option<File>,
+    print_tree: bool,
+}
+
+impl LocalSink {
+    pub(crate) fn new(path: PathBuf, print_tree: bool) -> Self {
+        LocalSink {
+            path,
+            file: None,
+            print_tree,
+        }
+    }
+
+    pub(crate) fn announce(&self) {
+        eprintln!(
+            "llmobs: local mode: nothing is sent to Datadog; traces are printed here and payloads appended to {}",
+            self.path.display()
+        );
+    }
+
+    /// Appends one request body as one line. Our JSON never contains a raw newline (they are
+    /// escaped), so each line is exactly one payload.
+    pub(crate) fn write_payload(&mut self, body: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(io::Error::other("local payload file is not open"));
+        };
+        let mut line = Vec::with_capacity(body.len() + 1);
+        line.extend_from_slice(body);
+        line.push(b'\n');
+        // One write per line, so concurrent writers appending to the same file do not interleave
+        // inside a payload.
+        file.write_all(&line)?;
+        file.flush()
+    }
+
+    pub(crate) fn print_trace(&self, spans: &[SpanEvent]) {
+        if !self.print_tree || spans.is_empty() {
+            return;
+        }
+        let text = render_tree(spans);
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+/// The spans of one local trace as an indented tree, children under their parent.
+pub(crate) fn render_tree(spans: &[SpanEvent]) -> String {
+    let ids: HashMap<SpanId, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id, i))
+        .collect();
+    let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        match s.parent_id.filter(|p| ids.contains_key(p)) {
+            Some(p) => children.entry(p).or_default().push(i),
+            None => roots.push(i),
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "llmobs trace {}", spans[0].trace_id);
+    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|i| (i, 1)).collect();
+    while let Some((i, depth)) = stack.pop() {
+        let s = &spans[i];
+        out.push_str(&"  ".repeat(depth));
+        let _ = write!(
+            out,
+            "{} {} {} {}",
+            s.kind,
+            s.name,
+            format_duration(s.duration_ns),
+            s.status()
+        );
+        if let Some(model) = s.model_name() {
+            let _ = write!(out, " model={model}");
+        }
+        for key in ["input_tokens", "output_tokens", "total_tokens"] {
+            if let Some(v) = s.metric(key) {
+                let _ = write!(out, " {key}={v}");
+            }
+        }
+        if let Some(e) = &s.error {
+            let _ = write!(out, " error={}: {}", e.kind, e.message);
+        }
+        out.push('\n');
+        if let Some(kids) = children.get(&s.span_id) {
+            stack.extend(kids.iter().rev().map(|&k| (k, depth + 1)));
+        }
+    }
+    out
+}
+
+fn format_duration(ns: u64) -> String {
+    if ns >= 1_000_000_000 {
+        format!("{:.2}s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.2}ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.1}us", ns as f64 / 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmobs_core::{SpanError, SpanKind, TraceId};
+
+    #[test]
+    fn children_are_indented_under_their_parent() {
+        let t = TraceId(1 << 100);
+        let mut root = SpanEvent::new(SpanKind::Workflow, "root", t, SpanId(1));
+        root.duration_ns = 2_500_000;
+        let mut llm = SpanEvent::new(SpanKind::Llm, "chat", t, SpanId(2));
+        llm.parent_id = Some(SpanId(1));
+        llm.annotations_mut()
+            .metrics
+            .insert("input_tokens".into(), 4.into());
+        let mut tool = SpanEvent::new(SpanKind::Tool, "lookup", t, SpanId(3));
+        tool.parent_id = Some(SpanId(2));
+        tool.error = Some(Box::new(SpanError {
+            kind: "io".into(),
+            message: "refused".into(),
+            stack: None,
+        }));
+        let text = render_tree(&[llm, tool, root]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "  workflow root 2.50ms ok");
+        assert!(
+            lines[2].starts_with("    llm chat") && lines[2].contains("input_tokens=4"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("      tool lookup") && lines[3].contains("error=io: refused"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Counters of what the exporter did, so losses are visible instead of silent.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Why spans or evaluations were dropped, as counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// The queue was full (by count or bytes) when the application handed them over.
+    pub queue_full: u64,
+    /// The intake answered with a non-retryable 4xx.
+    pub payload_rejected: u64,
+    /// Every attempt failed within the retry window.
+    pub retries_exhausted: u64,
+    /// A failed request could not be kept for later because the retry buffer was full.
+    pub buffer_full: u64,
+    /// A processor returned [`crate::Keep::No`] or panicked.
+    pub processor_dropped: u64,
+    /// The exporter shut down before they could be delivered.
+    pub shutdown: u64,
+}
+
+impl Drops {
+    /// The sum of every reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full
+            + self.payload_rejected
+            + self.retries_exhausted
+            + self.buffer_full
+            + self.processor_dropped
+            + self.shutdown
+    }
+}
+
+/// A snapshot of the exporter's counters since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Spans accepted into the queue.
+    pub spans_enqueued: u64,
+    /// Spans delivered (or, in local mode, written to the file).
+    pub spans_delivered: u64,
+    /// Spans dropped, by reason.
+    pub spans_dropped: Drops,
+    /// Evaluations accepted into the queue.
+    pub evals_enqueued: u64,
+    /// Evaluations delivered.
+    pub evals_delivered: u64,
+    /// Evaluations dropped, by reason.
+    pub evals_dropped: Drops,
+    /// HTTP requests made, retries included.
+    pub requests: u64,
+    /// Requests that were attempts after a failure.
+    pub retries: u64,
+    /// Request body bytes sent successfully.
+    pub bytes_sent: u64,
+    /// Spans whose input and output were dropped for exceeding the event size limit.
+    pub spans_truncated: u64,
+}
+
+impl Stats {
+    /// Spans and evaluations delivered.
+    pub fn delivered(&self) -> u64 {
+        self.spans_delivered + self.evals_delivered
+    }
+    /// Spans and evaluations dropped.
+    pub fn dropped(&self) -> u64 {
+        self.spans_dropped.total() + self.evals_dropped.total()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct DropCounters {
+    pub(crate) queue_full: AtomicU64,
+    pub(crate) payload_rejected: AtomicU64,
+    pub(crate) retries_exhausted: AtomicU64,
+    pub(crate) buffer_full: AtomicU64,
+    pub(crate) processor_dropped: AtomicU64,
+    pub(crate) shutdown: AtomicU64,
+}
+
+/// A reason for dropping, naming a field of [`Drops`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    QueueFull,
+    PayloadRejected,
+    RetriesExhausted,
+    BufferFull,
+    ProcessorDropped,
+    Shutdown,
+}
+
+impl DropCounters {
+    pub(crate) fn add(&self, reason: DropReason, n: u64) {
+        let c = match reason {
+            DropReason::QueueFull => &self.queue_full,
+            DropReason::PayloadRejected => &self.payload_rejected,
+            DropReason::RetriesExhausted => &self.retries_exhausted,
+            DropReason::BufferFull => &self.buffer_full,
+            DropReason::ProcessorDropped => &self.processor_dropped,
+            DropReason::Shutdown => &self.shutdown,
+        };
+        c.fetch_add(n, Relaxed);
+    }
+
+    fn snapshot(&self) -> Drops {
+        Drops {
+            queue_full: self.queue_full.load(Relaxed),
+            payload_rejected: self.payload_rejected.load(Relaxed),
+            retries_exhausted: self.retries_exhausted.load(Relaxed),
+            buffer_full: self.buffer_full.load(Relaxed),
+            processor_dropped: self.processor_dropped.load(Relaxed),
+            shutdown: self.shutdown.load(Relaxed),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) spans_enqueued: AtomicU64,
+    pub(crate) spans_delivered: AtomicU64,
+    pub(crate) spans_dropped: DropCounters,
+    pub(crate) evals_enqueued: AtomicU64,
+    pub(crate) evals_delivered: AtomicU64,
+    pub(crate) evals_dropped: DropCounters,
+    pub(crate) requests: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) spans_truncated: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            spans_enqueued: self.spans_enqueued.load(Relaxed),
+            spans_delivered: self.spans_delivered.load(Relaxed),
+            spans_dropped: self.spans_dropped.snapshot(),
+            evals_enqueued: self.evals_enqueued.load(Relaxed),
+            evals_delivered: self.evals_delivered.load(Relaxed),
+            evals_dropped: self.evals_dropped.snapshot(),
+            requests: self.requests.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+            spans_truncated: self.spans_truncated.load(Relaxed),
+        }
+    }
+}

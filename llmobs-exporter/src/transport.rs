@@ -1,0 +1,210 @@
+//! HTTP delivery to the Agent's EVP proxy or directly to the intake, and the Agent probe.
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::batch::Kind;
+use crate::config::{ApiKey, Config, Mode};
+
+const SPAN_ENDPOINT: &str = "/api/v2/llmobs";
+const EVAL_ENDPOINT: &str = "/api/intake/llm-obs/v2/eval-metric";
+const EVP_PROXY_BASE_PATH: &str = "/evp_proxy/v2";
+const EVP_SUBDOMAIN_HEADER: &str = "X-Datadog-EVP-Subdomain";
+const SPAN_SUBDOMAIN: &str = "llmobs-intake";
+const EVAL_SUBDOMAIN: &str = "api";
+/// How much of an error response body is kept for the log line.
+const ERROR_BODY_LIMIT: u64 = 1024;
+
+/// The result of one request.
+#[derive(Debug)]
+pub(crate) enum Response {
+    /// The server answered.
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
+    /// No answer: connection refused or reset, timeout, TLS failure.
+    Failed(String),
+}
+
+/// Where and how requests go in the agent and agentless modes.
+pub(crate) struct Transport {
+    agent: ureq::Agent,
+    spans_url: String,
+    evals_url: String,
+    evp_proxy: bool,
+    api_key: Option<ApiKey>,
+}
+
+/// Joins an origin and an endpoint as the reference does: an origin with a path keeps it.
+pub(crate) fn join(origin: &str, endpoint: &str) -> String {
+    format!(
+        "{}/{}",
+        origin.trim_end_matches('/'),
+        endpoint.trim_start_matches('/')
+    )
+}
+
+impl Transport {
+    pub(crate) fn new(config: &Config, mode: Mode) -> Transport {
+        let mut builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(config.request_timeout))
+            .max_redirects(0);
+        let (spans_url, evals_url, evp_proxy) = match (mode, &config.override_origin) {
+            (Mode::Agentless, Some(origin)) => (
+                join(origin, SPAN_ENDPOINT),
+                join(origin, EVAL_ENDPOINT),
+                false,
+            ),
+            (Mode::Agentless, None) => {
+                // The API key must never travel in clear text; only an explicit override
+                // origin may point agentless mode at plain HTTP.
+                builder = builder.https_only(true);
+                (
+                    format!("https://{SPAN_SUBDOMAIN}.{}{SPAN_ENDPOINT}", config.site),
+                    format!("https://{EVAL_SUBDOMAIN}.{}{EVAL_ENDPOINT}", config.site),
+                    false,
+                )
+            }
+            _ => {
+                let origin = config
+                    .override_origin
+                    .as_deref()
+                    .unwrap_or(&config.agent_url);
+                let base = join(origin, EVP_PROXY_BASE_PATH);
+                (join(&base, SPAN_ENDPOINT), join(&base, EVAL_ENDPOINT), true)
+            }
+        };
+        Transport {
+            agent: builder.build().new_agent(),
+            spans_url,
+            evals_url,
+            evp_proxy,
+            api_key: if evp_proxy {
+                None
+            } else {
+                config.api_key.clone()
+            },
+        }
+    }
+
+    pub(crate) fn url(&self, kind: Kind) -> &str {
+        match kind {
+            Kind::Spans => &self.spans_url,
+            Kind::Evals => &self.evals_url,
+        }
+    }
+
+    pub(crate) fn send(&self, kind: Kind, body: &[u8]) -> Response {
+        let mut req = self
+            .agent
+            .post(self.url(kind))
+            .header("Content-Type", "application/json");
+        if self.evp_proxy {
+            let sub = match kind {
+                Kind::Spans => SPAN_SUBDOMAIN,
+                Kind::Evals => EVAL_SUBDOMAIN,
+            };
+            req = req.header(EVP_SUBDOMAIN_HEADER, sub);
+        } else if let Some(key) = &self.api_key {
+            req = req.header("DD-API-KEY", key.0.as_str());
+        }
+        match req.send(body) {
+            Ok(mut resp) => {
+                let code = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let mut text = String::new();
+                if !(200..300).contains(&code) {
+                    let _ = resp
+                        .body_mut()
+                        .as_reader()
+                        .take(ERROR_BODY_LIMIT)
+                        .read_to_string(&mut text);
+                }
+                Response::Status {
+                    code,
+                    retry_after,
+                    body: text,
+                }
+            }
+            Err(e) => Response::Failed(e.to_string()),
+        }
+    }
+}
+
+/// Whether the Agent at `agent_url` offers the EVP proxy (an entry of `endpoints` in its `/info`
+/// containing `/evp_proxy/v2`). Any failure means no.
+pub(crate) fn probe_agent(agent_url: &str, timeout: Duration) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent();
+    let mut resp = match agent.get(join(agent_url, "/info")).call() {
+        Ok(r) if r.status().is_success() => r,
+        _ => return false,
+    };
+    let mut text = String::new();
+    if resp
+        .body_mut()
+        .as_reader()
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .is_err()
+    {
+        return false;
+    }
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v.get("endpoints")?.as_array().map(|eps| {
+                eps.iter()
+                    .any(|e| e.as_str().is_some_and(|s| s.contains(EVP_PROXY_BASE_PATH)))
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_per_mode() {
+        let c = Config::default()
+            .agent_url("http://127.0.0.1:8126")
+            .site("datadoghq.eu");
+        let t = Transport::new(&c, Mode::Agent);
+        assert_eq!(
+            t.url(Kind::Spans),
+            "http://127.0.0.1:8126/evp_proxy/v2/api/v2/llmobs"
+        );
+        assert_eq!(
+            t.url(Kind::Evals),
+            "http://127.0.0.1:8126/evp_proxy/v2/api/intake/llm-obs/v2/eval-metric"
+        );
+        let t = Transport::new(&c, Mode::Agentless);
+        assert_eq!(
+            t.url(Kind::Spans),
+            "https://llmobs-intake.datadoghq.eu/api/v2/llmobs"
+        );
+        assert_eq!(
+            t.url(Kind::Evals),
+            "https://api.datadoghq.eu/api/intake/llm-obs/v2/eval-metric"
+        );
+        let c = c.override_origin("http://proxy:1/base/");
+        let t = Transport::new(&c, Mode::Agentless);
+        assert_eq!(t.url(Kind::Spans), "http://proxy:1/base/api/v2/llmobs");
+        let t = Transport::new(&c, Mode::Agent);
+        assert_eq!(
+            t.url(Kind::Spans),
+            "http://proxy:1/base/evp_proxy/v2/api/v2/llmobs"
+        );
+    }
+}

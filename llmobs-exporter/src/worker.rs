@@ -1,0 +1,725 @@
+//! The queue between the application and the exporter's thread, and that thread.
+//!
+//! The application only does a `try_send` into a bounded channel: it never blocks, never does
+//! I/O, and when the queue is full the span is dropped and counted rather than slowing the
+//! application down. One worker thread per exporter wakes on a timer, or early when the queue
+//! passes half its bound, then drains everything, runs processors, encodes, batches and
+//! delivers. Batching per tick rather than per span keeps the request count and the wake-ups
+//! independent of the span rate.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+use llmobs_core::{EvaluationMetric, Sink, SpanEvent, SpanIo};
+use serde_json::Value;
+
+use crate::batch::{Batch, Batcher, Kind};
+use crate::config::{Config, Keep, Mode, Processor};
+use crate::encode::Encoder;
+use crate::error::Error;
+use crate::local::LocalSink;
+use crate::retry::{backoff, classify_status, parse_retry_after, Verdict};
+use crate::stats::{Counters, DropReason, Stats};
+use crate::transport::{probe_agent, Response, Transport};
+
+enum Item {
+    Spans(Vec<SpanEvent>, usize),
+    Eval(Box<EvaluationMetric>, usize),
+}
+
+enum Control {
+    Flush,
+    Shutdown,
+}
+
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Spans and evaluations delivered while the flush waited.
+    pub delivered: u64,
+    /// Spans and evaluations dropped while the flush waited.
+    pub dropped: u64,
+    /// Spans and evaluations queued before the flush that were still undelivered when it
+    /// returned.
+    pub pending: u64,
+    /// Whether the timeout passed before everything queued before the call was settled.
+    pub timed_out: bool,
+}
+
+/// State shared by the application side (the sink) and the worker.
+pub(crate) struct Shared {
+    pub(crate) counters: Counters,
+    tx: Sender<Item>,
+    wake: Sender<()>,
+    control: Sender<Control>,
+    queued_units: AtomicUsize,
+    queued_bytes: AtomicUsize,
+    max_units: usize,
+    max_bytes: usize,
+    /// Every span or evaluation ever handed over, accepted or not.
+    handed_over: AtomicU64,
+    /// Every span or evaluation delivered or dropped.
+    settled: AtomicU64,
+    settled_lock: Mutex<()>,
+    settled_cv: Condvar,
+    mode: AtomicU8,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn settle(&self, n: u64) {
+        self.settled.fetch_add(n, SeqCst);
+        // Taking the lock orders this notification after any waiter's check of `settled`.
+        let _g = self.settled_lock.lock();
+        self.settled_cv.notify_all();
+    }
+
+    fn drop_units(&self, kind: Kind, reason: DropReason, n: u64) {
+        match kind {
+            Kind::Spans => self.counters.spans_dropped.add(reason, n),
+            Kind::Evals => self.counters.evals_dropped.add(reason, n),
+        }
+        self.settle(n);
+    }
+
+    fn enqueue(&self, item: Item, kind: Kind, units: usize, bytes: usize) {
+        self.handed_over.fetch_add(units as u64, SeqCst);
+        if self.stopping.load(Relaxed) {
+            self.drop_units(kind, DropReason::Shutdown, units as u64);
+            return;
+        }
+        let before = self.queued_units.fetch_add(units, Relaxed);
+        let before_bytes = self.queued_bytes.fetch_add(bytes, Relaxed);
+        if before + units > self.max_units || before_bytes + bytes > self.max_bytes {
+            self.queued_units.fetch_sub(units, Relaxed);
+            self.queued_bytes.fetch_sub(bytes, Relaxed);
+            self.drop_units(kind, DropReason::QueueFull, units as u64);
+            return;
+        }
+        match self.tx.try_send(item) {
+            Ok(()) => {
+                let c = match kind {
+                    Kind::Spans => &self.counters.spans_enqueued,
+                    Kind::Evals => &self.counters.evals_enqueued,
+                };
+                c.fetch_add(units as u64, Relaxed);
+                let high = self.max_units / 2;
+                if (before < high && before + units >= high)
+                    || (before_bytes < self.max_bytes / 2
+                        && before_bytes + bytes >= self.max_bytes / 2)
+                {
+                    let _ = self.wake.try_send(());
+                }
+            }
+            Err(e) => {
+                self.queued_units.fetch_sub(units, Relaxed);
+                self.queued_bytes.fetch_sub(bytes, Relaxed);
+                let reason = match e {
+                    TrySendError::Full(_) => DropReason::QueueFull,
+                    TrySendError::Disconnected(_) => DropReason::Shutdown,
+                };
+                self.drop_units(kind, reason, units as u64);
+            }
+        }
+    }
+
+    pub(crate) fn send_spans(&self, spans: Vec<SpanEvent>) {
+        if spans.is_empty() {
+            return;
+        }
+        let n = spans.len();
+        let bytes = spans.iter().map(approx_span_bytes).sum();
+        self.enqueue(Item::Spans(spans, bytes), Kind::Spans, n, bytes);
+    }
+
+    pub(crate) fn send_evaluation(&self, metric: EvaluationMetric) {
+        let bytes =
+            300 + metric.label.len() + metric.tags.iter().map(|t| t.len() + 4).sum::<usize>();
+        self.enqueue(Item::Eval(Box::new(metric), bytes), Kind::Evals, 1, bytes);
+    }
+
+    fn mode(&self) -> Option<Mode> {
+        match self.mode.load(SeqCst) {
+            1 => Some(Mode::Agent),
+            2 => Some(Mode::Agentless),
+            3 => Some(Mode::Local),
+            _ => None,
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushReport {
+        let deadline = Instant::now() + timeout;
+        let target = self.handed_over.load(SeqCst);
+        let before = self.counters.snapshot();
+        let _ = self.control.send(Control::Flush);
+        let mut guard = match self.settled_lock.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut timed_out = false;
+        while self.settled.load(SeqCst) < target {
+            let now = Instant::now();
+            if now >= deadline {
+                timed_out = true;
+                break;
+            }
+            guard = match self.settled_cv.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        drop(guard);
+        let after = self.counters.snapshot();
+        FlushReport {
+            delivered: after.delivered() - before.delivered(),
+            dropped: after.dropped() - before.dropped(),
+            pending: target.saturating_sub(self.settled.load(SeqCst)),
+            timed_out,
+        }
+    }
+}
+
+/// A rough size of a span's event, cheap enough for the application thread: no JSON is built.
+fn approx_span_bytes(span: &SpanEvent) -> usize {
+    let a = span.annotations();
+    let io = |io: &Option<SpanIo>| match io {
+        None => 0,
+        Some(SpanIo::Value(v)) => approx_value_bytes(v),
+        Some(SpanIo::Messages(m)) => m.iter().map(|m| m.content.len() + 48).sum(),
+        Some(SpanIo::Documents(d)) => d.iter().map(|d| d.text.len() + 48).sum(),
+    };
+    600 + span.name.len()
+        + io(&a.input)
+        + io(&a.output)
+        + a.metadata
+            .iter()
+            .map(|(k, v)| k.len() + approx_value_bytes(v))
+            .sum::<usize>()
+        + a.tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>()
+        + a.metrics.len() * 32
+}
+
+fn approx_value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(approx_value_bytes).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, v)| k.len() + 4 + approx_value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => 8,
+    }
+}
+
+/// An exporter with its own queue and worker thread, independent of the global one that
+/// [`crate::init`] installs. Several can run in one process (tests do).
+///
+/// ```no_run
+/// use llmobs_exporter::{Config, Exporter, Mode};
+/// let exporter = Exporter::start(Config::default().mode(Mode::Local))?;
+/// // hand it to the core as the sink, or call `Sink::send_spans` directly
+/// let report = exporter.flush(std::time::Duration::from_secs(5));
+/// assert!(!report.timed_out);
+/// # Ok::<(), llmobs_exporter::Error>(())
+/// ```
+pub struct Exporter {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    flush_timeout: Duration,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("mode", &self.mode())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exporter {
+    /// Validates the settings and starts the worker thread. Never blocks on the network: the
+    /// Agent probe, when needed, runs on the worker, and spans queued meanwhile are kept.
+    pub fn start(config: Config) -> Result<Exporter, Error> {
+        config.validate()?;
+        let (tx, rx) = bounded(config.queue_max_spans);
+        let (wake, wake_rx) = bounded(1);
+        let (control, control_rx) = unbounded();
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            tx,
+            wake,
+            control,
+            queued_units: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            max_units: config.queue_max_spans,
+            max_bytes: config.queue_max_bytes,
+            handed_over: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
+            settled_lock: Mutex::new(()),
+            settled_cv: Condvar::new(),
+            mode: AtomicU8::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        let flush_timeout = config.flush_timeout;
+        let worker_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("llmobs-exporter".into())
+            .spawn(move || run(worker_shared, config, rx, wake_rx, control_rx))
+            .map_err(|e| Error::Spawn(e.to_string()))?;
+        Ok(Exporter {
+            shared,
+            worker: Mutex::new(Some(handle)),
+            flush_timeout,
+        })
+    }
+
+    /// Blocks until everything queued before the call is delivered or dropped, or `timeout`
+    /// passes. Safe from any thread, including inside an async runtime (it only waits).
+    pub fn flush(&self, timeout: Duration) -> FlushReport {
+        self.shared.flush(timeout)
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The mode in use, or `None` while the worker is still probing for an Agent.
+    pub fn mode(&self) -> Option<Mode> {
+        self.shared.mode()
+    }
+
+    /// Flushes (bounded by `timeout`), stops the worker and waits for it. What is still
+    /// undelivered is dropped and counted. Calling it again does nothing.
+    pub fn shutdown(&self, timeout: Duration) -> FlushReport {
+        let handle = match self.worker.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        let Some(handle) = handle else {
+            return FlushReport::default();
+        };
+        let report = self.shared.flush(timeout);
+        self.shared.stopping.store(true, SeqCst);
+        let _ = self.shared.control.send(Control::Shutdown);
+        let _ = handle.join();
+        report
+    }
+
+    pub(crate) fn default_flush_timeout(&self) -> Duration {
+        self.flush_timeout
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+}
+
+impl Sink for Exporter {
+    fn send_spans(&self, spans: Vec<SpanEvent>) {
+        self.shared.send_spans(spans);
+    }
+    fn send_evaluation(&self, metric: EvaluationMetric) {
+        self.shared.send_evaluation(metric);
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.shutdown(self.flush_timeout);
+    }
+}
+
+/// The sink installed in the core for the global exporter: only the application-side half.
+pub(crate) struct QueueSink(pub(crate) Arc<Shared>);
+
+impl Sink for QueueSink {
+    fn send_spans(&self, spans: Vec<SpanEvent>) {
+        self.0.send_spans(spans);
+    }
+    fn send_evaluation(&self, metric: EvaluationMetric) {
+        self.0.send_evaluation(metric);
+    }
+}
+
+fn resolve_mode(config: &Config) -> Mode {
+    if let Some(m) = config.mode {
+        return m;
+    }
+    match config.agentless {
+        Some(true) => Mode::Agentless,
+        Some(false) => Mode::Agent,
+        None => {
+            let timeout = config.request_timeout.min(Duration::from_secs(2));
+            if probe_agent(&config.agent_url, timeout) {
+                Mode::Agent
+            } else if config.api_key.as_ref().is_some_and(|k| !k.0.is_empty()) {
+                Mode::Agentless
+            } else {
+                Mode::Local
+            }
+        }
+    }
+}
+
+enum Delivery {
+    Delivered,
+    Rejected,
+    Failed,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    encoder: Encoder,
+    processors: Vec<Processor>,
+    transport: Option<Transport>,
+    local: Option<LocalSink>,
+    spans: Batcher,
+    evals: Batcher,
+    kept: VecDeque<Batch>,
+    kept_bytes: usize,
+    retry_buffer_bytes: usize,
+    max_attempts: u32,
+    retry_window: Duration,
+    initial_backoff: Duration,
+    retry_after_cap: Duration,
+    interval: Duration,
+    next_retry: Instant,
+    /// Whether the last request of this tick failed: then the rest is kept without trying, so
+    /// an outage does not cost a timeout per batch.
+    intake_down: bool,
+    last_warning: HashMap<&'static str, Instant>,
+}
+
+fn run(
+    shared: Arc<Shared>,
+    config: Config,
+    rx: Receiver<Item>,
+    wake: Receiver<()>,
+    control: Receiver<Control>,
+) {
+    let mode = resolve_mode(&config);
+    shared.mode.store(
+        match mode {
+            Mode::Agent => 1,
+            Mode::Agentless => 2,
+            Mode::Local => 3,
+        },
+        SeqCst,
+    );
+    log::debug!("llmobs: exporter mode {}", mode.as_str());
+    let (transport, local) = match mode {
+        Mode::Local => {
+            let l = LocalSink::new(config.local_file.clone(), config.print_local_tree);
+            l.announce();
+            (None, Some(l))
+        }
+        m => (Some(Transport::new(&config, m)), None),
+    };
+    let mut w = Worker {
+        shared: shared.clone(),
+        encoder: Encoder::new(&config),
+        processors: config.processors.clone(),
+        transport,
+        local,
+        spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
+        evals: Batcher::new(Kind::Evals, config.payload_size_bytes),
+        kept: VecDeque::new(),
+        kept_bytes: 0,
+        retry_buffer_bytes: config.retry_buffer_bytes,
+        max_attempts: config.max_attempts,
+        retry_window: config.retry_window,
+        initial_backoff: config.initial_backoff,
+        retry_after_cap: config.retry_after_cap,
+        interval: config.interval,
+        next_retry: Instant::now(),
+        intake_down: false,
+        last_warning: HashMap::new(),
+    };
+    let mut next_tick = Instant::now() + config.interval;
+    loop {
+        let mut stop = false;
+        let mut forced = false;
+        crossbeam_channel::select! {
+            recv(wake) -> _ => {}
+            recv(control) -> msg => match msg {
+                Ok(Control::Flush) => forced = true,
+                Ok(Control::Shutdown) | Err(_) => stop = true,
+            },
+            default(next_tick.saturating_duration_since(Instant::now())) => {}
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            forced = true;
+            next_tick = now + config.interval;
+        }
+        let ticked = catch_unwind(AssertUnwindSafe(|| w.tick(&rx, forced || stop)));
+        if ticked.is_err() {
+            log::error!("llmobs: exporter tick failed unexpectedly; continuing");
+        }
+        if stop {
+            w.drop_kept();
+            break;
+        }
+    }
+}
+
+impl Worker {
+    fn warn(&mut self, key: &'static str, msg: impl FnOnce() -> String) {
+        let now = Instant::now();
+        let due = self
+            .last_warning
+            .get(key)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(60));
+        if due {
+            self.last_warning.insert(key, now);
+            log::warn!("llmobs: {}", msg());
+        }
+    }
+
+    fn tick(&mut self, rx: &Receiver<Item>, retry_now: bool) {
+        self.intake_down = false;
+        if !self.kept.is_empty() && (retry_now || Instant::now() >= self.next_retry) {
+            self.retry_kept();
+        }
+        // Bounded by what is queued now, so a producer faster than us cannot keep the tick
+        // from ever sending.
+        let n = rx.len();
+        for item in rx.try_iter().take(n) {
+            match item {
+                Item::Spans(spans, bytes) => {
+                    self.shared.queued_units.fetch_sub(spans.len(), Relaxed);
+                    self.shared.queued_bytes.fetch_sub(bytes, Relaxed);
+                    self.process_spans(spans);
+                }
+                Item::Eval(metric, bytes) => {
+                    self.shared.queued_units.fetch_sub(1, Relaxed);
+                    self.shared.queued_bytes.fetch_sub(bytes, Relaxed);
+                    let json = self.encoder.encode_eval(&metric);
+                    if let Some(b) = self.evals.push(&json) {
+                        self.dispatch(b);
+                    }
+                }
+            }
+        }
+        if let Some(b) = self.spans.finish() {
+            self.dispatch(b);
+        }
+        if let Some(b) = self.evals.finish() {
+            self.dispatch(b);
+        }
+    }
+
+    fn process_spans(&mut self, mut spans: Vec<SpanEvent>) {
+        // The reference sends a trace's spans in start order (root first), whatever order they
+        // finished in.
+        spans.sort_by_key(|s| s.start_ns);
+        let mut kept = Vec::with_capacity(spans.len());
+        let mut dropped = 0u64;
+        'spans: for mut span in spans {
+            for p in &self.processors {
+                match catch_unwind(AssertUnwindSafe(|| p(&mut span))) {
+                    Ok(Keep::Yes) => {}
+                    Ok(Keep::No) => {
+                        dropped += 1;
+                        continue 'spans;
+                    }
+                    Err(_) => {
+                        // A processor that panicked may have redacted only part of the span.
+                        log::error!("llmobs: a span processor panicked; the span was dropped");
+                        dropped += 1;
+                        continue 'spans;
+                    }
+                }
+            }
+            kept.push(span);
+        }
+        if dropped > 0 {
+            self.shared
+                .drop_units(Kind::Spans, DropReason::ProcessorDropped, dropped);
+        }
+        if let Some(local) = &self.local {
+            local.print_trace(&kept);
+        }
+        for span in &kept {
+            let encoded = self.encoder.encode_span(span);
+            if encoded.truncated {
+                self.shared.counters.spans_truncated.fetch_add(1, Relaxed);
+            }
+            if let Some(b) = self.spans.push(&encoded.json) {
+                self.dispatch(b);
+            }
+        }
+    }
+
+    fn delivered(&self, batch: &Batch) {
+        let c = match batch.kind {
+            Kind::Spans => &self.shared.counters.spans_delivered,
+            Kind::Evals => &self.shared.counters.evals_delivered,
+        };
+        c.fetch_add(batch.units, Relaxed);
+        self.shared.settle(batch.units);
+    }
+
+    fn dispatch(&mut self, batch: Batch) {
+        if let Some(local) = &mut self.local {
+            let written = local.write_payload(&batch.body);
+            match written {
+                Ok(()) => self.delivered(&batch),
+                Err(e) => {
+                    self.warn("local", || {
+                        format!("could not append to the local payload file: {e}")
+                    });
+                    self.shared
+                        .drop_units(batch.kind, DropReason::PayloadRejected, batch.units);
+                }
+            }
+            return;
+        }
+        if self.intake_down {
+            self.keep(batch);
+            return;
+        }
+        match self.deliver(&batch) {
+            Delivery::Delivered => self.delivered(&batch),
+            Delivery::Rejected => {
+                self.shared
+                    .drop_units(batch.kind, DropReason::PayloadRejected, batch.units)
+            }
+            Delivery::Failed => {
+                self.intake_down = true;
+                self.keep(batch);
+            }
+        }
+    }
+
+    /// Keeps a failed batch for a later tick while the retry window and buffer allow.
+    fn keep(&mut self, mut batch: Batch) {
+        let now = Instant::now();
+        let first = *batch.first_failure.get_or_insert(now);
+        self.next_retry = now + self.interval;
+        if self.shared.stopping.load(SeqCst) {
+            self.shared
+                .drop_units(batch.kind, DropReason::Shutdown, batch.units);
+        } else if now.duration_since(first) >= self.retry_window {
+            let units = batch.units;
+            self.warn("exhausted", || {
+                format!("dropping {units} LLMObs events after retrying for the whole retry window")
+            });
+            self.shared
+                .drop_units(batch.kind, DropReason::RetriesExhausted, batch.units);
+        } else if self.kept_bytes + batch.body.len() > self.retry_buffer_bytes {
+            self.warn("buffer", || {
+                "retry buffer full, dropping LLMObs events".to_owned()
+            });
+            self.shared
+                .drop_units(batch.kind, DropReason::BufferFull, batch.units);
+        } else {
+            self.kept_bytes += batch.body.len();
+            self.kept.push_back(batch);
+        }
+    }
+
+    fn retry_kept(&mut self) {
+        let pending: Vec<Batch> = self.kept.drain(..).collect();
+        self.kept_bytes = 0;
+        for batch in pending {
+            self.dispatch(batch);
+        }
+    }
+
+    fn drop_kept(&mut self) {
+        while let Some(b) = self.kept.pop_front() {
+            self.shared
+                .drop_units(b.kind, DropReason::Shutdown, b.units);
+        }
+        self.kept_bytes = 0;
+    }
+
+    fn deliver(&mut self, batch: &Batch) -> Delivery {
+        let Some(transport) = &self.transport else {
+            return Delivery::Failed;
+        };
+        let what = match batch.kind {
+            Kind::Spans => "span",
+            Kind::Evals => "evaluation",
+        };
+        let mut last_error = String::new();
+        for attempt in 0..self.max_attempts {
+            self.shared.counters.requests.fetch_add(1, Relaxed);
+            if attempt > 0 {
+                self.shared.counters.retries.fetch_add(1, Relaxed);
+            }
+            let wait = match transport.send(batch.kind, &batch.body) {
+                Response::Status {
+                    code,
+                    retry_after,
+                    body,
+                } => match classify_status(code) {
+                    Verdict::Delivered => {
+                        self.shared
+                            .counters
+                            .bytes_sent
+                            .fetch_add(batch.body.len() as u64, Relaxed);
+                        return Delivery::Delivered;
+                    }
+                    Verdict::Reject => {
+                        let (units, url) = (batch.units, transport.url(batch.kind).to_owned());
+                        self.warn("rejected", || {
+                            format!("failed to send {units} LLMObs {what} events to {url}, got response code {code}: {body}")
+                        });
+                        return Delivery::Rejected;
+                    }
+                    Verdict::Retry(_) => {
+                        last_error = format!("response code {code}");
+                        retry_after
+                            .and_then(|v| parse_retry_after(&v, self.retry_after_cap))
+                            .unwrap_or_else(|| backoff(self.initial_backoff, attempt))
+                    }
+                },
+                Response::Failed(e) => {
+                    last_error = e;
+                    backoff(self.initial_backoff, attempt)
+                }
+            };
+            if attempt + 1 < self.max_attempts && !self.sleep(wait) {
+                break;
+            }
+        }
+        let (units, url) = (batch.units, transport.url(batch.kind).to_owned());
+        self.warn("failed", || {
+            format!(
+                "failed to send {units} LLMObs {what} events to {url}: {last_error}; will retry"
+            )
+        });
+        Delivery::Failed
+    }
+
+    /// Sleeps unless the exporter is stopping; returns whether it slept the whole time.
+    fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        loop {
+            if self.shared.stopping.load(SeqCst) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+}
