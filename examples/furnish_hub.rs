@@ -201,7 +201,6 @@ fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
                     | "what"
                     | "doe"
                     | "how"
-                    | "doe"
                     | "can"
                     | "are"
                     | "our"
@@ -567,7 +566,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     }
 
-    let mut ask = |question: &str| {
+    let ask = |question: &str| {
         println!("\ncustomer  > {question}");
         match assistant.handle_message(question) {
             Ok(reply) => println!("assistant > {}", reply.text),

@@ -53,6 +53,20 @@ pub struct FlushReport {
     pub timed_out: bool,
 }
 
+impl std::fmt::Display for FlushReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "llmobs flush: {} delivered, {} dropped, {} pending",
+            self.delivered, self.dropped, self.pending
+        )?;
+        if self.timed_out {
+            f.write_str(" (timed out; see docs/troubleshooting.md)")?;
+        }
+        Ok(())
+    }
+}
+
 /// State shared by the application side (the sink) and the worker.
 pub(crate) struct Shared {
     pub(crate) counters: Counters,
