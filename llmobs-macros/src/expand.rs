@@ -5,7 +5,7 @@
 //! closure or an async block whose return type is the declared one, so a wrong body type is
 //! reported against the signature and `?` knows its error type.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
@@ -77,7 +77,7 @@ fn expand_async(plan: Plan) -> TokenStream {
     } = item;
     let args = captured_params(&sig.inputs, &opts);
     let captured = lifetimes::name_elided(&mut sig);
-    let rebind = move_params_into_future(&mut sig);
+    let rebind = move_params_into_future(&mut sig, &block);
     let declared = match &sig.output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => quote!(#ty),
@@ -103,9 +103,20 @@ fn expand_async(plan: Plan) -> TokenStream {
         -> impl ::core::future::Future<Output = #declared> #captures_bound
     };
     let builder = builder(kind, &opts);
-    let body = match rebind {
-        Some(rebind) => quote!({ #rebind #block }),
-        None => quote!(#block),
+    // An async block's return type is inferred, so nothing would coerce its `return`s and tail
+    // to the declared type (`&String` to `&str`) the way an `async fn` does. A first `return` of
+    // the declared type fixes it before the user's code is checked.
+    let typed = (!returns_unit(&sig.output)).then(|| {
+        quote! {
+            if let ::core::option::Option::Some(__llmobs_never) = ::core::option::Option::<#hint>::None {
+                return __llmobs_never;
+            }
+        }
+    });
+    let body = if typed.is_none() && rebind.is_none() {
+        quote!(#block)
+    } else {
+        quote!({ #typed #rebind #block })
     };
     quote! {
         #(#attrs)* #vis #sig {
@@ -215,20 +226,21 @@ fn future_output(output: &ReturnType) -> Option<Type> {
 ///
 /// An `async fn` keeps all its arguments alive until it completes, even unused ones such as a
 /// `_permit`; mentioning each in the future's first statement keeps that true after the
-/// desugaring. Plain names keep their tokens, so `unused_variables` and `unused_mut` still
-/// point at the user's parameter.
-fn move_params_into_future(sig: &mut syn::Signature) -> Option<TokenStream> {
+/// desugaring. A name the body uses keeps its tokens, so `unused_mut` still points at the user's
+/// parameter; one it does not use (perhaps only the attribute does) is kept alive under a
+/// hidden name rather than reported as unused.
+fn move_params_into_future(sig: &mut syn::Signature, body: &Block) -> Option<TokenStream> {
+    let body = quote!(#body);
     let mut pats = Vec::new();
     let mut exprs = Vec::new();
     for (i, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(t) = arg else { continue };
-        let outer = match &*t.pat {
-            Pat::Ident(p) => p.ident.clone(),
-            other => format_ident!("__llmobs_arg{}", i, span = other.span()),
-        };
-        let inner = match &*t.pat {
-            Pat::Wild(_) => quote!(#outer),
-            p => quote!(#p),
+        let hidden = format_ident!("__llmobs_arg{}", i, span = t.pat.span());
+        let (outer, inner) = match &*t.pat {
+            Pat::Ident(p) if mentions(&body, &p.ident) => (p.ident.clone(), quote!(#p)),
+            Pat::Ident(p) => (p.ident.clone(), quote!(#hidden)),
+            Pat::Wild(_) => (hidden.clone(), quote!(#hidden)),
+            other => (hidden, quote!(#other)),
         };
         pats.push(inner);
         exprs.push(quote!(#outer));
@@ -248,6 +260,15 @@ fn move_params_into_future(sig: &mut syn::Signature) -> Option<TokenStream> {
         return None;
     }
     Some(quote! { let (#(#pats,)*) = (#(#exprs,)*); })
+}
+
+/// Whether `ident` occurs anywhere in `tokens`, macro arguments included.
+fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i == *ident,
+        TokenTree::Group(g) => mentions(&g.stream(), ident),
+        _ => false,
+    })
 }
 
 /// The span builder with the attribute's options.
