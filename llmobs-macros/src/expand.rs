@@ -5,15 +5,15 @@
 //! closure or an async block whose return type is the declared one, so a wrong body type is
 //! reported against the signature and `?` knows its error type.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    Block, Expr, ExprAsync, FnArg, GenericArgument, Ident, ItemFn, Pat, PatIdent, ReturnType, Stmt,
-    Token, Type,
+    token, Block, Expr, ExprAsync, FnArg, GenericArgument, Ident, ItemFn, Pat, PatIdent,
+    ReturnType, Stmt, Token, Type,
 };
 
 use crate::lifetimes;
@@ -54,17 +54,17 @@ fn expand_sync(plan: Plan) -> TokenStream {
             __llmobs_ret
         }
     };
-    quote! {
-        #(#attrs)* #vis #sig {
-            let __llmobs_span = if ::llmobs::__private::gate_open() {
-                #builder.start()
-            } else {
-                ::llmobs::__private::Span::noop()
-            };
-            #capture
-            #body
-        }
-    }
+    let inner = quote! {
+        let __llmobs_span = if ::llmobs::__private::gate_open() {
+            #builder.start()
+        } else {
+            ::llmobs::__private::Span::noop()
+        };
+        #capture
+        #body
+    };
+
+    fn_item(&attrs, &vis, &sig, block.brace_token, inner)
 }
 
 fn expand_async(plan: Plan) -> TokenStream {
@@ -78,9 +78,9 @@ fn expand_async(plan: Plan) -> TokenStream {
     let args = captured_params(&sig.inputs, &opts);
     let captured = lifetimes::name_elided(&mut sig);
     let rebind = move_params_into_future(&mut sig, &block);
-    let declared = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
+    let (declared, declared_span) = match &sig.output {
+        ReturnType::Default => (quote!(()), Span::call_site()),
+        ReturnType::Type(_, ty) => (quote!(#ty), ty.span()),
     };
     let hint = ret_hint(&sig.output);
     let outcome = if returns_unit(&sig.output) {
@@ -107,7 +107,8 @@ fn expand_async(plan: Plan) -> TokenStream {
     // to the declared type (`&String` to `&str`) the way an `async fn` does. A first `return` of
     // the declared type fixes it before the user's code is checked.
     let typed = (!returns_unit(&sig.output)).then(|| {
-        quote! {
+        // Spanned at the declared type, where "return type inferred here" notes should point.
+        quote_spanned! {declared_span=>
             if let ::core::option::Option::Some(__llmobs_never) = ::core::option::Option::<#hint>::None {
                 return __llmobs_never;
             }
@@ -118,21 +119,20 @@ fn expand_async(plan: Plan) -> TokenStream {
     } else {
         quote!({ #typed #rebind #block })
     };
-    quote! {
-        #(#attrs)* #vis #sig {
-            let #mutability #pending = if ::llmobs::__private::gate_open() {
-                #builder.pending()
-            } else {
-                ::llmobs::__private::PendingSpan::noop()
-            };
-            #capture
-            ::llmobs::__private::instrument::<#hint, _, _>(
-                #pending,
-                async move #body,
-                |__llmobs_ret, __llmobs_want_output| #outcome,
-            )
-        }
-    }
+    let inner = quote! {
+        let #mutability #pending = if ::llmobs::__private::gate_open() {
+            #builder.pending()
+        } else {
+            ::llmobs::__private::PendingSpan::noop()
+        };
+        #capture
+        ::llmobs::__private::instrument::<#hint, _, _>(
+            #pending,
+            async move #body,
+            |__llmobs_ret, __llmobs_want_output| #outcome,
+        )
+    };
+    fn_item(&attrs, &vis, &sig, block.brace_token, inner)
 }
 
 fn expand_boxed(plan: Plan) -> TokenStream {
@@ -158,21 +158,37 @@ fn expand_boxed(plan: Plan) -> TokenStream {
     let stmts = &block.stmts;
     // The span is built and the arguments captured before the user's statements, which may
     // move the arguments; it only starts timing when the future is first polled.
+    let inner = quote! {
+        let #mutability #pending = if ::llmobs::__private::gate_open() {
+            #builder.pending()
+        } else {
+            ::llmobs::__private::PendingSpan::noop()
+        };
+        #capture
+        #(#stmts)*
+        #func(::llmobs::__private::instrument::<#hint, _, _>(
+            #pending,
+            #fut,
+            |__llmobs_ret, __llmobs_want_output| #outcome,
+        ))
+    };
+    fn_item(&attrs, &vis, &sig, block.brace_token, inner)
+}
+
+/// The fn with a new body inside the user's own braces: an item whose tokens all come from the
+/// user keeps its lints (`dead_code`) reported at the user's code rather than silenced as
+/// macro output.
+fn fn_item(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    sig: &syn::Signature,
+    braces: token::Brace,
+    inner: TokenStream,
+) -> TokenStream {
+    let mut body = Group::new(Delimiter::Brace, inner);
+    body.set_span(braces.span.join());
     quote! {
-        #(#attrs)* #vis #sig {
-            let #mutability #pending = if ::llmobs::__private::gate_open() {
-                #builder.pending()
-            } else {
-                ::llmobs::__private::PendingSpan::noop()
-            };
-            #capture
-            #(#stmts)*
-            #func(::llmobs::__private::instrument::<#hint, _, _>(
-                #pending,
-                #fut,
-                |__llmobs_ret, __llmobs_want_output| #outcome,
-            ))
-        }
+        #(#attrs)* #vis #sig #body
     }
 }
 
@@ -262,12 +278,14 @@ fn move_params_into_future(sig: &mut syn::Signature, body: &Block) -> Option<Tok
     Some(quote! { let (#(#pats,)*) = (#(#exprs,)*); })
 }
 
-/// Whether `ident` occurs anywhere in `tokens`, macro arguments included.
+/// Whether `ident` may be used in `tokens`, macro arguments and format strings included.
 fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
     tokens.clone().into_iter().any(|t| match t {
         TokenTree::Ident(i) => i == *ident,
         TokenTree::Group(g) => mentions(&g.stream(), ident),
-        _ => false,
+        // `format!("{name}")` uses `name` from inside a string literal.
+        TokenTree::Literal(l) => l.to_string().contains(&ident.unraw().to_string()),
+        TokenTree::Punct(_) => false,
     })
 }
 

@@ -8,7 +8,6 @@
 //! signature does not mix named and elided forms of one lifetime (`mismatched_lifetime_syntaxes`).
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{FnArg, GenericParam, Lifetime, LifetimeParam, ReturnType, Signature, Type};
 
@@ -21,10 +20,10 @@ pub(crate) fn name_elided(sig: &mut Signature) -> Vec<Lifetime> {
         match arg {
             FnArg::Receiver(r) if r.colon_token.is_none() => {
                 // `&self` is printed from `reference`; `ty` holds the same `&Self` and must agree.
-                if let Some((and, lt)) = &mut r.reference {
+                if let Some((_, lt)) = &mut r.reference {
                     let named = match lt {
                         Some(l) if l.ident != "_" => l.clone(),
-                        _ => namer.fresh(and.span()),
+                        _ => namer.fresh(),
                     };
                     *lt = Some(named.clone());
                     namer.saw(&named);
@@ -73,8 +72,13 @@ struct Namer {
 }
 
 impl Namer {
-    fn fresh(&mut self, span: Span) -> Lifetime {
-        let lt = Lifetime::new(&format!("'__llmobs_l{}", self.added.len()), span);
+    /// A new lifetime, spanned as macro output: lints about how lifetimes are written
+    /// (`clippy::needless_lifetimes`) concern the user's code, not these.
+    fn fresh(&mut self) -> Lifetime {
+        let lt = Lifetime::new(
+            &format!("'__llmobs_l{}", self.added.len()),
+            Span::call_site(),
+        );
         self.added.push(lt.clone());
         lt
     }
@@ -89,14 +93,14 @@ impl Namer {
 impl VisitMut for Namer {
     fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
         if r.lifetime.is_none() {
-            r.lifetime = Some(self.fresh(r.and_token.span()));
+            r.lifetime = Some(self.fresh());
         }
         visit_mut::visit_type_reference_mut(self, r);
     }
 
     fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
         if l.ident == "_" {
-            *l = self.fresh(l.span());
+            *l = self.fresh();
         }
         self.saw(l);
     }
@@ -118,14 +122,14 @@ struct Elision(Lifetime);
 impl VisitMut for Elision {
     fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
         if r.lifetime.is_none() {
-            r.lifetime = Some(Lifetime::new(&self.0.to_string(), r.and_token.span()));
+            r.lifetime = Some(self.0.clone());
         }
         visit_mut::visit_type_reference_mut(self, r);
     }
 
     fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
         if l.ident == "_" {
-            *l = Lifetime::new(&self.0.to_string(), l.span());
+            *l = self.0.clone();
         }
     }
 

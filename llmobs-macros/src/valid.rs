@@ -90,7 +90,8 @@ impl Input {
             check_arg(kind, key, arg, &item, &mut opts, &mut errors);
         }
 
-        if spec.needs_model && opts.model_name.is_none() {
+        // A `model_name` that was given but rejected has its own error already.
+        if spec.needs_model && !seen.contains(&Key::ModelName) {
             let a = spec.attr;
             let msg = format!(
                 "{kind} needs `model_name`: write #[{a}(model_name = \"gpt-4o-mini\")], or an expression \
@@ -198,10 +199,17 @@ fn check_arg(
             }
             let expr = match (key, string_literal(&expr)) {
                 (Key::MlApp, Some(s)) => {
-                    if let Some(problem) = ml_app_problem(&s.value()) {
+                    let v = s.value();
+                    if let Some(problem) = ml_app_problem(&v) {
+                        // A long value is already on screen under the caret.
+                        let shown = if v.chars().count() <= 60 {
+                            format!(" {v:?}")
+                        } else {
+                            String::new()
+                        };
                         errors.push(
                             s.span(),
-                            format!("invalid ml_app {:?}: {problem}; {ML_APP_RULE}", s.value()),
+                            format!("invalid ml_app{shown}: {problem}; {ML_APP_RULE}"),
                         );
                     }
                     expr

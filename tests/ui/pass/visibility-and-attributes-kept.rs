@@ -1,0 +1,20 @@
+mod inner {
+    /// Documented, inlined, must-use and crate-visible: all kept.
+    #[llmobs::task]
+    #[inline]
+    #[must_use]
+    pub(crate) fn kept(a: u32) -> u32 {
+        a
+    }
+
+    #[llmobs::tool]
+    pub async fn public(a: u32) -> u32 {
+        a
+    }
+}
+
+fn main() {
+    assert_eq!(inner::kept(1), 1);
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert_eq!(rt.block_on(inner::public(2)), 2);
+}
