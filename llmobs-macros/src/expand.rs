@@ -185,10 +185,14 @@ fn fn_item(
     braces: token::Brace,
     inner: TokenStream,
 ) -> TokenStream {
-    let mut body = Group::new(Delimiter::Brace, inner);
+    // Inner attributes (`#![allow(..)]` at the top of the body) stay at the top of the body.
+    let (outer, inner_attrs): (Vec<_>, Vec<_>) = attrs
+        .iter()
+        .partition(|a| matches!(a.style, syn::AttrStyle::Outer));
+    let mut body = Group::new(Delimiter::Brace, quote!(#(#inner_attrs)* #inner));
     body.set_span(braces.span.join());
     quote! {
-        #(#attrs)* #vis #sig #body
+        #(#outer)* #vis #sig #body
     }
 }
 

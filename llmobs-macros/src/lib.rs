@@ -28,8 +28,8 @@ macro_rules! common_keys {
 | `name` | a string literal: `name = "answer_question"` | the fn's name |
 | `session_id` | a string literal or an expression over the fn's arguments: `session_id = "s-1"`, `session_id = session.id()` | inherited from the parent span |
 | `ml_app` | a string literal or an expression: `ml_app = "support-bot"`, `ml_app = app.name()` | inherited from the parent span, else the configured ml_app |
-| `capture_input` | `true` or `false`: `capture_input = false` | see below |
-| `capture_output` | `true` or `false`: `capture_output = false` | see below |
+| `capture_input` | `true` or `false`: `capture_input = false` | the kind's default, above |
+| `capture_output` | `true` or `false`: `capture_output = false` | the kind's default, above |
 | `skip` | parameters whose values are never recorded: `skip(password, client)` | none |
 
 A literal `ml_app` is checked at compile time: lowercase, only letters, digits and `_ - : . /`,
