@@ -176,6 +176,31 @@ impl Service for Impl {
     }
 }
 
+#[llmobs::task]
+async fn async_by_value_and_patterns(
+    model: Model,
+    (a, _): (u32, u32),
+    _: u8,
+    items: impl Iterator<Item = &u32>,
+    f: fn(&str) -> &str,
+) -> usize {
+    model.items.len() + a as usize + items.count() + f("x").len()
+}
+
+/// # Safety
+/// `p` must be valid for reads.
+#[llmobs::task]
+async unsafe fn async_unsafe(p: *const u8) -> u8 {
+    *p
+}
+
+#[llmobs::task]
+fn inner_attribute(a: u32) -> u32 {
+    #![allow(clippy::let_and_return)]
+    let b = a;
+    b
+}
+
 pub trait AsyncService {
     #[allow(async_fn_in_trait)]
     async fn serve(&self, request: &str) -> String;
@@ -222,6 +247,20 @@ fn every_form_runs() {
         assert_eq!(rt.block_on(Impl.call_async(2)), 2);
         assert_eq!(rt.block_on(Impl.call_boxed("abc")).ok(), Some(3));
         assert_eq!(rt.block_on(Impl.serve("x")), "X");
+        let m = Model {
+            name: "n".into(),
+            items: vec![],
+        };
+        let n = rt.block_on(async_by_value_and_patterns(
+            m,
+            (1, 2),
+            0,
+            [1].iter(),
+            str::trim,
+        ));
+        assert_eq!(n, 3);
+        assert_eq!(rt.block_on(unsafe { async_unsafe([9u8].as_ptr()) }), 9);
+        assert_eq!(inner_attribute(4), 4);
     });
-    assert_eq!(spans.len(), 28);
+    assert_eq!(spans.len(), 31);
 }

@@ -263,7 +263,11 @@ fn move_params_into_future(sig: &mut syn::Signature, body: &Block) -> Option<Tok
             other => (hidden, quote!(#other)),
         };
         pats.push(inner);
-        exprs.push(quote!(#outer));
+        // Moving the value in is the macro's doing, not a use by the user's code that lints
+        // such as `clippy::used_underscore_binding` should see.
+        let mut moved = outer.clone();
+        moved.set_span(Span::call_site());
+        exprs.push(quote!(#moved));
         let attrs = match &*t.pat {
             Pat::Ident(p) => p.attrs.clone(),
             _ => Vec::new(),
@@ -334,7 +338,9 @@ fn captured_params(inputs: &Punctuated<FnArg, Token![,]>, opts: &Options) -> Vec
         })
         .filter_map(|p| {
             let name = p.ident.unraw().to_string();
-            let ident = &p.ident;
+            // Reading the value for capture is the macro's doing, not a use by the user's code.
+            let mut ident = p.ident.clone();
+            ident.set_span(Span::call_site());
             (!opts.skip.contains(&name)).then(|| Param {
                 name,
                 value: quote!(#ident),
