@@ -12,20 +12,20 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    token, Block, Expr, ExprAsync, FnArg, GenericArgument, Ident, ItemFn, Pat, PatIdent,
-    ReturnType, Stmt, Token, Type,
+    token, Block, Expr, ExprCall, FnArg, GenericArgument, Ident, ItemFn, Pat, PatIdent, ReturnType,
+    Stmt, Token, Type,
 };
 
 use crate::lifetimes;
 use crate::valid::{Options, Plan};
 
-pub(crate) fn expand(plan: Plan) -> TokenStream {
+pub(crate) fn expand(mut plan: Plan) -> TokenStream {
     if plan.item.sig.asyncness.is_some() {
-        expand_async(plan)
-    } else if boxed_async_tail(&plan.item.block).is_some() {
-        expand_boxed(plan)
-    } else {
-        expand_sync(plan)
+        return expand_async(plan);
+    }
+    match take_boxed_async_tail(&mut plan.item.block) {
+        Some(tail) => expand_boxed(plan, tail),
+        None => expand_sync(plan),
     }
 }
 
@@ -135,17 +135,15 @@ fn expand_async(plan: Plan) -> TokenStream {
     fn_item(&attrs, &vis, &sig, block.brace_token, inner)
 }
 
-fn expand_boxed(plan: Plan) -> TokenStream {
+/// The fn whose body ends in `Box::pin(async move { .. })`, with that tail taken off.
+fn expand_boxed(plan: Plan, call: ExprCall) -> TokenStream {
     let Plan { kind, opts, item } = plan;
     let ItemFn {
         attrs,
         vis,
         sig,
-        mut block,
+        block,
     } = item;
-    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.pop() else {
-        unreachable!("checked by boxed_async_tail")
-    };
     let func = &call.func;
     let fut = &call.args[0];
     let hint = future_output(&sig.output).unwrap_or_else(|| syn::parse_quote!(_));
@@ -196,25 +194,22 @@ fn fn_item(
     }
 }
 
-/// The `async move { .. }` in a tail `Box::pin(async move { .. })`.
-fn boxed_async_tail(block: &Block) -> Option<&ExprAsync> {
+/// Removes and returns the body's tail if it is `Box::pin(async { .. })`.
+fn take_boxed_async_tail(block: &mut Block) -> Option<ExprCall> {
     let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last() else {
         return None;
     };
     let Expr::Path(path) = &*call.func else {
         return None;
     };
-    let names: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    if !names.ends_with(&["Box".to_owned(), "pin".to_owned()]) || call.args.len() != 1 {
+    let mut names = path.path.segments.iter().rev().map(|s| s.ident.to_string());
+    let is_box_pin =
+        names.next().as_deref() == Some("pin") && names.next().as_deref() == Some("Box");
+    if !is_box_pin || call.args.len() != 1 || !matches!(call.args[0], Expr::Async(_)) {
         return None;
     }
-    match &call.args[0] {
-        Expr::Async(a) => Some(a),
+    match block.stmts.pop() {
+        Some(Stmt::Expr(Expr::Call(call), None)) => Some(call),
         _ => None,
     }
 }
