@@ -1,0 +1,4 @@
+#[llmobs::workflow(name = "first", name = "second")]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[llmobs::task(name = "a" "b")]
+fn step() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[llmobs::workflow(session_id)]
+fn handle() {}
+
+fn main() {}

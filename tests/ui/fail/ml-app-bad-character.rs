@@ -1,0 +1,4 @@
+#[llmobs::workflow(ml_app = "support bot")]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[llmobs::workflow(ml_app = "support__bot")]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[llmobs::workflow(ml_app = "Support-Bot")]
+fn handle() {}
+
+fn main() {}

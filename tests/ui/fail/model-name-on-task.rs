@@ -1,0 +1,4 @@
+#[llmobs::task(model_name = "gpt-4o")]
+fn step() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[llmobs::task(name = "")]
+fn step() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+const NAME: &str = "step";
+
+#[llmobs::task(name = NAME)]
+fn step() {}
+
+fn main() {}

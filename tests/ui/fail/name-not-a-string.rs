@@ -1,0 +1,4 @@
+#[llmobs::task(name = 5)]
+fn step() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[llmobs::task]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}

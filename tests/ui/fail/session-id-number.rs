@@ -1,0 +1,4 @@
+#[llmobs::workflow(session_id = 5)]
+fn handle() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[llmobs::tool(skip = password)]
+fn login(password: &str) -> bool {
+    password.is_empty()
+}
+
+fn main() {}

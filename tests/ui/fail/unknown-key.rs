@@ -1,0 +1,4 @@
+#[llmobs::task(foo = 1)]
+fn step() {}
+
+fn main() {}
