@@ -176,7 +176,7 @@ fn offline_answer(question: &str, docs: &[Doc], tools: &[ToolOutcome]) -> String
 // ---------------------------------------------------------------------------------------------
 // Retrieval: a small bag-of-words embedding over the bundled catalogue and policies
 
-const DIMS: usize = 64;
+const DIMS: usize = 1024;
 
 #[derive(Debug, Clone, Serialize)]
 struct Doc {
@@ -290,11 +290,15 @@ impl Assistant {
         }
     }
 
-    /// One customer message, from raw text to the reply.
-    #[llmobs::workflow(name = "handle_message", session_id = self.session_id.as_str())]
+    /// One customer message, from raw text to the reply. The raw message may hold personal
+    /// data, so it is not captured (`skip`); the sanitised text is recorded as the input instead.
+    #[llmobs::workflow(name = "handle_message", session_id = self.session_id.as_str(), skip(message))]
     fn handle_message(&self, message: &str) -> Result<Reply, AssistantError> {
-        llmobs::annotate().user_id(&self.user_id).apply()?;
         let clean = self.sanitize_input(message);
+        llmobs::annotate()
+            .user_id(&self.user_id)
+            .input(&clean.text)
+            .apply()?;
         let reply = self.answer(&clean.text)?;
         // An evaluation per answer: did the assistant fail to answer?
         let span = llmobs::export_span(None)?;
@@ -318,8 +322,9 @@ impl Assistant {
         Ok(reply)
     }
 
-    /// Replaces personal data before it reaches the model or the logs.
-    #[llmobs::task]
+    /// Replaces personal data before it reaches the model or the telemetry; only its sanitised
+    /// output is recorded.
+    #[llmobs::task(capture_input = false)]
     fn sanitize_input(&self, message: &str) -> Sanitized {
         let (text, pii_found) = pii::redact(message);
         if !pii_found.is_empty() {
@@ -356,10 +361,9 @@ impl Assistant {
                 ),
             });
         }
-        if asks_about_stock(question) {
-            for doc in docs
-                .iter()
-                .filter(|d| d.id.contains('-') && !d.id.starts_with("policy"))
+        // Check stock of the best-matching product, if the question asks for it.
+        let product = docs.iter().find(|d| !d.id.starts_with("policy"));
+        if let (true, Some(doc)) = (asks_about_stock(question), product) {
             {
                 let inv = self.check_inventory(&doc.id);
                 let summary = if inv.in_stock > 0 {
@@ -380,7 +384,6 @@ impl Assistant {
                     .id("call-2"),
                     summary,
                 });
-                break;
             }
         }
         let answered = !docs.is_empty() || !tools.is_empty();
@@ -415,7 +418,7 @@ impl Assistant {
         scored
     }
 
-    #[llmobs::embedding(model_name = "furnish-bow-64", model_provider = "local")]
+    #[llmobs::embedding(model_name = "furnish-bow-1024", model_provider = "local")]
     fn embed(&self, text: &str) -> Vec<f64> {
         let _ = llmobs::annotate()
             .input_documents([Document::text(text)])

@@ -95,9 +95,14 @@ fn address_spans(text: &str) -> Vec<(usize, usize)> {
             continue;
         }
         for (off, w2) in words.iter().skip(i + 1).take(4) {
-            let clean = w2.trim_end_matches(',').to_ascii_lowercase();
-            if STREET_WORDS.contains(&clean.as_str()) {
-                spans.push((*start, off + w2.trim_end_matches(',').len()));
+            // "St." is an abbreviation, but the period of "Street." ends a sentence.
+            let with_period = w2.trim_end_matches(',');
+            let bare = with_period.trim_end_matches('.');
+            let matched = [with_period, bare]
+                .into_iter()
+                .find(|w| STREET_WORDS.contains(&w.to_ascii_lowercase().as_str()));
+            if let Some(m) = matched {
+                spans.push((*start, off + m.len()));
                 break;
             }
         }

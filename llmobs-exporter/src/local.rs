@@ -15,6 +15,9 @@ pub(crate) struct LocalSink {
     path: PathBuf,
     file: Option<File>,
     print_tree: bool,
+    /// Spans seen this tick, printed together at its end so that the chunks of one trace that
+    /// finished on different threads (a spawned task, a detached span) show as one tree.
+    pending_tree: Vec<SpanEvent>,
 }
 
 impl LocalSink {
@@ -23,6 +26,7 @@ impl LocalSink {
             path,
             file: None,
             print_tree,
+            pending_tree: Vec::new(),
         }
     }
 
@@ -56,11 +60,34 @@ impl LocalSink {
         file.flush()
     }
 
-    pub(crate) fn print_trace(&self, spans: &[SpanEvent]) {
-        if !self.print_tree || spans.is_empty() {
+    /// Keeps a local trace (or a chunk of one) for the tree printed at the end of the tick.
+    pub(crate) fn print_trace(&mut self, spans: &[SpanEvent]) {
+        if self.print_tree {
+            self.pending_tree.extend_from_slice(spans);
+        }
+    }
+
+    /// Prints the trees of the spans seen this tick, one per trace, in order of first arrival.
+    pub(crate) fn print_pending(&mut self) {
+        if self.pending_tree.is_empty() {
             return;
         }
-        let text = render_tree(spans);
+        let mut order: Vec<llmobs_core::TraceId> = Vec::new();
+        let mut by_trace: HashMap<llmobs_core::TraceId, Vec<SpanEvent>> = HashMap::new();
+        for span in self.pending_tree.drain(..) {
+            let entry = by_trace.entry(span.trace_id).or_default();
+            if entry.is_empty() {
+                order.push(span.trace_id);
+            }
+            entry.push(span);
+        }
+        let mut text = String::new();
+        for id in order {
+            if let Some(mut spans) = by_trace.remove(&id) {
+                spans.sort_by_key(|s| s.start_ns);
+                text.push_str(&render_tree(&spans));
+            }
+        }
         let _ = io::stderr().lock().write_all(text.as_bytes());
     }
 }

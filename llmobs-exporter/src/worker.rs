@@ -535,6 +535,9 @@ impl Worker {
         if let Some(b) = self.evals.finish() {
             self.dispatch(b);
         }
+        if let Some(local) = &mut self.local {
+            local.print_pending();
+        }
     }
 
     fn process_spans(&mut self, mut spans: Vec<SpanEvent>) {
@@ -565,7 +568,7 @@ impl Worker {
             self.shared
                 .drop_units(Kind::Spans, DropReason::ProcessorDropped, dropped);
         }
-        if let Some(local) = &self.local {
+        if let Some(local) = &mut self.local {
             local.print_trace(&kept);
         }
         for span in &kept {
