@@ -364,27 +364,22 @@ impl Assistant {
         // Check stock of the best-matching product, if the question asks for it.
         let product = docs.iter().find(|d| !d.id.starts_with("policy"));
         if let (true, Some(doc)) = (asks_about_stock(question), product) {
-            {
-                let inv = self.check_inventory(&doc.id);
-                let summary = if inv.in_stock > 0 {
-                    format!("The {} is in stock ({} available).", doc.name, inv.in_stock)
-                } else {
-                    format!("The {} is currently out of stock.", doc.name)
-                };
-                tools.push(ToolOutcome {
-                    call: llmobs::ToolCall::function(
-                        "check_inventory",
-                        serde_json::json!({"sku": doc.id}),
-                    )
+            let inv = self.check_inventory(&doc.id);
+            let summary = if inv.in_stock > 0 {
+                format!("The {} is in stock ({} available).", doc.name, inv.in_stock)
+            } else {
+                format!("The {} is currently out of stock.", doc.name)
+            };
+            tools.push(ToolOutcome {
+                call: llmobs::ToolCall::function(
+                    "check_inventory",
+                    serde_json::json!({"sku": doc.id}),
+                )
+                .id("call-2"),
+                result: llmobs::ToolResult::function("check_inventory", inv.in_stock.to_string())
                     .id("call-2"),
-                    result: llmobs::ToolResult::function(
-                        "check_inventory",
-                        inv.in_stock.to_string(),
-                    )
-                    .id("call-2"),
-                    summary,
-                });
-            }
+                summary,
+            });
         }
         let answered = !docs.is_empty() || !tools.is_empty();
         let text = self.chat(question, &docs, &tools)?;
