@@ -299,3 +299,28 @@ fn parallel_captures_do_not_see_each_other() {
         assert!(spans.iter().all(|s| s.name == format!("t{i}").as_str()));
     }
 }
+
+#[test]
+fn a_long_running_root_hands_children_over_early_and_keeps_its_open_spans() {
+    let spans = capture(|| {
+        let root = llmobs::workflow("root").start();
+        let a = llmobs::agent("a").start();
+        for i in 0..1_200 {
+            let _c = llmobs::task(format!("c{i}")).start();
+        }
+        // Both open spans were moved when finished children were handed over; they must still
+        // be found, annotated and finished.
+        llmobs::annotate().tag("late", "yes").apply().unwrap();
+        let after = llmobs::tool("after").start();
+        drop(after);
+        drop(a);
+        drop(root);
+    });
+    assert_eq!(spans.len(), 1_203);
+    let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
+    assert_eq!(by("a").tag("late"), Some("yes"));
+    assert_eq!(by("after").parent_id, Some(by("a").span_id));
+    assert_eq!(by("c1199").parent_id, Some(by("a").span_id));
+    assert_eq!(by("a").parent_id, Some(by("root").span_id));
+    assert!(spans.iter().all(|s| s.trace_id == by("root").trace_id));
+}

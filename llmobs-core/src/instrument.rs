@@ -9,11 +9,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::span::{finish_event, Outcome, PendingSpan};
+use crate::span::{stamp, Outcome, PendingSpan};
 use crate::stack::{self, ParentRef};
-use crate::{clock, Context, SpanError, SpanEvent, SpanId};
+use crate::{clock, Context, SpanError, SpanEvent};
 
 /// A future with a span around it: made by the attributes on `async fn` and by
 /// [`Instrument::in_span`].
@@ -23,6 +24,8 @@ pub struct Instrumented<F, C> {
     event: Option<SpanEvent>,
     started: bool,
     outcome: Option<C>,
+    /// Descendants that finished in earlier polls, held to leave with this span.
+    held: Vec<SpanEvent>,
 }
 
 /// Wraps `fut` in the span `pending`; `outcome` reads the span's output or error from the
@@ -39,21 +42,33 @@ where
         event: pending.event,
         started: false,
         outcome: Some(outcome),
+        held: Vec::new(),
     }
 }
 
-/// Pops the span frame and records the panic if `poll` unwinds.
-struct PollGuard(SpanId);
+/// Ends the poll's frame and, if `poll` unwinds, finishes the span with the panic.
+struct PollGuard {
+    at: NonNull<SpanEvent>,
+    slot: *mut Option<SpanEvent>,
+    held: *mut Vec<SpanEvent>,
+}
 
 impl Drop for PollGuard {
+    /// Only runs when `poll` unwinds (the normal path forgets the guard).
     fn drop(&mut self) {
         let end = clock::mono_ns();
-        if let Some(mut e) = stack::pop_span(self.0) {
+        // SAFETY: `slot` points into the pinned future whose `poll` is unwinding. The record is
+        // taken out only after its frame is removed, so the stack never sees it moved.
+        let mut batch = std::mem::take(unsafe { &mut *self.held });
+        batch.extend(stack::exit_pinned(self.at, None).unwrap_or_default());
+        if let Some(mut e) = unsafe { (*self.slot).take() } {
             if e.error.is_none() {
                 e.error = Some(Box::new(crate::panic::current_panic_error()));
             }
-            finish_event(e, end);
+            stamp(&mut e, end);
+            batch.push(e);
         }
+        dispatch(batch);
     }
 }
 
@@ -66,36 +81,59 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<R> {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self` and only
-        // reached through `Pin::new_unchecked`; the other fields are not pinned.
+        // reached through `Pin::new_unchecked`. `event` is not moved while the future is pinned
+        // either, which is what lets the span stack point at it during a poll.
         let this = unsafe { self.get_unchecked_mut() };
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        let Some(mut event) = this.event.take() else {
+        let slot: *mut Option<SpanEvent> = &mut this.event;
+        // SAFETY: `slot` comes from a live `&mut`; from here on the record is reached through
+        // raw pointers only, so the frame's pointer and ours do not conflict.
+        let Some(event) = (unsafe { (*slot).as_mut() }) else {
             return inner.poll(cx);
         };
         if !this.started {
             this.started = true;
             event.start_ns = clock::mono_ns();
         }
-        let id = event.span_id;
-        stack::push_span(event);
-        let guard = PollGuard(id);
+        let at = NonNull::from(event);
+        stack::enter_pinned(at);
+        let guard = PollGuard {
+            at,
+            slot,
+            held: &mut this.held,
+        };
         let res = inner.poll(cx);
         std::mem::forget(guard);
-        let Some(mut event) = stack::pop_span(id) else {
-            return res;
-        };
         match res {
             Poll::Pending => {
-                this.event = Some(event);
-                stack::flush_if_idle();
+                if let Some(batch) = stack::exit_pinned(at, None) {
+                    this.held.extend(batch);
+                    if this.held.len() >= stack::PARTIAL_FLUSH_AT {
+                        dispatch(std::mem::take(&mut this.held));
+                    }
+                }
                 Poll::Pending
             }
             Poll::Ready(out) => {
-                if let Some(c) = this.outcome.take() {
-                    let want_output = !event.has_explicit_output();
-                    c(&out, want_output).apply(&mut event);
-                }
-                finish_event(event, clock::mono_ns());
+                // The outcome reader may run user code (`Serialize`/`Debug`), so it runs while
+                // the frame is still valid, and the record is only read through `slot` after.
+                let want_output = !unsafe { &*slot }
+                    .as_ref()
+                    .is_some_and(SpanEvent::has_explicit_output);
+                let outcome = this.outcome.take().map(|c| c(&out, want_output));
+                let end = clock::mono_ns();
+                // SAFETY: no reference to the record is live; taking it out ends what the frame
+                // points at, and `exit_pinned` removes the frame before anything reads the stack.
+                let finished = unsafe { (*slot).take() }.map(|mut event| {
+                    if let Some(o) = outcome {
+                        o.apply(&mut event);
+                    }
+                    stamp(&mut event, end);
+                    event
+                });
+                let mut batch = std::mem::take(&mut this.held);
+                batch.extend(stack::exit_pinned(at, finished).unwrap_or_default());
+                dispatch(batch);
                 Poll::Ready(out)
             }
         }
@@ -104,6 +142,7 @@ where
 
 impl<F, C> Drop for Instrumented<F, C> {
     fn drop(&mut self) {
+        let mut batch = std::mem::take(&mut self.held);
         if let Some(mut e) = self.event.take() {
             let now = clock::mono_ns();
             if !self.started {
@@ -114,13 +153,21 @@ impl<F, C> Drop for Instrumented<F, C> {
                 message: "the future was dropped before it completed".into(),
                 stack: None,
             }));
-            finish_event(e, now);
+            stamp(&mut e, now);
+            batch.push(e);
         }
+        dispatch(batch);
     }
 }
 
 /// The outcome reader of [`Instrument::in_span`]: the future's value is not recorded.
 pub type NoOutcome<T> = fn(&T, bool) -> Outcome;
+
+fn dispatch(batch: Vec<SpanEvent>) {
+    if !batch.is_empty() {
+        crate::sink::dispatch_spans(batch);
+    }
+}
 
 /// Carries a span context into a future: `fut.in_current_span()` for work you spawn.
 ///

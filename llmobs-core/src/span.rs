@@ -234,10 +234,15 @@ fn finish_active(id: SpanId) {
     });
 }
 
-/// Stamps the times on an event whose `start_ns` still holds the monotonic start, and buffers it.
-pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64) {
+/// Stamps the times on an event whose `start_ns` still holds the monotonic start.
+pub(crate) fn stamp(e: &mut SpanEvent, end_mono: u64) {
     e.duration_ns = end_mono.saturating_sub(e.start_ns);
     e.start_ns = clock::to_epoch_ns(e.start_ns);
+}
+
+/// Stamps the times on an event and buffers it.
+pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64) {
+    stamp(&mut e, end_mono);
     stack::finished(e);
 }
 

@@ -1,16 +1,23 @@
 //! The per-thread span stack: where "the current span" lives.
 //!
-//! A frame is either an active span owned by the stack (a sync guard's span, or an async span
-//! for the duration of one poll), a detached span entered with `in_scope`, or a bare context
-//! (an attached [`crate::Context`], activated distributed headers, a test capture) that only
-//! parents new spans. Guards find their frame by id, so dropping guards out of order never
-//! corrupts the parent of later spans.
+//! Sync spans are written once into a per-thread arena, in start order, and finished in place:
+//! the arena is the export buffer, so a span's record is never moved between a "stack" and a
+//! "finished" list. When no span stays open on the thread (the local root finished, or an async
+//! poll ended), the whole arena is handed to the sink as one batch, already in start order.
 //!
-//! Finished spans collect in a per-thread buffer that is handed to the sink when no span stays
-//! open on the thread (the local root finished, or an async poll ended), so the hot path touches
-//! no shared queue per span.
+//! Frames say what is current, innermost last:
+//! - `Arena(i)`: a sync span, the `i`-th record of the arena;
+//! - `Pinned(ptr)`: an async span, whose record stays inside its pinned future and is reached by
+//!   pointer for the duration of one poll (so polling moves nothing);
+//! - `Detached`: a detached span entered with `in_scope`;
+//! - `Context`: a bare context (an attached [`crate::Context`], activated distributed headers,
+//!   a test capture) that only parents new spans.
+//!
+//! Guards find their frame by span id, so dropping guards out of order never corrupts the parent
+//! of later spans.
 
 use std::cell::RefCell;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use crate::span_event::AgentAttribution;
@@ -57,21 +64,15 @@ fn agent_for_children(e: &SpanEvent) -> Option<AgentAttribution> {
 pub(crate) type SharedEvent = Arc<Mutex<Option<SpanEvent>>>;
 
 pub(crate) enum Frame {
-    Span(SpanEvent),
-    Detached {
-        event: SharedEvent,
-        parent: ParentRef,
-        token: u64,
-    },
-    Context {
-        parent: ParentRef,
-        token: u64,
-    },
+    Arena(usize),
+    Pinned(NonNull<SpanEvent>),
+    Detached(Box<(SharedEvent, ParentRef)>, u64),
+    Context(Box<ParentRef>, u64),
 }
 
-/// Spans buffered on a thread before they are handed over even though a root is still open,
-/// bounding memory for long-running roots (the reference's partial flush).
-const PARTIAL_FLUSH_AT: usize = 512;
+/// Records buffered on a thread before the finished ones are handed over even though a root is
+/// still open, bounding memory for long-running roots (the reference's partial flush).
+pub(crate) const PARTIAL_FLUSH_AT: usize = 512;
 
 /// The most span slots a thread keeps reserved for its next trace.
 const REUSED_CAPACITY_MAX: usize = 128;
@@ -79,14 +80,24 @@ const REUSED_CAPACITY_MAX: usize = 128;
 #[derive(Default)]
 pub(crate) struct Stack {
     frames: Vec<Frame>,
-    finished: Vec<SpanEvent>,
+    /// Sync spans of the current local trace(s), in start order; open ones included.
+    arena: Vec<SpanEvent>,
+    /// Which arena records are still open (parallel to `arena`).
+    open: Vec<bool>,
+    /// Open sync spans plus async spans being polled.
     open_spans: usize,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        if !self.finished.is_empty() {
-            crate::sink::dispatch_spans(std::mem::take(&mut self.finished));
+        // Thread exit: hand over what finished; spans still open here can never finish.
+        let finished: Vec<SpanEvent> = std::mem::take(&mut self.arena)
+            .into_iter()
+            .zip(std::mem::take(&mut self.open))
+            .filter_map(|(e, open)| (!open).then_some(e))
+            .collect();
+        if !finished.is_empty() {
+            crate::sink::dispatch_spans(finished);
         }
     }
 }
@@ -103,15 +114,16 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Builds a new span event as a child of the current frame.
+/// Builds a new span event as a child of the current frame (for spans that do not live in the
+/// arena: async and detached spans).
 #[inline]
 pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<SpanEvent> {
     with(|s| s.new_child(kind, name))
 }
 
-/// Starts a span as a child of the current frame and pushes it, in one access to the stack so
-/// the record is built in place. `setup` applies the builder's overrides; it returns `false`
-/// to drop the span (not recorded).
+/// Starts a sync span as a child of the current frame: its record is written straight into the
+/// arena. `setup` applies the builder's overrides; it returns `false` when the span is not
+/// recorded.
 #[inline]
 pub(crate) fn start_span(
     kind: SpanKind,
@@ -120,43 +132,133 @@ pub(crate) fn start_span(
 ) -> Option<SpanId> {
     with(|s| {
         let e = s.new_child(kind, name);
-        s.frames.push(Frame::Span(e));
-        let Some(Frame::Span(e)) = s.frames.last_mut() else {
-            return None;
-        };
+        s.arena.push(e);
+        let i = s.arena.len() - 1;
+        let e = &mut s.arena[i];
         if !setup(e) {
-            s.frames.pop();
+            s.arena.pop();
             return None;
         }
         let id = e.span_id;
         e.start_ns = crate::clock::mono_ns();
+        s.open.push(true);
+        s.frames.push(Frame::Arena(i));
         s.open_spans += 1;
         Some(id)
     })
     .flatten()
 }
 
-/// Finishes the active span with this id: stamps its times, moves it to the finished buffer and
-/// hands the buffer over when no span stays open. `fix` runs on the record first.
+/// Finishes the sync span with this id in place: stamps its times and, when no span stays open
+/// on the thread, hands the arena over. `fix` runs on the record first.
 #[inline]
 pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: impl FnOnce(&mut SpanEvent)) {
     let batch = with(|s| {
         let pos = match s.frames.last() {
-            Some(Frame::Span(e)) if e.span_id == id => s.frames.len() - 1,
+            Some(Frame::Arena(i)) if s.arena[*i].span_id == id => s.frames.len() - 1,
             _ => s
                 .frames
                 .iter()
-                .rposition(|f| matches!(f, Frame::Span(e) if e.span_id == id))?,
+                .rposition(|f| matches!(f, Frame::Arena(i) if s.arena[*i].span_id == id))?,
         };
-        let Frame::Span(mut e) = s.frames.remove(pos) else {
+        let Frame::Arena(i) = s.frames.remove(pos) else {
             return None;
         };
+        s.open[i] = false;
         s.open_spans -= 1;
-        fix(&mut e);
+        let e = &mut s.arena[i];
+        fix(e);
         e.duration_ns = end_mono.saturating_sub(e.start_ns);
         e.start_ns = crate::clock::to_epoch_ns(e.start_ns);
-        s.finished.push(e);
-        s.take_if_full_or_idle()
+        s.take_batch()
+    })
+    .flatten();
+    if let Some(batch) = batch {
+        crate::sink::dispatch_spans(batch);
+    }
+}
+
+/// Makes the async span at `event` current for one poll. The caller guarantees the record stays
+/// where it is (the future is pinned) until [`exit_pinned`] with the same pointer.
+#[inline]
+pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) {
+    with(|s| {
+        s.frames.push(Frame::Pinned(event));
+        s.open_spans += 1;
+    });
+}
+
+/// Ends the poll of the async span entered at `at`. When the span completed, its finished record
+/// joins the arena in the same step. Returns what the thread would now hand over (everything,
+/// when this was its last open span): the caller holds it until its own span finishes, so an
+/// async root's children leave with it even though the stack empties between polls.
+#[inline]
+#[must_use]
+pub(crate) fn exit_pinned(
+    at: NonNull<SpanEvent>,
+    finished: Option<SpanEvent>,
+) -> Option<Vec<SpanEvent>> {
+    let mut slot = finished;
+    let batch = with(|s| {
+        // Matched by address, not by reading the record: the caller may already have moved the
+        // finished record out of the place the frame points at.
+        if let Some(pos) = s
+            .frames
+            .iter()
+            .rposition(|f| matches!(f, Frame::Pinned(p) if *p == at))
+        {
+            s.frames.remove(pos);
+            s.open_spans -= 1;
+        }
+        if let Some(e) = slot.take() {
+            s.arena.push(e);
+            s.open.push(false);
+        }
+        s.take_batch()
+    })
+    .flatten();
+    batch.or_else(|| slot.map(|e| vec![e]))
+}
+
+/// Buffers a span finished outside the arena (async and detached spans).
+pub(crate) fn finished(event: SpanEvent) {
+    let mut slot = Some(event);
+    let batch = with(|s| {
+        if let Some(e) = slot.take() {
+            s.arena.push(e);
+            s.open.push(false);
+        }
+        s.take_batch()
+    })
+    .flatten();
+    // Thread-local storage is already gone when a span finishes during thread teardown: the
+    // span is handed over on its own.
+    let batch = batch.or_else(|| slot.map(|e| vec![e]));
+    if let Some(batch) = batch {
+        crate::sink::dispatch_spans(batch);
+    }
+}
+
+pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> u64 {
+    let token = crate::id::SpanId::generate().0;
+    with(|s| {
+        s.frames.push(match detached {
+            Some(event) => Frame::Detached(Box::new((event, parent)), token),
+            None => Frame::Context(Box::new(parent), token),
+        })
+    });
+    token
+}
+
+pub(crate) fn pop_context(token: u64) {
+    let batch = with(|s| {
+        if let Some(pos) = s.frames.iter().rposition(|f| match f {
+            Frame::Context(_, t) | Frame::Detached(_, t) => *t == token,
+            _ => false,
+        }) {
+            s.frames.remove(pos);
+        }
+        s.take_batch()
     })
     .flatten();
     if let Some(batch) = batch {
@@ -169,71 +271,24 @@ pub(crate) fn current_parent() -> ParentRef {
     with(|s| s.current_parent()).unwrap_or_default()
 }
 
-pub(crate) fn push_span(event: SpanEvent) {
-    with(|s| {
-        s.open_spans += 1;
-        s.frames.push(Frame::Span(event));
-    });
-}
-
-/// Removes the span frame with this id (normally the top one) and returns its event.
-pub(crate) fn pop_span(id: SpanId) -> Option<SpanEvent> {
-    with(|s| {
-        let pos = s
-            .frames
-            .iter()
-            .rposition(|f| matches!(f, Frame::Span(e) if e.span_id == id))?;
-        s.open_spans -= 1;
-        match s.frames.remove(pos) {
-            Frame::Span(e) => Some(e),
-            _ => None,
-        }
-    })
-    .flatten()
-}
-
-pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> u64 {
-    let token = crate::id::SpanId::generate().0;
-    with(|s| {
-        s.frames.push(match detached {
-            Some(event) => Frame::Detached {
-                event,
-                parent,
-                token,
-            },
-            None => Frame::Context { parent, token },
-        })
-    });
-    token
-}
-
-pub(crate) fn pop_context(token: u64) {
-    let buffered = with(|s| {
-        if let Some(pos) = s.frames.iter().rposition(|f| match f {
-            Frame::Context { token: t, .. } | Frame::Detached { token: t, .. } => *t == token,
-            Frame::Span(_) => false,
-        }) {
-            s.frames.remove(pos);
-        }
-        s.take_if_idle()
-    })
-    .flatten();
-    if let Some(batch) = buffered {
-        crate::sink::dispatch_spans(batch);
-    }
-}
-
-/// Runs `f` on the event of the active span with this id on this thread.
+/// Runs `f` on the record of the open span with this id on this thread.
 pub(crate) fn with_span_mut<R>(id: SpanId, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
     with(|s| {
-        s.frames
-            .iter_mut()
-            .rev()
-            .find_map(|fr| match fr {
-                Frame::Span(e) if e.span_id == id => Some(e),
-                _ => None,
-            })
-            .map(f)
+        for fr in s.frames.iter().rev() {
+            match fr {
+                Frame::Arena(i) if s.arena[*i].span_id == id => return Some(f(&mut s.arena[*i])),
+                Frame::Pinned(p) => {
+                    // SAFETY: the record outlives its frame (see `enter_pinned`), and the stack
+                    // borrow guarantees no other reference to it is live during `f`.
+                    let e = unsafe { &mut *p.as_ptr() };
+                    if e.span_id == id {
+                        return Some(f(e));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     })
     .flatten()
 }
@@ -249,71 +304,69 @@ pub(crate) enum Current {
 pub(crate) fn current() -> Current {
     with(|s| match s.frames.last() {
         None => Current::None,
-        Some(Frame::Span(e)) => Current::Span(e.span_id),
-        Some(Frame::Detached { event, .. }) => Current::Detached(event.clone()),
-        Some(Frame::Context { .. }) => Current::Context,
+        Some(Frame::Arena(i)) => Current::Span(s.arena[*i].span_id),
+        // SAFETY: see `enter_pinned`.
+        Some(Frame::Pinned(p)) => Current::Span(unsafe { p.as_ref() }.span_id),
+        Some(Frame::Detached(d, _)) => Current::Detached(d.0.clone()),
+        Some(Frame::Context(..)) => Current::Context,
     })
     .unwrap_or(Current::None)
 }
 
-/// Buffers a finished span and hands the buffer over when the thread has no open span left.
-pub(crate) fn finished(event: SpanEvent) {
-    let mut slot = Some(event);
-    let batch = with(|s| {
-        s.finished.extend(slot.take());
-        s.take_if_full_or_idle()
-    })
-    .flatten();
-    // Thread-local storage is already gone when a span finishes during thread teardown:
-    // the span is handed over on its own.
-    let batch = batch.or_else(|| slot.map(|e| vec![e]));
-    if let Some(batch) = batch {
-        crate::sink::dispatch_spans(batch);
-    }
-}
-
 /// Whether a span is open on this thread (the panic hook only records panics inside spans).
 pub(crate) fn has_open_span() -> bool {
-    with(|s| s.open_spans > 0 || !s.frames.is_empty()).unwrap_or(false)
+    with(|s| !s.frames.is_empty()).unwrap_or(false)
 }
 
 impl Stack {
+    /// The record a frame stands for, if it is a span.
+    fn frame_span(&self, f: &Frame) -> Option<&SpanEvent> {
+        match f {
+            Frame::Arena(i) => Some(&self.arena[*i]),
+            // SAFETY: see `enter_pinned`.
+            Frame::Pinned(p) => Some(unsafe { p.as_ref() }),
+            _ => None,
+        }
+    }
+
     fn current_parent(&self) -> ParentRef {
         match self.frames.last() {
             None => ParentRef::default(),
-            Some(Frame::Span(e)) => ParentRef::of_span(e),
-            Some(Frame::Detached { parent, .. }) | Some(Frame::Context { parent, .. }) => {
-                parent.clone()
-            }
+            Some(f @ (Frame::Arena(_) | Frame::Pinned(_))) => self
+                .frame_span(f)
+                .map(ParentRef::of_span)
+                .unwrap_or_default(),
+            Some(Frame::Detached(d, _)) => d.1.clone(),
+            Some(Frame::Context(p, _)) => (**p).clone(),
         }
     }
 
     #[inline]
     fn new_child(&self, kind: SpanKind, name: SharedStr) -> SpanEvent {
         let span_id = SpanId::generate();
-        let mut e = match self.frames.last() {
-            None => {
-                let t = TraceId::generate();
-                SpanEvent::new(kind, name, t, span_id)
-            }
-            Some(Frame::Span(p)) => {
-                let mut e = SpanEvent::new(kind, name, p.trace_id, span_id);
-                e.apm_trace_id = p.apm_trace_id;
-                e.parent_id = Some(p.span_id);
-                e.ml_app = p.ml_app.clone();
-                e.session_id = p.session_id.clone();
-                e.agent = agent_for_children(p);
-                e.capture = p.capture.clone();
-                e
-            }
-            Some(Frame::Detached { parent, .. }) | Some(Frame::Context { parent, .. }) => {
-                let (t, apm) = match parent.trace {
-                    Some(ids) => ids,
-                    None => {
-                        let t = TraceId::generate();
-                        (t, t)
-                    }
-                };
+        let top = self.frames.last();
+        if let Some(p) = top.and_then(|f| self.frame_span(f)) {
+            let mut e = SpanEvent::new(kind, name, p.trace_id, span_id);
+            e.apm_trace_id = p.apm_trace_id;
+            e.parent_id = Some(p.span_id);
+            e.ml_app = p.ml_app.clone();
+            e.session_id = p.session_id.clone();
+            e.agent = agent_for_children(p);
+            e.capture = p.capture.clone();
+            return e;
+        }
+        let parent = match top {
+            Some(Frame::Detached(d, _)) => Some(&d.1),
+            Some(Frame::Context(p, _)) => Some(&**p),
+            _ => None,
+        };
+        match parent {
+            None => SpanEvent::new(kind, name, TraceId::generate(), span_id),
+            Some(parent) => {
+                let (t, apm) = parent.trace.unwrap_or_else(|| {
+                    let t = TraceId::generate();
+                    (t, t)
+                });
                 let mut e = SpanEvent::new(kind, name, t, span_id);
                 e.apm_trace_id = apm;
                 e.parent_id = parent.span_id;
@@ -323,37 +376,54 @@ impl Stack {
                 e.capture = parent.capture.clone();
                 e
             }
-        };
-        e.start_ns = 0;
-        e
+        }
     }
 
-    fn take_if_full_or_idle(&mut self) -> Option<Vec<SpanEvent>> {
-        if self.open_spans == 0 || self.finished.len() >= PARTIAL_FLUSH_AT {
-            // The next trace on this thread is probably shaped like this one: size its buffer
+    /// The records to hand over now, if any: everything when no span is open on the thread,
+    /// else the finished ones once the arena passes the partial-flush size.
+    fn take_batch(&mut self) -> Option<Vec<SpanEvent>> {
+        if self.arena.is_empty() {
+            return None;
+        }
+        // With no span open, every arena record is finished (an open sync span counts in
+        // `open_spans` until its guard finishes it).
+        if self.open_spans == 0 {
+            // The next trace on this thread is probably shaped like this one: size its arena
             // alike so it fills without reallocating.
-            let cap = self.finished.len().min(REUSED_CAPACITY_MAX);
-            Some(std::mem::replace(
-                &mut self.finished,
-                Vec::with_capacity(cap),
-            ))
-        } else {
-            None
+            let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
+            self.open.clear();
+            return Some(std::mem::replace(&mut self.arena, Vec::with_capacity(cap)));
         }
+        if self.arena.len() < PARTIAL_FLUSH_AT {
+            return None;
+        }
+        self.partial_flush()
     }
 
-    fn take_if_idle(&mut self) -> Option<Vec<SpanEvent>> {
-        if self.open_spans == 0 && !self.finished.is_empty() {
-            Some(std::mem::take(&mut self.finished))
-        } else {
-            None
+    /// Moves the finished records out, compacting the open ones and renumbering their frames.
+    fn partial_flush(&mut self) -> Option<Vec<SpanEvent>> {
+        let mut finished = Vec::new();
+        let mut kept = Vec::new();
+        let mut renumber = vec![usize::MAX; self.arena.len()];
+        for (i, (e, open)) in std::mem::take(&mut self.arena)
+            .into_iter()
+            .zip(std::mem::take(&mut self.open))
+            .enumerate()
+        {
+            if open {
+                renumber[i] = kept.len();
+                kept.push(e);
+            } else {
+                finished.push(e);
+            }
         }
-    }
-}
-
-/// Hands buffered spans over if no span is open on this thread (end of an async poll).
-pub(crate) fn flush_if_idle() {
-    if let Some(Some(batch)) = with(|s| s.take_if_idle()) {
-        crate::sink::dispatch_spans(batch);
+        for f in &mut self.frames {
+            if let Frame::Arena(i) = f {
+                *i = renumber[*i];
+            }
+        }
+        self.open = vec![true; kept.len()];
+        self.arena = kept;
+        (!finished.is_empty()).then_some(finished)
     }
 }

@@ -1,0 +1,71 @@
+//! Children leave with their local root: one batch per local trace reaches the sink.
+//! (A process-wide sink is installed, so this file holds a single test.)
+
+use std::sync::{Arc, Mutex};
+
+use llmobs::{Instrument, SpanEvent};
+
+#[derive(Default)]
+struct Recorder {
+    batches: Mutex<Vec<Vec<String>>>,
+}
+
+impl llmobs_core::Sink for Recorder {
+    fn send_spans(&self, spans: Vec<SpanEvent>) {
+        self.batches
+            .lock()
+            .unwrap()
+            .push(spans.iter().map(|s| s.name.to_string()).collect());
+    }
+    fn send_evaluation(&self, _: llmobs::EvaluationMetric) {}
+}
+
+#[llmobs::task]
+async fn child(i: u32) -> u32 {
+    tokio::task::yield_now().await;
+    i
+}
+
+#[llmobs::workflow]
+async fn async_root() -> u32 {
+    let mut sum = 0;
+    for i in 0..3 {
+        sum += child(i).await;
+    }
+    sum
+}
+
+#[test]
+fn one_batch_per_local_trace_in_start_order() {
+    let rec = Arc::new(Recorder::default());
+    llmobs_core::set_sink(Some(rec.clone()));
+    llmobs_core::set_enabled(true);
+
+    {
+        let _root = llmobs::workflow("sync_root").start();
+        for i in 0..100 {
+            let _c = llmobs::task(format!("sync_child_{i}")).start();
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(async_root()), 3);
+    rt.block_on(async { tokio::task::yield_now().await }.in_span(llmobs::agent("in_span_root")));
+
+    llmobs_core::set_enabled(false);
+    llmobs_core::set_sink(None);
+    let batches = rec.batches.lock().unwrap().clone();
+    assert_eq!(batches.len(), 3, "{batches:?}");
+    assert_eq!(batches[0].len(), 101);
+    assert_eq!(batches[0][0], "sync_root", "start order: root first");
+    assert_eq!(batches[0][100], "sync_child_99");
+    assert_eq!(
+        batches[1].len(),
+        4,
+        "the async root leaves with its awaited children: {:?}",
+        batches[1]
+    );
+    assert!(batches[1].contains(&"async_root".to_string()));
+    assert_eq!(batches[2], ["in_span_root"]);
+}
