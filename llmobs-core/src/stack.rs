@@ -121,8 +121,8 @@ pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<SpanEvent> {
     with(|s| s.new_child(kind, name))
 }
 
-/// Starts a sync span as a child of the current frame: its record is written straight into the
-/// arena. `setup` applies the builder's overrides; it returns `false` when the span is not
+/// Starts a sync span as a child of the current frame: its record is constructed in its arena
+/// slot. `setup` applies the builder's overrides; it returns `false` when the span is not
 /// recorded.
 #[inline]
 pub(crate) fn start_span(
@@ -131,9 +131,7 @@ pub(crate) fn start_span(
     setup: impl FnOnce(&mut SpanEvent) -> bool,
 ) -> Option<SpanId> {
     with(|s| {
-        let e = s.new_child(kind, name);
-        s.arena.push(e);
-        let i = s.arena.len() - 1;
+        let i = s.push_child(kind, name);
         let e = &mut s.arena[i];
         if !setup(e) {
             s.arena.pop();
@@ -341,9 +339,53 @@ impl Stack {
         }
     }
 
+    /// Appends a child of the current frame to the arena, built in place, and returns its index.
+    #[inline]
+    fn push_child(&mut self, kind: SpanKind, name: SharedStr) -> usize {
+        let span_id = SpanId::generate();
+        let i = self.arena.len();
+        let top = self.frames.last();
+        let parent_span = match top {
+            Some(Frame::Arena(p)) => Some(&self.arena[*p] as *const SpanEvent),
+            Some(Frame::Pinned(p)) => Some(p.as_ptr() as *const SpanEvent),
+            _ => None,
+        };
+        match parent_span {
+            Some(p) => {
+                // SAFETY: `p` points at an arena record (which `push` below may move: so every
+                // field is read before it) or at a pinned async record (which nothing moves).
+                let p = unsafe { &*p };
+                let (trace_id, apm, parent_id) = (p.trace_id, p.apm_trace_id, p.span_id);
+                let (ml_app, session_id, agent, capture) = (
+                    p.ml_app.clone(),
+                    p.session_id.clone(),
+                    agent_for_children(p),
+                    p.capture.clone(),
+                );
+                self.arena
+                    .push(SpanEvent::new(kind, name, trace_id, span_id));
+                let e = &mut self.arena[i];
+                e.apm_trace_id = apm;
+                e.parent_id = Some(parent_id);
+                e.ml_app = ml_app;
+                e.session_id = session_id;
+                e.agent = agent;
+                e.capture = capture;
+            }
+            None => {
+                let e = self.new_child_with(kind, name, span_id);
+                self.arena.push(e);
+            }
+        }
+        i
+    }
+
     #[inline]
     fn new_child(&self, kind: SpanKind, name: SharedStr) -> SpanEvent {
-        let span_id = SpanId::generate();
+        self.new_child_with(kind, name, SpanId::generate())
+    }
+
+    fn new_child_with(&self, kind: SpanKind, name: SharedStr, span_id: SpanId) -> SpanEvent {
         let top = self.frames.last();
         if let Some(p) = top.and_then(|f| self.frame_span(f)) {
             let mut e = SpanEvent::new(kind, name, p.trace_id, span_id);
