@@ -139,6 +139,20 @@ async fn async_fn(a: u32, b: &str) -> Result<String, Failure> {
 #[llmobs::task]
 async fn async_unit(_: u8) {}
 
+// Single-expression bodies on one line: a path, a call, an `.await` (each once tripped
+// `unused_braces`, which only looks at one-line blocks; hence `rustfmt::skip`).
+#[rustfmt::skip]
+#[llmobs::task]
+async fn async_identity(x: u32) -> u32 { x }
+
+#[rustfmt::skip]
+#[llmobs::task]
+async fn async_call(x: u32) -> u32 { u32::saturating_add(x, 1) }
+
+#[rustfmt::skip]
+#[llmobs::task]
+async fn async_await_tail(x: u32) -> u32 { async_identity(x).await }
+
 pub trait Service {
     fn call(&self, x: u32) -> u32;
     fn call_async(&self, x: u32) -> impl Future<Output = u32>;
@@ -243,6 +257,9 @@ fn every_form_runs() {
         assert_eq!(m.by_value(), [6, 2]);
         assert_eq!(rt.block_on(async_fn(1, "x")).ok().as_deref(), Some("2x"));
         rt.block_on(async_unit(0));
+        assert_eq!(rt.block_on(async_identity(1)), 1);
+        assert_eq!(rt.block_on(async_call(1)), 2);
+        assert_eq!(rt.block_on(async_await_tail(3)), 3);
         assert_eq!(Impl.call(1), 1);
         assert_eq!(rt.block_on(Impl.call_async(2)), 2);
         assert_eq!(rt.block_on(Impl.call_boxed("abc")).ok(), Some(3));
@@ -262,5 +279,5 @@ fn every_form_runs() {
         assert_eq!(rt.block_on(unsafe { async_unsafe([9u8].as_ptr()) }), 9);
         assert_eq!(inner_attribute(4), 4);
     });
-    assert_eq!(spans.len(), 31);
+    assert_eq!(spans.len(), 35);
 }

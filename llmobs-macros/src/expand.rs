@@ -114,10 +114,13 @@ fn expand_async(plan: Plan) -> TokenStream {
             }
         }
     });
+    // The user's statements are spliced in rather than nested as a block: a nested `{ x }`
+    // tail trips `unused_braces` in the user's crate.
     let body = if typed.is_none() && rebind.is_none() {
         quote!(#block)
     } else {
-        quote!({ #typed #rebind #block })
+        let stmts = &block.stmts;
+        quote!({ #typed #rebind #(#stmts)* })
     };
     let inner = quote! {
         let #mutability #pending = if ::llmobs::__private::gate_open() {
