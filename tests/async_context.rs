@@ -169,7 +169,8 @@ fn in_span_times_from_first_poll_and_parents_children_across_workers() {
                 let _inner = llmobs::tool("inner").start();
             }
             .in_span(llmobs::agent("outer"));
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // A long gap between creation and first poll, so the bound below is far from noise.
+            tokio::time::sleep(Duration::from_millis(300)).await;
             tokio::spawn(fut).await.unwrap();
         }
         .with_context(cap.context()),
@@ -200,4 +201,83 @@ fn a_future_dropped_before_completion_is_recorded_as_cancelled() {
     let spans = cap.spans();
     let err = spans[0].error.as_ref().expect("cancelled span is an error");
     assert_eq!(err.kind, "Cancelled");
+}
+
+#[llmobs::workflow]
+async fn traced_handler() -> u32 {
+    traced_step().await
+}
+
+#[llmobs::tool]
+async fn traced_step() -> u32 {
+    tokio::task::yield_now().await;
+    7
+}
+
+#[test]
+fn an_instrumented_future_created_in_scope_of_a_remote_context_is_its_child() {
+    let cap = Capture::new();
+    let (remote_trace, remote_span) = {
+        let _g = cap.context().attach();
+        let upstream = llmobs::agent("upstream").start();
+        let ctx = Context::current();
+        drop(upstream);
+        // Created under the context (as an async handler would be), polled elsewhere later.
+        let fut = ctx.in_scope(traced_handler);
+        let rt = runtime();
+        assert_eq!(rt.block_on(rt.spawn(fut)).unwrap(), 7);
+        let spans = cap.spans();
+        let up = spans.iter().find(|s| s.name == "upstream").unwrap().clone();
+        (up.trace_id, up.span_id)
+    };
+    let spans = cap.spans();
+    let handler = spans.iter().find(|s| s.name == "traced_handler").unwrap();
+    let step = spans.iter().find(|s| s.name == "traced_step").unwrap();
+    assert_eq!(handler.parent_id, Some(remote_span));
+    assert_eq!(handler.trace_id, remote_trace);
+    assert_eq!(step.parent_id, Some(handler.span_id));
+}
+
+#[llmobs::task]
+async fn panics_after_a_yield() -> u32 {
+    tokio::task::yield_now().await;
+    let _child = llmobs::tool("child_before_panic").start();
+    panic!("async boom")
+}
+
+#[test]
+fn a_panic_inside_an_instrumented_async_fn_marks_its_span_and_keeps_the_stack_intact() {
+    let cap = Capture::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let fut = cap.context().in_scope(|| {
+        async {
+            let r = tokio::spawn(cap.context().in_scope(panics_after_a_yield)).await;
+            assert!(
+                r.is_err(),
+                "the panic still unwinds (tokio reports it as a JoinError)"
+            );
+            // The stack is intact on this thread: a new span is a child of the capture's root.
+            let _after = llmobs::task("after").start();
+        }
+        .in_span(llmobs::workflow("root"))
+    });
+    rt.block_on(fut);
+    let spans = cap.spans();
+    let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
+    let err = by("panics_after_a_yield")
+        .error
+        .expect("panicked span is an error");
+    assert_eq!(err.kind, "panic");
+    assert_eq!(err.message, "async boom");
+    assert_eq!(
+        by("child_before_panic").parent_id,
+        Some(by("panics_after_a_yield").span_id)
+    );
+    assert!(
+        by("child_before_panic").error.is_some(),
+        "the child unwound too"
+    );
+    assert_eq!(by("after").parent_id, Some(by("root").span_id));
 }

@@ -43,6 +43,23 @@ impl Context {
     pub fn attach(&self) -> ContextGuard {
         ContextGuard::push(self.parent.clone(), None)
     }
+
+    /// Runs `f` with this context current. Use it to *create* an instrumented future under the
+    /// context: an `async fn` with an attribute takes its parent when it is called, so
+    /// `handler().with_context(ctx)` would be too late for the handler's own span.
+    ///
+    /// ```
+    /// # async fn handler() {}
+    /// let root = llmobs_core::workflow("root").start();
+    /// let ctx = llmobs_core::Context::current();
+    /// drop(root);
+    /// let fut = ctx.in_scope(|| handler()); // spans `handler` creates are children of `root`
+    /// # drop(fut);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _g = self.attach();
+        f()
+    }
 }
 
 /// Keeps a [`Context`] current on this thread until dropped.
