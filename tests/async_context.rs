@@ -180,8 +180,8 @@ fn in_span_times_from_first_poll_and_parents_children_across_workers() {
     let inner = spans.iter().find(|s| s.name == "inner").unwrap();
     assert_eq!(inner.parent_id, Some(outer.span_id));
     assert!(
-        outer.duration_ns < 20_000_000,
-        "timing starts at first poll, not at creation: {}",
+        outer.duration_ns < 250_000_000,
+        "timing starts at first poll, not at creation 300 ms earlier: {}",
         outer.duration_ns
     );
 }
