@@ -164,6 +164,16 @@ fn parse_seconds(name: &'static str, v: &str) -> Result<Duration, Error> {
     Duration::try_from_secs_f64(secs).map_err(|_| invalid(name, v, SECONDS))
 }
 
+/// A positive duration: an interval or request timeout of zero would make the worker spin or
+/// every request fail.
+fn parse_positive_seconds(name: &'static str, v: &str) -> Result<Duration, Error> {
+    const POSITIVE: &str = "a positive number of seconds, e.g. 1.5";
+    match parse_seconds(name, v) {
+        Ok(d) if d >= Duration::from_millis(1) => Ok(d),
+        _ => Err(invalid(name, v, POSITIVE)),
+    }
+}
+
 fn parse_size(name: &'static str, v: &str) -> Result<usize, Error> {
     const SIZE: &str = "a positive whole number of bytes";
     match v.trim().parse::<usize>() {
@@ -240,7 +250,9 @@ impl Config {
             c.ml_app_source = "DD_LLMOBS_ML_APP";
         }
         c.api_key = get("DD_API_KEY").map(|k| ApiKey(k.trim().to_owned()));
-        if let Some(v) = lookup("DD_SITE") {
+        // Empty takes the default like every other variable: an empty site would make the
+        // automatic mode post to `https://llmobs-intake./`.
+        if let Some(v) = get("DD_SITE") {
             c.site = v.trim().to_owned();
         }
         if let Some(v) = get("DD_AGENTLESS_ENABLED") {
@@ -284,10 +296,10 @@ impl Config {
             c.event_size_bytes = parse_size("DD_LLMOBS_EVENT_SIZE_BYTES", &v)?;
         }
         if let Some(v) = get("_DD_LLMOBS_WRITER_INTERVAL") {
-            c.interval = parse_seconds("_DD_LLMOBS_WRITER_INTERVAL", &v)?;
+            c.interval = parse_positive_seconds("_DD_LLMOBS_WRITER_INTERVAL", &v)?;
         }
         if let Some(v) = get("_DD_LLMOBS_WRITER_TIMEOUT") {
-            c.request_timeout = parse_seconds("_DD_LLMOBS_WRITER_TIMEOUT", &v)?;
+            c.request_timeout = parse_positive_seconds("_DD_LLMOBS_WRITER_TIMEOUT", &v)?;
         }
         if let Some(v) = get("DD_LLMOBS_FLUSH_TIMEOUT") {
             c.flush_timeout = parse_seconds("DD_LLMOBS_FLUSH_TIMEOUT", &v)?;
@@ -506,6 +518,14 @@ impl Config {
                 "an http:// or https:// URL (unix sockets are not supported)",
             ));
         }
+        for (name, d) in [
+            ("_DD_LLMOBS_WRITER_INTERVAL", self.interval),
+            ("_DD_LLMOBS_WRITER_TIMEOUT", self.request_timeout),
+        ] {
+            if d < Duration::from_millis(1) {
+                return Err(invalid(name, &format!("{d:?}"), "a positive duration"));
+            }
+        }
         if self.site.contains('/') || self.site.contains(char::is_whitespace) {
             return Err(invalid(
                 "DD_SITE",
@@ -660,6 +680,12 @@ mod tests {
             "{text}"
         );
         assert!(from(&[("_DD_LLMOBS_WRITER_INTERVAL", "-1")]).is_err());
+        assert!(from(&[("_DD_LLMOBS_WRITER_INTERVAL", "0")]).is_err());
+        assert!(from(&[("_DD_LLMOBS_WRITER_TIMEOUT", "0")]).is_err());
+        assert!(
+            from(&[("DD_LLMOBS_FLUSH_TIMEOUT", "1e19")]).is_ok(),
+            "huge is fine: never"
+        );
         assert!(from(&[("DD_LLMOBS_PAYLOAD_SIZE_BYTES", "0")]).is_err());
         assert!(from(&[("DD_TRACE_AGENT_PORT", "http")]).is_err());
     }

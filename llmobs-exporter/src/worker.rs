@@ -169,7 +169,7 @@ impl Shared {
     }
 
     fn flush(&self, timeout: Duration) -> FlushReport {
-        let deadline = Instant::now() + timeout;
+        let deadline = after(timeout);
         let target = self.handed_over.load(SeqCst);
         let before = self.counters.snapshot();
         let _ = self.control.send(Control::Flush);
@@ -463,7 +463,7 @@ fn run(
         intake_down: false,
         last_warning: HashMap::new(),
     };
-    let mut next_tick = Instant::now() + config.interval;
+    let mut next_tick = after(config.interval);
     loop {
         let mut stop = false;
         let mut forced = false;
@@ -478,7 +478,7 @@ fn run(
         let now = Instant::now();
         if now >= next_tick {
             forced = true;
-            next_tick = now + config.interval;
+            next_tick = after(config.interval);
         }
         let ticked = catch_unwind(AssertUnwindSafe(|| w.tick(&rx, forced || stop)));
         if ticked.is_err() {
@@ -727,7 +727,7 @@ impl Worker {
 
     /// Sleeps unless the exporter is stopping; returns whether it slept the whole time.
     fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
+        let end = after(d);
         loop {
             if self.shared.stopping.load(SeqCst) {
                 return false;
@@ -738,5 +738,26 @@ impl Worker {
             }
             std::thread::sleep((end - now).min(Duration::from_millis(20)));
         }
+    }
+}
+
+/// `Instant::now() + d`, saturating: a huge timeout means "practically never" instead of an
+/// overflow panic (`Duration::MAX` is a reasonable thing to pass to `flush_timeout`).
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_timeout_is_a_far_deadline_not_a_panic() {
+        let far = after(Duration::MAX);
+        assert!(far > Instant::now() + Duration::from_secs(365 * 24 * 3600));
+        assert!(after(Duration::from_millis(5)) <= Instant::now() + Duration::from_millis(5));
     }
 }
