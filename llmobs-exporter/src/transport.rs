@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::time::Duration;
+use ureq::config::AutoHeaderValue;
 
 use crate::batch::Kind;
 use crate::config::{ApiKey, Config, Mode};
@@ -48,9 +49,14 @@ pub(crate) fn join(origin: &str, endpoint: &str) -> String {
 
 impl Transport {
     pub(crate) fn new(config: &Config, mode: Mode) -> Transport {
+        // Only the headers the reference SDK sends: no automatic user-agent, accept or
+        // accept-encoding (OBSERVED.md section 2).
         let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(config.request_timeout))
+            .user_agent(AutoHeaderValue::None)
+            .accept(AutoHeaderValue::None)
+            .accept_encoding(AutoHeaderValue::None)
             .max_redirects(0);
         let (spans_url, evals_url, evp_proxy) = match (mode, &config.override_origin) {
             (Mode::Agentless, Some(origin)) => (
@@ -144,6 +150,8 @@ pub(crate) fn probe_agent(agent_url: &str, timeout: Duration) -> bool {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
+        .user_agent(AutoHeaderValue::None)
+        .accept_encoding(AutoHeaderValue::None)
         .build()
         .new_agent();
     let mut resp = match agent.get(join(agent_url, "/info")).call() {

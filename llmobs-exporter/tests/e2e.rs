@@ -68,6 +68,10 @@ fn agent_mode_posts_to_the_evp_proxy() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("dd-api-key"), None);
     assert_eq!(r.header("content-encoding"), None);
+    // Only the reference's headers: no client-added user-agent, accept or accept-encoding.
+    assert_eq!(r.header("user-agent"), None);
+    assert_eq!(r.header("accept-encoding"), None);
+    assert_eq!(r.header("accept"), None);
     let body = r.json();
     let w = &body[0];
     assert_eq!(w["_dd.stage"], "raw");
