@@ -25,9 +25,13 @@ use crate::config::{Config, Keep, Mode, Processor};
 use crate::encode::Encoder;
 use crate::error::Error;
 use crate::local::LocalSink;
+use crate::redact::Redaction;
 use crate::retry::{backoff, classify_status, parse_retry_after, Verdict};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::transport::{probe_agent, Response, Transport};
+
+/// The span metric that counts the values redaction replaced (metric keys may not contain `.`).
+pub(crate) const REDACTED_VALUES_METRIC: &str = "redacted_values";
 
 enum Item {
     Spans(Vec<SpanEvent>, usize),
@@ -399,6 +403,7 @@ struct Worker {
     shared: Arc<Shared>,
     encoder: Encoder,
     processors: Vec<Processor>,
+    redaction: Option<Arc<Redaction>>,
     transport: Option<Transport>,
     local: Option<LocalSink>,
     spans: Batcher,
@@ -447,6 +452,7 @@ fn run(
         shared: shared.clone(),
         encoder: Encoder::new(&config),
         processors: config.processors.clone(),
+        redaction: config.redaction.clone(),
         transport,
         local,
         spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
@@ -557,6 +563,25 @@ impl Worker {
                     Err(_) => {
                         // A processor that panicked may have redacted only part of the span.
                         log::error!("llmobs: a span processor panicked; the span was dropped");
+                        dropped += 1;
+                        continue 'spans;
+                    }
+                }
+            }
+            // After the processors, so whatever they added is covered too and spans they drop
+            // cost no scan; before the local tree and the encoder, so nothing the SDK prints,
+            // writes or sends holds the original text.
+            if let Some(r) = &self.redaction {
+                match catch_unwind(AssertUnwindSafe(|| r.redact_span(&mut span))) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        span.annotations_mut()
+                            .metrics
+                            .insert(REDACTED_VALUES_METRIC.into(), (n as u64).into());
+                    }
+                    Err(_) => {
+                        // Half-redacted is not redacted: never send it.
+                        log::error!("llmobs: redaction failed on a span; the span was dropped");
                         dropped += 1;
                         continue 'spans;
                     }
