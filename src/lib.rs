@@ -54,8 +54,8 @@ pub mod testing {
 
 // --- exporter API ---
 pub use llmobs_exporter::{
-    flush, flush_timeout, init, shutdown, stats, Config, Drops, Error, Exporter, FlushReport, Keep,
-    LLMObsGuard, Mode, Stats,
+    flush, flush_timeout, init, shutdown, stats, Config, Detector, Drops, Error, Exporter,
+    FlushReport, Keep, LLMObsGuard, Mode, Redaction, Stats,
 };
 
 #[doc(hidden)]

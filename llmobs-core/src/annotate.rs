@@ -121,7 +121,17 @@ impl Annotate {
         field: impl FnOnce() -> String,
         value: &(impl Serialize + ?Sized),
     ) -> Option<Value> {
-        match serde_json::to_value(value) {
+        // A user's `Serialize` that panics must not take the instrumented call down with it.
+        let converted =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(value)));
+        let Ok(converted) = converted else {
+            self.fail(AnnotateError::NotSerializable {
+                field: field(),
+                reason: "its Serialize implementation panicked".to_owned(),
+            });
+            return None;
+        };
+        match converted {
             Ok(v) => Some(v),
             Err(e) => {
                 self.fail(AnnotateError::NotSerializable {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use llmobs_core::SpanEvent;
 
 use crate::error::Error;
+use crate::redact::Redaction;
 
 /// Where spans go. Chosen automatically unless set with [`Config::mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,7 @@ pub struct Config {
     pub(crate) retry_after_cap: Duration,
     pub(crate) mode: Option<Mode>,
     pub(crate) processors: Vec<Processor>,
+    pub(crate) redaction: Option<Arc<Redaction>>,
     pub(crate) print_local_tree: bool,
 }
 
@@ -143,6 +145,7 @@ impl Default for Config {
             retry_after_cap: Duration::from_secs(10),
             mode: None,
             processors: Vec::new(),
+            redaction: None,
             print_local_tree: true,
         }
     }
@@ -289,6 +292,10 @@ impl Config {
             c.sample_rate = parse_rate("DD_LLMOBS_SAMPLE_RATE", &v)?;
         }
         c.override_origin = get("DD_LLMOBS_OVERRIDE_ORIGIN").map(|v| v.trim().to_owned());
+        if let Some(v) = get("DD_LLMOBS_REDACT") {
+            c.redaction =
+                parse_bool("DD_LLMOBS_REDACT", &v)?.then(|| Arc::new(Redaction::builtin()));
+        }
         if let Some(v) = get("DD_LLMOBS_PAYLOAD_SIZE_BYTES") {
             c.payload_size_bytes = parse_size("DD_LLMOBS_PAYLOAD_SIZE_BYTES", &v)?;
         }
@@ -475,6 +482,24 @@ impl Config {
         self
     }
 
+    /// Masks sensitive values (`DD_LLMOBS_REDACT=1` turns on [`Redaction::builtin`]; off by
+    /// default). Redaction runs on the exporter's thread after the processors and before
+    /// anything is encoded, printed or written, so no output of the SDK carries the original
+    /// text. Each span that had values replaced gets the metric `redacted_values` (their
+    /// count). [`Redaction::none`] turns redaction off again.
+    ///
+    /// ```no_run
+    /// use llmobs_exporter::{Config, Redaction};
+    /// let _guard = Config::from_env()?
+    ///     .redact(Redaction::builtin().literal("Project Falcon", "[Codename]"))
+    ///     .init()?;
+    /// # Ok::<(), llmobs_exporter::Error>(())
+    /// ```
+    pub fn redact(mut self, redaction: Redaction) -> Self {
+        self.redaction = (!redaction.is_empty()).then(|| Arc::new(redaction));
+        self
+    }
+
     /// Starts the global exporter with these settings; see [`crate::init`].
     pub fn init(self) -> Result<crate::LLMObsGuard, Error> {
         crate::global::init_with(self)
@@ -572,6 +597,7 @@ impl fmt::Debug for Config {
             .field("queue_max_bytes", &self.queue_max_bytes)
             .field("mode", &self.mode)
             .field("processors", &self.processors.len())
+            .field("redaction", &self.redaction)
             .finish_non_exhaustive()
     }
 }
@@ -745,6 +771,26 @@ mod tests {
             .api_key("k")
             .validate()
             .is_ok());
+    }
+
+    #[test]
+    fn redaction_is_off_by_default_and_on_with_one_variable() {
+        assert!(from(&[]).expect("valid").redaction.is_none());
+        for on in ["1", "true"] {
+            let c = from(&[("DD_LLMOBS_REDACT", on)]).expect("valid");
+            let r = c.redaction.expect("on");
+            assert!(crate::Detector::ALL.iter().all(|d| r.has(*d)));
+        }
+        assert!(from(&[("DD_LLMOBS_REDACT", "0")])
+            .expect("valid")
+            .redaction
+            .is_none());
+        let e = from(&[("DD_LLMOBS_REDACT", "emails")]).expect_err("not a bool");
+        assert!(e.to_string().contains("DD_LLMOBS_REDACT"), "{e}");
+        let c = from(&[("DD_LLMOBS_REDACT", "1")])
+            .expect("valid")
+            .redact(Redaction::none());
+        assert!(c.redaction.is_none(), "the setter wins over the variable");
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod encode;
 mod error;
 mod global;
 mod local;
+mod redact;
 mod retry;
 mod stats;
 mod transport;
@@ -46,5 +47,6 @@ pub use encode::{
 };
 pub use error::{Error, ML_APP_RULE};
 pub use global::{flush, flush_timeout, init, shutdown, stats, LLMObsGuard};
+pub use redact::{Detector, Redaction};
 pub use stats::{Drops, Stats};
 pub use worker::{Exporter, FlushReport};

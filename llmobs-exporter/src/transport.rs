@@ -184,6 +184,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn agentless_is_https_only_and_every_mode_verifies_certificates() {
+        let c = Config::default().api_key("k");
+        let t = Transport::new(&c, Mode::Agentless);
+        assert!(t.agent.config().https_only());
+        assert!(t.spans_url.starts_with("https://") && t.evals_url.starts_with("https://"));
+        // Plain HTTP only through an origin the user set explicitly.
+        let t = Transport::new(
+            &c.clone().override_origin("http://proxy:1"),
+            Mode::Agentless,
+        );
+        assert!(!t.agent.config().https_only());
+        for mode in [Mode::Agent, Mode::Agentless] {
+            let t = Transport::new(&c, mode);
+            assert!(!t.agent.config().tls_config().disable_verification());
+        }
+    }
+
+    #[test]
     fn urls_per_mode() {
         let c = Config::default()
             .agent_url("http://127.0.0.1:8126")

@@ -25,9 +25,16 @@ use crate::config::{Config, Keep, Mode, Processor};
 use crate::encode::Encoder;
 use crate::error::Error;
 use crate::local::LocalSink;
+use crate::redact::Redaction;
 use crate::retry::{backoff, classify_status, parse_retry_after, Verdict};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::transport::{probe_agent, Response, Transport};
+
+/// The span metric that counts the values redaction replaced (metric keys may not contain `.`).
+pub(crate) const REDACTED_VALUES_METRIC: &str = "redacted_values";
+
+/// How long shutdown waits for the worker after the flush timeout has passed.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 enum Item {
     Spans(Vec<SpanEvent>, usize),
@@ -85,6 +92,12 @@ pub(crate) struct Shared {
     settled_cv: Condvar,
     mode: AtomicU8,
     stopping: AtomicBool,
+    /// Spans and evaluations accepted into the queue and not yet settled by the worker.
+    in_flight: [AtomicU64; 2],
+    /// Set when shutdown stopped waiting for the worker: what it held was counted as
+    /// `shutdown` then, so its later outcomes are not counted again.
+    abandoned: AtomicBool,
+    accounting: Mutex<()>,
 }
 
 impl Shared {
@@ -103,6 +116,42 @@ impl Shared {
         self.settle(n);
     }
 
+    /// Settles what the worker took from the queue: delivered (`None`) or dropped.
+    fn worker_settled(&self, kind: Kind, outcome: Option<DropReason>, n: u64) {
+        let _g = match self.accounting.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if self.abandoned.load(SeqCst) {
+            return;
+        }
+        self.in_flight[kind_index(kind)].fetch_sub(n, SeqCst);
+        match (outcome, kind) {
+            (None, Kind::Spans) => self.counters.spans_delivered.fetch_add(n, Relaxed),
+            (None, Kind::Evals) => self.counters.evals_delivered.fetch_add(n, Relaxed),
+            (Some(reason), _) => {
+                self.drop_units(kind, reason, n);
+                return;
+            }
+        };
+        self.settle(n);
+    }
+
+    /// Counts everything the worker still holds as dropped at shutdown.
+    fn abandon(&self) {
+        let _g = match self.accounting.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        self.abandoned.store(true, SeqCst);
+        for kind in [Kind::Spans, Kind::Evals] {
+            let n = self.in_flight[kind_index(kind)].swap(0, SeqCst);
+            if n > 0 {
+                self.drop_units(kind, DropReason::Shutdown, n);
+            }
+        }
+    }
+
     fn enqueue(&self, item: Item, kind: Kind, units: usize, bytes: usize) {
         self.handed_over.fetch_add(units as u64, SeqCst);
         if self.stopping.load(Relaxed) {
@@ -117,6 +166,7 @@ impl Shared {
             self.drop_units(kind, DropReason::QueueFull, units as u64);
             return;
         }
+        self.in_flight[kind_index(kind)].fetch_add(units as u64, SeqCst);
         match self.tx.try_send(item) {
             Ok(()) => {
                 let c = match kind {
@@ -133,6 +183,7 @@ impl Shared {
                 }
             }
             Err(e) => {
+                self.in_flight[kind_index(kind)].fetch_sub(units as u64, SeqCst);
                 self.queued_units.fetch_sub(units, Relaxed);
                 self.queued_bytes.fetch_sub(bytes, Relaxed);
                 let reason = match e {
@@ -197,6 +248,13 @@ impl Shared {
             pending: target.saturating_sub(self.settled.load(SeqCst)),
             timed_out,
         }
+    }
+}
+
+fn kind_index(kind: Kind) -> usize {
+    match kind {
+        Kind::Spans => 0,
+        Kind::Evals => 1,
     }
 }
 
@@ -286,6 +344,9 @@ impl Exporter {
             settled_cv: Condvar::new(),
             mode: AtomicU8::new(0),
             stopping: AtomicBool::new(false),
+            in_flight: [AtomicU64::new(0), AtomicU64::new(0)],
+            abandoned: AtomicBool::new(false),
+            accounting: Mutex::new(()),
         });
         let flush_timeout = config.flush_timeout;
         let worker_shared = shared.clone();
@@ -326,10 +387,25 @@ impl Exporter {
         let Some(handle) = handle else {
             return FlushReport::default();
         };
+        let deadline = Instant::now() + timeout;
         let report = self.shared.flush(timeout);
         self.shared.stopping.store(true, SeqCst);
         let _ = self.shared.control.send(Control::Shutdown);
-        let _ = handle.join();
+        // A request in flight can outlast the timeout (it is bounded by the request timeout
+        // instead); the application's exit must not wait for it, so the worker is left to
+        // finish on its own and account for what it held.
+        let grace = deadline.max(Instant::now() + SHUTDOWN_GRACE);
+        while !handle.is_finished() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        } else {
+            log::debug!(
+                "llmobs: exporter still waiting on a request at shutdown; not waiting for it"
+            );
+            self.shared.abandon();
+        }
         report
     }
 
@@ -399,6 +475,7 @@ struct Worker {
     shared: Arc<Shared>,
     encoder: Encoder,
     processors: Vec<Processor>,
+    redaction: Option<Arc<Redaction>>,
     transport: Option<Transport>,
     local: Option<LocalSink>,
     spans: Batcher,
@@ -447,6 +524,7 @@ fn run(
         shared: shared.clone(),
         encoder: Encoder::new(&config),
         processors: config.processors.clone(),
+        redaction: config.redaction.clone(),
         transport,
         local,
         spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
@@ -562,11 +640,30 @@ impl Worker {
                     }
                 }
             }
+            // After the processors, so whatever they added is covered too and spans they drop
+            // cost no scan; before the local tree and the encoder, so nothing the SDK prints,
+            // writes or sends holds the original text.
+            if let Some(r) = &self.redaction {
+                match catch_unwind(AssertUnwindSafe(|| r.redact_span(&mut span))) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        span.annotations_mut()
+                            .metrics
+                            .insert(REDACTED_VALUES_METRIC.into(), (n as u64).into());
+                    }
+                    Err(_) => {
+                        // Half-redacted is not redacted: never send it.
+                        log::error!("llmobs: redaction failed on a span; the span was dropped");
+                        dropped += 1;
+                        continue 'spans;
+                    }
+                }
+            }
             kept.push(span);
         }
         if dropped > 0 {
             self.shared
-                .drop_units(Kind::Spans, DropReason::ProcessorDropped, dropped);
+                .worker_settled(Kind::Spans, Some(DropReason::ProcessorDropped), dropped);
         }
         if let Some(local) = &mut self.local {
             local.print_trace(&kept);
@@ -583,12 +680,7 @@ impl Worker {
     }
 
     fn delivered(&self, batch: &Batch) {
-        let c = match batch.kind {
-            Kind::Spans => &self.shared.counters.spans_delivered,
-            Kind::Evals => &self.shared.counters.evals_delivered,
-        };
-        c.fetch_add(batch.units, Relaxed);
-        self.shared.settle(batch.units);
+        self.shared.worker_settled(batch.kind, None, batch.units);
     }
 
     fn dispatch(&mut self, batch: Batch) {
@@ -600,8 +692,11 @@ impl Worker {
                     self.warn("local", || {
                         format!("could not append to the local payload file: {e}")
                     });
-                    self.shared
-                        .drop_units(batch.kind, DropReason::PayloadRejected, batch.units);
+                    self.shared.worker_settled(
+                        batch.kind,
+                        Some(DropReason::PayloadRejected),
+                        batch.units,
+                    );
                 }
             }
             return;
@@ -612,10 +707,11 @@ impl Worker {
         }
         match self.deliver(&batch) {
             Delivery::Delivered => self.delivered(&batch),
-            Delivery::Rejected => {
-                self.shared
-                    .drop_units(batch.kind, DropReason::PayloadRejected, batch.units)
-            }
+            Delivery::Rejected => self.shared.worker_settled(
+                batch.kind,
+                Some(DropReason::PayloadRejected),
+                batch.units,
+            ),
             Delivery::Failed => {
                 self.intake_down = true;
                 self.keep(batch);
@@ -630,20 +726,20 @@ impl Worker {
         self.next_retry = now + self.interval;
         if self.shared.stopping.load(SeqCst) {
             self.shared
-                .drop_units(batch.kind, DropReason::Shutdown, batch.units);
+                .worker_settled(batch.kind, Some(DropReason::Shutdown), batch.units);
         } else if now.duration_since(first) >= self.retry_window {
             let units = batch.units;
             self.warn("exhausted", || {
                 format!("dropping {units} LLMObs events after retrying for the whole retry window")
             });
             self.shared
-                .drop_units(batch.kind, DropReason::RetriesExhausted, batch.units);
+                .worker_settled(batch.kind, Some(DropReason::RetriesExhausted), batch.units);
         } else if self.kept_bytes + batch.body.len() > self.retry_buffer_bytes {
             self.warn("buffer", || {
                 "retry buffer full, dropping LLMObs events".to_owned()
             });
             self.shared
-                .drop_units(batch.kind, DropReason::BufferFull, batch.units);
+                .worker_settled(batch.kind, Some(DropReason::BufferFull), batch.units);
         } else {
             self.kept_bytes += batch.body.len();
             self.kept.push_back(batch);
@@ -661,7 +757,7 @@ impl Worker {
     fn drop_kept(&mut self) {
         while let Some(b) = self.kept.pop_front() {
             self.shared
-                .drop_units(b.kind, DropReason::Shutdown, b.units);
+                .worker_settled(b.kind, Some(DropReason::Shutdown), b.units);
         }
         self.kept_bytes = 0;
     }

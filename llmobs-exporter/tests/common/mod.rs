@@ -26,6 +26,9 @@ pub enum Reply {
     Stall(Duration),
     /// Close the connection without answering.
     Reset,
+    /// Close the connection once the headers arrived, before reading the body, so the client
+    /// is cut off while it is still uploading.
+    ResetMidBody,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The status answered, `None` when the connection was stalled or reset.
     pub status: Option<u16>,
+    /// When the request (or, for `ResetMidBody`, its headers) arrived.
+    pub at: Instant,
 }
 
 impl Request {
@@ -56,6 +61,10 @@ struct State {
     requests: Mutex<Vec<Request>>,
     script: Mutex<VecDeque<Reply>>,
     info: Mutex<Option<String>>,
+    /// Until then, every request without a scripted reply is answered 500 and 503 in turn.
+    outage_until: Mutex<Option<Instant>>,
+    /// Every request without a scripted reply stalls this long.
+    stall_all: Mutex<Option<Duration>>,
 }
 
 pub struct Intake {
@@ -106,6 +115,16 @@ impl Intake {
     /// Answers the next requests (other than `GET /info`) in this order, then 200.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         lock(&self.state.script).extend(replies);
+    }
+
+    /// Answers 500 and 503 in turn to every unscripted request for `d` from now.
+    pub fn outage_for(&self, d: Duration) {
+        *lock(&self.state.outage_until) = Some(Instant::now() + d);
+    }
+
+    /// Stalls every unscripted request for `d` (or answers normally again with `None`).
+    pub fn stall_all(&self, d: Option<Duration>) {
+        *lock(&self.state.stall_all) = d;
     }
 
     /// What `GET /info` returns (404 when `None`).
@@ -170,6 +189,24 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
             if let Some(req) = parse(&mut buf) {
                 break Some(req);
             }
+            if headers_complete(&buf)
+                && matches!(lock(&state.script).front(), Some(Reply::ResetMidBody))
+            {
+                lock(&state.script).pop_front();
+                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let mut first = head.split(' ');
+                lock(&state.requests).push(Request {
+                    method: first.next().unwrap_or_default().to_owned(),
+                    path: first.next().unwrap_or_default().to_owned(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    status: None,
+                    at: Instant::now(),
+                });
+                // Dropping a socket with unread data makes the kernel answer with a reset.
+                return;
+            }
             if stop.load(Ordering::SeqCst) || started.elapsed() > CONNECTION_LIFETIME {
                 break None;
             }
@@ -193,12 +230,22 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
             }
             continue;
         }
-        let reply = lock(&state.script)
-            .pop_front()
-            .unwrap_or(Reply::Status(200));
+        let scripted = lock(&state.script).pop_front();
+        let reply = scripted.unwrap_or_else(|| {
+            if let Some(d) = *lock(&state.stall_all) {
+                return Reply::Stall(d);
+            }
+            match *lock(&state.outage_until) {
+                Some(until) if Instant::now() < until => {
+                    let n = lock(&state.requests).len();
+                    Reply::Status(if n % 2 == 0 { 500 } else { 503 })
+                }
+                _ => Reply::Status(200),
+            }
+        });
         req.status = match reply {
             Reply::Status(c) | Reply::RetryAfter(c, _) => Some(c),
-            Reply::Stall(_) | Reply::Reset => None,
+            Reply::Stall(_) | Reply::Reset | Reply::ResetMidBody => None,
         };
         lock(&state.requests).push(req);
         match reply {
@@ -220,7 +267,7 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
                 }
                 return;
             }
-            Reply::Reset => return,
+            Reply::Reset | Reply::ResetMidBody => return,
         }
     }
 }
@@ -237,6 +284,10 @@ fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &s
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body.as_bytes());
     let _ = stream.flush();
+}
+
+fn headers_complete(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// Takes one complete request off the front of `buf`, if there is one.
@@ -267,6 +318,7 @@ fn parse(buf: &mut Vec<u8>) -> Option<Request> {
         headers,
         body,
         status: None,
+        at: Instant::now(),
     })
 }
 
@@ -288,4 +340,40 @@ pub fn temp_file(name: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     std::env::temp_dir().join(format!("llmobs-test-{}-{n}-{name}", std::process::id()))
+}
+
+/// A loopback port nothing listens on: connecting to it is refused.
+pub fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// Every log line of any level, from the first call of [`capture_logs`] on.
+pub fn captured_logs() -> Vec<String> {
+    lock(&LOGS).clone()
+}
+
+static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Recorder;
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        lock(&LOGS).push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+/// Records every log line at every level for this test binary.
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = log::set_logger(&Recorder);
+        log::set_max_level(log::LevelFilter::Trace);
+    });
 }

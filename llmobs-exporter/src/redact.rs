@@ -1,0 +1,999 @@
+//! Client-side redaction of sensitive values, before any span leaves the process.
+//!
+//! Datadog's Sensitive Data Scanner masks values only after they reached Datadog; some data must
+//! never leave the machine at all. The detectors here are hand-written byte scanners rather than
+//! regular expressions: each looks for a cheap anchor (`@`, a digit, `:`, a key prefix) and
+//! validates around it, so text without any anchor costs one pass per detector and no
+//! allocation, and the exporter takes no regex engine as a dependency. Users who want regular
+//! expressions plug their own engine in through [`Redaction::pattern`].
+//!
+//! Every detector works on ASCII bytes only, so every match starts and ends on a character
+//! boundary of the UTF-8 text and replacing it cannot split a character.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use llmobs_core::{SpanEvent, SpanIo};
+use serde_json::Value;
+
+/// A kind of sensitive value the SDK recognises by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Detector {
+    /// `name@example.com` → `[Email Address]`.
+    Email,
+    /// `+44 20 7946 0958`, `(415) 555-2671`, `415-555-2671` → `[Phone Number]`. Bare runs of
+    /// digits without a `+` or separators are left alone: they are more often ids or timestamps.
+    Phone,
+    /// `123-45-6789` (dashes, valid area/group/serial) → `[US Social Security Number]`.
+    UsSsn,
+    /// 13 to 19 digits, optionally grouped by spaces or dashes, passing the Luhn check →
+    /// `[Credit Card Number]`.
+    CreditCard,
+    /// `192.168.0.1` → `[IPv4 Address]`.
+    Ipv4,
+    /// `2001:db8::1` → `[IPv6 Address]`.
+    Ipv6,
+    /// Keys with a well-known prefix (`sk-`, `sk_live_`, `ghp_`, `github_pat_`, `xoxb-`,
+    /// `AKIA`, `AIza`, `hf_`, ...) → `[API Key]`.
+    ApiKey,
+    /// The token after `Bearer ` (any case) → `Bearer [Bearer Token]`.
+    BearerToken,
+}
+
+impl Detector {
+    /// Every built-in detector.
+    pub const ALL: [Detector; 8] = [
+        Detector::Email,
+        Detector::Phone,
+        Detector::UsSsn,
+        Detector::CreditCard,
+        Detector::Ipv4,
+        Detector::Ipv6,
+        Detector::ApiKey,
+        Detector::BearerToken,
+    ];
+
+    /// What a match is replaced with, in the Sensitive Data Scanner's style.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Detector::Email => "[Email Address]",
+            Detector::Phone => "[Phone Number]",
+            Detector::UsSsn => "[US Social Security Number]",
+            Detector::CreditCard => "[Credit Card Number]",
+            Detector::Ipv4 => "[IPv4 Address]",
+            Detector::Ipv6 => "[IPv6 Address]",
+            Detector::ApiKey => "[API Key]",
+            Detector::BearerToken => "[Bearer Token]",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    fn find(self, text: &str, out: &mut Vec<Range<usize>>) {
+        let b = text.as_bytes();
+        match self {
+            Detector::Email => find_emails(b, out),
+            Detector::Phone => find_phones(b, out),
+            Detector::UsSsn => find_ssns(b, out),
+            Detector::CreditCard => find_cards(b, out),
+            Detector::Ipv4 => find_ipv4(b, out),
+            Detector::Ipv6 => find_ipv6(text, out),
+            Detector::ApiKey => find_api_keys(b, out),
+            Detector::BearerToken => find_bearer(b, out),
+        }
+    }
+}
+
+type Finder = dyn Fn(&str) -> Vec<Range<usize>> + Send + Sync;
+
+#[derive(Clone)]
+struct UserPattern {
+    placeholder: String,
+    find: Arc<Finder>,
+}
+
+/// Which values to mask before spans are encoded; see [`crate::Config::redact`].
+///
+/// ```
+/// use llmobs_exporter::{Detector, Redaction};
+/// let r = Redaction::builtin()
+///     .literal("Project Falcon", "[Codename]")
+///     .pattern("[Order Id]", |text| {
+///         text.match_indices("ORD-").map(|(i, _)| i..(i + 10).min(text.len())).collect()
+///     });
+/// let (clean, n) = r.redact_text("mail jo@example.com about Project Falcon");
+/// assert_eq!(clean, "mail [Email Address] about [Codename]");
+/// assert_eq!(n, 2);
+/// assert!(Redaction::builtin().without(Detector::Ipv4).redact_text("10.0.0.1").1 == 0);
+/// ```
+#[derive(Clone, Default)]
+pub struct Redaction {
+    detectors: u16,
+    patterns: Vec<UserPattern>,
+}
+
+impl fmt::Debug for Redaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let on: Vec<Detector> = Detector::ALL.into_iter().filter(|d| self.has(*d)).collect();
+        let placeholders: Vec<&str> = self
+            .patterns
+            .iter()
+            .map(|p| p.placeholder.as_str())
+            .collect();
+        f.debug_struct("Redaction")
+            .field("detectors", &on)
+            .field("patterns", &placeholders)
+            .finish()
+    }
+}
+
+/// One match to replace: where, and with what.
+struct Hit<'r> {
+    range: Range<usize>,
+    placeholder: &'r str,
+}
+
+impl Redaction {
+    /// Every built-in [`Detector`], what `DD_LLMOBS_REDACT=1` turns on.
+    pub fn builtin() -> Self {
+        Redaction::none().with_all(Detector::ALL)
+    }
+
+    /// No detector; add some with [`Redaction::with`], [`Redaction::literal`] or
+    /// [`Redaction::pattern`].
+    pub fn none() -> Self {
+        Redaction::default()
+    }
+
+    /// Turns one built-in detector on.
+    pub fn with(mut self, detector: Detector) -> Self {
+        self.detectors |= detector.bit();
+        self
+    }
+
+    fn with_all(self, detectors: impl IntoIterator<Item = Detector>) -> Self {
+        detectors.into_iter().fold(self, Redaction::with)
+    }
+
+    /// Turns one built-in detector off.
+    pub fn without(mut self, detector: Detector) -> Self {
+        self.detectors &= !detector.bit();
+        self
+    }
+
+    /// Whether a built-in detector is on.
+    pub fn has(&self, detector: Detector) -> bool {
+        self.detectors & detector.bit() != 0
+    }
+
+    /// Whether nothing would ever be replaced.
+    pub fn is_empty(&self) -> bool {
+        self.detectors == 0 && self.patterns.is_empty()
+    }
+
+    /// Replaces every occurrence of `text` (case-sensitive) with `placeholder`. An empty
+    /// `text` is ignored.
+    pub fn literal(self, text: impl Into<String>, placeholder: impl Into<String>) -> Self {
+        let needle: String = text.into();
+        if needle.is_empty() {
+            return self;
+        }
+        self.pattern(placeholder, move |hay| {
+            hay.match_indices(needle.as_str())
+                .map(|(i, m)| i..i + m.len())
+                .collect()
+        })
+    }
+
+    /// Replaces what `find` reports with `placeholder`. `find` returns byte ranges of its
+    /// argument; ranges that are out of bounds, not on character boundaries or overlapping an
+    /// earlier match are ignored, and a `find` that panics is skipped for that text. This is
+    /// the place for a regular expression engine of your choice:
+    /// `.pattern("[Ticket]", move |t| re.find_iter(t).map(|m| m.range()).collect())`.
+    pub fn pattern<F>(mut self, placeholder: impl Into<String>, find: F) -> Self
+    where
+        F: Fn(&str) -> Vec<Range<usize>> + Send + Sync + 'static,
+    {
+        self.patterns.push(UserPattern {
+            placeholder: placeholder.into(),
+            find: Arc::new(find),
+        });
+        self
+    }
+
+    /// The text with every match replaced, and the number of matches.
+    pub fn redact_text(&self, text: &str) -> (String, usize) {
+        let mut s = text.to_owned();
+        let n = self.redact_string(&mut s);
+        (s, n)
+    }
+
+    /// Replaces every match in place; returns the number of matches. Allocates only when
+    /// something matched.
+    pub fn redact_string(&self, text: &mut String) -> usize {
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return 0;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for h in &hits {
+            out.push_str(&text[at..h.range.start]);
+            out.push_str(h.placeholder);
+            at = h.range.end;
+        }
+        out.push_str(&text[at..]);
+        *text = out;
+        hits.len()
+    }
+
+    fn hits<'r>(&'r self, text: &str) -> Vec<Hit<'r>> {
+        let mut hits: Vec<Hit<'r>> = Vec::new();
+        let mut ranges = Vec::new();
+        // User patterns first: the user knows their data better than the heuristics do.
+        for p in &self.patterns {
+            let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (p.find)(text)))
+                .unwrap_or_default();
+            for r in found {
+                if r.start < r.end
+                    && r.end <= text.len()
+                    && text.is_char_boundary(r.start)
+                    && text.is_char_boundary(r.end)
+                {
+                    hits.push(Hit {
+                        range: r,
+                        placeholder: &p.placeholder,
+                    });
+                }
+            }
+        }
+        for d in Detector::ALL {
+            if !self.has(d) {
+                continue;
+            }
+            ranges.clear();
+            d.find(text, &mut ranges);
+            hits.extend(ranges.drain(..).map(|range| Hit {
+                range,
+                placeholder: d.placeholder(),
+            }));
+        }
+        if hits.len() > 1 {
+            // Stable: at the same start, the earlier source (user pattern, then detector order)
+            // wins, and overlapping later matches are dropped.
+            hits.sort_by_key(|h| h.range.start);
+            let mut end = 0;
+            hits.retain(|h| {
+                let keep = h.range.start >= end;
+                if keep {
+                    end = h.range.end;
+                }
+                keep
+            });
+        }
+        hits
+    }
+
+    /// Redacts a JSON value in place: every string, at any depth (object keys are kept).
+    pub fn redact_value(&self, v: &mut Value) -> usize {
+        // An explicit stack: a hostile, deeply nested value must not overflow ours.
+        let mut n = 0;
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => n += self.redact_string(s),
+                Value::Array(a) => stack.extend(a.iter_mut()),
+                Value::Object(o) => stack.extend(o.values_mut()),
+                _ => {}
+            }
+        }
+        n
+    }
+
+    fn redact_io(&self, io: &mut SpanIo) -> usize {
+        match io {
+            SpanIo::Value(v) => self.redact_value(v),
+            SpanIo::Messages(messages) => messages
+                .iter_mut()
+                .map(|m| {
+                    self.redact_string(&mut m.content)
+                        + m.tool_calls
+                            .iter_mut()
+                            .map(|c| self.redact_value(&mut c.arguments))
+                            .sum::<usize>()
+                        + m.tool_results
+                            .iter_mut()
+                            .map(|r| self.redact_string(&mut r.result))
+                            .sum::<usize>()
+                })
+                .sum(),
+            SpanIo::Documents(docs) => docs
+                .iter_mut()
+                .map(|d| {
+                    self.redact_string(&mut d.text)
+                        + d.name.as_mut().map_or(0, |s| self.redact_string(s))
+                })
+                .sum(),
+        }
+    }
+
+    /// Redacts a span's input, output, metadata, tag values, prompt variables and error
+    /// message in place; returns the number of values replaced. Names, ids, metric keys and
+    /// tag keys are left alone: they are chosen by the program, not taken from its data.
+    pub fn redact_span(&self, span: &mut SpanEvent) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut n = 0;
+        if let Some(e) = span.error.as_mut() {
+            n += self.redact_string(&mut e.message);
+            if let Some(stack) = e.stack.as_mut() {
+                n += self.redact_string(stack);
+            }
+        }
+        let a = span.annotations_mut();
+        if let Some(io) = a.input.as_mut() {
+            n += self.redact_io(io);
+        }
+        if let Some(io) = a.output.as_mut() {
+            n += self.redact_io(io);
+        }
+        n += a
+            .metadata
+            .values_mut()
+            .map(|v| self.redact_value(v))
+            .sum::<usize>();
+        n += a
+            .tags
+            .values_mut()
+            .map(|v| self.redact_string(v))
+            .sum::<usize>();
+        if let Some(p) = a.prompt.as_mut() {
+            n += p
+                .variables
+                .values_mut()
+                .map(|v| self.redact_string(v))
+                .sum::<usize>();
+        }
+        n
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `b[i]` is at the start of a token: nothing word-like right before it.
+fn starts_token(b: &[u8], i: usize) -> bool {
+    i == 0 || !is_word(b[i - 1])
+}
+
+fn digits_at(b: &[u8], i: usize, n: usize) -> bool {
+    b.len() >= i + n && b[i..i + n].iter().all(u8::is_ascii_digit)
+}
+
+fn is_email_local(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._%+-".contains(&b)
+}
+
+fn is_email_domain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+}
+
+fn find_emails(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut from = 0;
+    while let Some(off) = b[from..].iter().position(|&c| c == b'@') {
+        let at = from + off;
+        from = at + 1;
+        let mut start = at;
+        while start > 0 && is_email_local(b[start - 1]) {
+            start -= 1;
+        }
+        // A local part does not start or end with a dot.
+        while start < at && b[start] == b'.' {
+            start += 1;
+        }
+        if start == at || b[at - 1] == b'.' {
+            continue;
+        }
+        let mut end = at + 1;
+        while end < b.len() && is_email_domain(b[end]) {
+            end += 1;
+        }
+        // Trailing punctuation belongs to the sentence, not the address.
+        while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        let domain = &b[at + 1..end];
+        let Some(dot) = domain.iter().rposition(|&c| c == b'.') else {
+            continue;
+        };
+        let tld = &domain[dot + 1..];
+        let labels_ok = domain
+            .split(|&c| c == b'.')
+            .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-');
+        if tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) && labels_ok {
+            if out.last().is_some_and(|r| r.end > start) {
+                continue;
+            }
+            out.push(start..end);
+            from = end;
+        }
+    }
+}
+
+/// The end of a number that stops here: not followed by more digits or a word.
+fn ends_number(b: &[u8], end: usize) -> bool {
+    match b.get(end) {
+        None => true,
+        Some(c) if is_word(*c) => false,
+        // `123-45-6789-0` or `1.2.3.4.5`: part of something longer.
+        Some(b'-' | b'.') => !b.get(end + 1).is_some_and(u8::is_ascii_digit),
+        Some(_) => true,
+    }
+}
+
+/// Whether a number may start at `i`: no digit, word or `-`/`.` joined digit before it.
+fn starts_number(b: &[u8], i: usize) -> bool {
+    if !starts_token(b, i) {
+        return false;
+    }
+    !(i >= 2 && matches!(b[i - 1], b'-' | b'.') && b[i - 2].is_ascii_digit())
+}
+
+fn find_ssns(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut i = 0;
+    while i + 11 <= b.len() {
+        if b[i].is_ascii_digit()
+            && starts_number(b, i)
+            && digits_at(b, i, 3)
+            && b[i + 3] == b'-'
+            && digits_at(b, i + 4, 2)
+            && b[i + 6] == b'-'
+            && digits_at(b, i + 7, 4)
+            && ends_number(b, i + 11)
+        {
+            let area = &b[i..i + 3];
+            let valid = area != b"000"
+                && area != b"666"
+                && area[0] != b'9'
+                && &b[i + 4..i + 6] != b"00"
+                && &b[i + 7..i + 11] != b"0000";
+            if valid {
+                out.push(i..i + 11);
+                i += 11;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, d)| {
+            let d = u32::from(d - b'0');
+            if k % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn find_cards(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut i = 0;
+    let mut digits: Vec<u8> = Vec::with_capacity(19);
+    while i < b.len() {
+        if !(b[i].is_ascii_digit() && starts_number(b, i)) {
+            i += 1;
+            continue;
+        }
+        // Digits with single spaces or dashes between them; remember where each digit ends.
+        digits.clear();
+        let mut ends: Vec<usize> = Vec::with_capacity(19);
+        let mut j = i;
+        let mut sep: Option<u8> = None;
+        while j < b.len() && digits.len() < 20 {
+            let c = b[j];
+            if c.is_ascii_digit() {
+                digits.push(c);
+                j += 1;
+                ends.push(j);
+            } else if (c == b' ' || c == b'-')
+                && sep.is_none_or(|s| s == c)
+                && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+            {
+                sep = Some(c);
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let mut matched = None;
+        // The longest valid number that ends at a group boundary wins.
+        for len in (13..=19.min(digits.len())).rev() {
+            let end = ends[len - 1];
+            let at_boundary = len == digits.len() || !b[end].is_ascii_digit();
+            if at_boundary && ends_number(b, end) && luhn(&digits[..len]) {
+                matched = Some(end);
+                break;
+            }
+        }
+        match matched {
+            Some(end) => {
+                out.push(i..end);
+                i = end;
+            }
+            None => {
+                // Skip the whole run of digits: no card starts in its middle.
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+fn find_phones(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let candidate = (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || c.is_ascii_digit();
+        if !(candidate && starts_number(b, i) && (i == 0 || b[i - 1] != b'+')) {
+            i += 1;
+            continue;
+        }
+        let plus = c == b'+';
+        let mut j = if plus { i + 1 } else { i };
+        let mut groups: Vec<usize> = Vec::new();
+        let mut cur = 0usize;
+        let mut seps = 0usize;
+        let mut open_paren = false;
+        let mut last_digit_end = j;
+        while j < b.len() {
+            let c = b[j];
+            if c.is_ascii_digit() {
+                cur += 1;
+                j += 1;
+                last_digit_end = j;
+            } else if c == b'(' && cur == 0 && !open_paren {
+                open_paren = true;
+                j += 1;
+            } else if c == b')' && open_paren && cur > 0 {
+                open_paren = false;
+                groups.push(cur);
+                cur = 0;
+                seps += 1;
+                j += 1;
+                if b.get(j) == Some(&b' ') || b.get(j) == Some(&b'-') {
+                    j += 1;
+                }
+            } else if matches!(c, b' ' | b'-' | b'.')
+                && cur > 0
+                && b.get(j + 1)
+                    .is_some_and(|n| n.is_ascii_digit() || *n == b'(')
+            {
+                groups.push(cur);
+                cur = 0;
+                seps += 1;
+                j += 1;
+            } else {
+                break;
+            }
+            if groups.iter().sum::<usize>() + cur > 15 {
+                break;
+            }
+        }
+        if cur > 0 {
+            groups.push(cur);
+        }
+        let end = last_digit_end;
+        let total: usize = groups.iter().sum();
+        let ok = !open_paren
+            && ends_number(b, end)
+            && total <= 15
+            && if plus {
+                total >= 8 && groups.iter().all(|g| *g <= 5 || groups.len() == 1)
+            } else {
+                seps > 0
+                    && (groups.as_slice() == [3, 3, 4]
+                        || (groups.as_slice() == [1, 3, 3, 4] && b[i] == b'1'))
+            };
+        if ok {
+            out.push(i..end);
+            i = end;
+        } else {
+            i = j.max(i + 1);
+        }
+    }
+}
+
+fn find_ipv4(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_digit() && starts_token(b, i) && (i == 0 || b[i - 1] != b'.')) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut ok = true;
+        for part in 0..4 {
+            let start = j;
+            while j < b.len() && b[j].is_ascii_digit() && j - start < 4 {
+                j += 1;
+            }
+            let n = j - start;
+            let octet = std::str::from_utf8(&b[start..j])
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok());
+            if n == 0 || n > 3 || octet.is_none_or(|o| o > 255) || (n > 1 && b[start] == b'0') {
+                ok = false;
+                break;
+            }
+            if part < 3 {
+                if b.get(j) != Some(&b'.') {
+                    ok = false;
+                    break;
+                }
+                j += 1;
+            }
+        }
+        // A trailing `:port` ends the number like any other punctuation.
+        if ok && ends_number(b, j) {
+            out.push(i..j);
+            i = j;
+        } else {
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+        }
+    }
+}
+
+fn is_v6_char(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b':' || c == b'.'
+}
+
+fn find_ipv6(text: &str, out: &mut Vec<Range<usize>>) {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(off) = b[from..].iter().position(|&c| c == b':') {
+        let colon = from + off;
+        let mut start = colon;
+        while start > 0 && is_v6_char(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = colon;
+        while end < b.len() && is_v6_char(b[end]) {
+            end += 1;
+        }
+        from = end.max(colon + 1);
+        if (start > 0 && is_word(b[start - 1])) || (end < b.len() && is_word(b[end])) {
+            continue;
+        }
+        // Sentence punctuation after an address, e.g. `fe80::1.` or `::1:`.
+        let mut e = end;
+        while e > start
+            && matches!(b[e - 1], b'.' | b':')
+            && text[start..e].parse::<std::net::Ipv6Addr>().is_err()
+        {
+            e -= 1;
+        }
+        let candidate = &text[start..e];
+        let colons = candidate.bytes().filter(|&c| c == b':').count();
+        if colons >= 2
+            && candidate.bytes().any(|c| c.is_ascii_hexdigit())
+            && candidate.parse::<std::net::Ipv6Addr>().is_ok()
+        {
+            out.push(start..e);
+        }
+    }
+}
+
+fn is_key_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+/// Prefixes of provider keys, with the fewest key characters that must follow.
+const KEY_PREFIXES: &[(&[u8], usize)] = &[
+    (b"sk-", 20),
+    (b"sk_live_", 16),
+    (b"sk_test_", 16),
+    (b"rk_live_", 16),
+    (b"pk_live_", 16),
+    (b"ghp_", 30),
+    (b"gho_", 30),
+    (b"ghu_", 30),
+    (b"ghs_", 30),
+    (b"ghr_", 30),
+    (b"github_pat_", 30),
+    (b"glpat-", 20),
+    (b"xoxb-", 16),
+    (b"xoxp-", 16),
+    (b"xoxa-", 16),
+    (b"xoxs-", 16),
+    (b"hf_", 30),
+    (b"AKIA", 16),
+    (b"ASIA", 16),
+    (b"AIza", 30),
+];
+
+fn find_api_keys(b: &[u8], out: &mut Vec<Range<usize>>) {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(matches!(c, b's' | b'r' | b'p' | b'g' | b'x' | b'h' | b'A') && starts_token(b, i)) {
+            i += 1;
+            continue;
+        }
+        let mut matched = None;
+        for (prefix, min) in KEY_PREFIXES {
+            if b[i..].starts_with(prefix) {
+                let body = i + prefix.len();
+                let mut end = body;
+                while end < b.len() && is_key_char(b[end]) {
+                    end += 1;
+                }
+                if end - body >= *min {
+                    matched = Some(end);
+                    break;
+                }
+            }
+        }
+        match matched {
+            Some(end) => {
+                out.push(i..end);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+}
+
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c)
+}
+
+fn find_bearer(b: &[u8], out: &mut Vec<Range<usize>>) {
+    const WORD: &[u8] = b"bearer";
+    let mut i = 0;
+    while i + WORD.len() < b.len() {
+        if !(b[i] | 0x20 == b'b'
+            && b[i..i + WORD.len()].eq_ignore_ascii_case(WORD)
+            && starts_token(b, i))
+        {
+            i += 1;
+            continue;
+        }
+        let mut j = i + WORD.len();
+        let spaces = j;
+        while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+            j += 1;
+        }
+        let start = j;
+        while j < b.len() && is_token_char(b[j]) {
+            j += 1;
+        }
+        if j > spaces && start > spaces && j - start >= 16 {
+            out.push(start..j);
+        }
+        i = j.max(i + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(d: Detector, text: &str) -> String {
+        Redaction::none().with(d).redact_text(text).0
+    }
+
+    #[test]
+    fn emails() {
+        let d = Detector::Email;
+        assert_eq!(
+            only(d, "write to jo.doe+x@mail.example.co.uk."),
+            "write to [Email Address]."
+        );
+        assert_eq!(only(d, "a@b.c, x@y.io"), "a@b.c, [Email Address]");
+        for keep in [
+            "@handle",
+            "a@b",
+            "user@localhost",
+            "x@-bad.com",
+            "@@",
+            "a@.com",
+        ] {
+            assert_eq!(only(d, keep), keep);
+        }
+    }
+
+    #[test]
+    fn ssns() {
+        let d = Detector::UsSsn;
+        assert_eq!(
+            only(d, "ssn 123-45-6789;"),
+            "ssn [US Social Security Number];"
+        );
+        for keep in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-34-5678",
+            "123-00-4567",
+            "123-45-0000",
+            "1123-45-6789",
+            "123-45-67890",
+            "123-45-6789-1",
+            "x123-45-6789",
+        ] {
+            assert_eq!(only(d, keep), keep);
+        }
+    }
+
+    #[test]
+    fn cards_need_luhn() {
+        let d = Detector::CreditCard;
+        for card in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "378282246310005",
+            "5555555555554444",
+        ] {
+            assert_eq!(
+                only(d, &format!("pay {card}.")),
+                "pay [Credit Card Number]."
+            );
+        }
+        for keep in [
+            "4111111111111112",
+            "1234567890123",
+            "4111 1111-1111 1111",
+            "41111111111111110000000",
+        ] {
+            assert_eq!(only(d, keep), keep, "{keep}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        let d = Detector::Phone;
+        for phone in [
+            "+1 415 555 2671",
+            "+14155552671",
+            "+44 20 7946 0958",
+            "(415) 555-2671",
+            "415-555-2671",
+            "415.555.2671",
+            "1-415-555-2671",
+        ] {
+            assert_eq!(
+                only(d, &format!("call {phone} now")),
+                "call [Phone Number] now",
+                "{phone}"
+            );
+        }
+        for keep in [
+            "1700000000123",
+            "4155552671",
+            "2024-01-31",
+            "v1.2.3",
+            "12-34-56",
+            "+123",
+            "ab415-555-2671",
+        ] {
+            assert_eq!(only(d, keep), keep, "{keep}");
+        }
+    }
+
+    #[test]
+    fn ip_addresses() {
+        assert_eq!(
+            only(Detector::Ipv4, "from 192.168.0.1:8080 and 10.0.0.255."),
+            "from [IPv4 Address]:8080 and [IPv4 Address]."
+        );
+        for keep in ["256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "v1.2.3.4a"] {
+            assert_eq!(only(Detector::Ipv4, keep), keep, "{keep}");
+        }
+        assert_eq!(
+            only(Detector::Ipv6, "peer 2001:db8::ff00:42:8329 and ::1."),
+            "peer [IPv6 Address] and [IPv6 Address]."
+        );
+        assert_eq!(
+            only(Detector::Ipv6, "fe80:0000:0000:0000:0202:b3ff:fe1e:8329"),
+            "[IPv6 Address]"
+        );
+        for keep in ["12:30:45", "a::b::c", "std::env::var", "key: value", "::"] {
+            assert_eq!(only(Detector::Ipv6, keep), keep, "{keep}");
+        }
+    }
+
+    #[test]
+    fn keys_and_tokens() {
+        assert_eq!(
+            only(Detector::ApiKey, "key=sk-proj-abcdefghijklmnopqrstuvwx end"),
+            "key=[API Key] end"
+        );
+        assert_eq!(only(Detector::ApiKey, "AKIAIOSFODNN7EXAMPLE"), "[API Key]");
+        for keep in ["sk-short", "task-abcdefghijklmnopqrstuvwxyz", "ask-me"] {
+            assert_eq!(only(Detector::ApiKey, keep), keep, "{keep}");
+        }
+        assert_eq!(
+            only(
+                Detector::BearerToken,
+                "Authorization: Bearer eyJhbGciOi.JIUzI1NiJ9.abc-def_ghi"
+            ),
+            "Authorization: Bearer [Bearer Token]"
+        );
+        assert_eq!(only(Detector::BearerToken, "bearer short"), "bearer short");
+    }
+
+    #[test]
+    fn all_together_and_counted() {
+        let r = Redaction::builtin();
+        let (text, n) = r.redact_text(
+            "Jo (jo@example.com, +1 415 555 2671, SSN 123-45-6789) paid with \
+             4111 1111 1111 1111 from 203.0.113.9 using sk-abcdefghijklmnopqrstuvwxyz12",
+        );
+        assert_eq!(
+            text,
+            "Jo ([Email Address], [Phone Number], SSN [US Social Security Number]) paid with \
+             [Credit Card Number] from [IPv4 Address] using [API Key]"
+        );
+        assert_eq!(n, 6);
+        assert_eq!(r.redact_text("nothing to see").1, 0);
+    }
+
+    #[test]
+    fn user_patterns_are_bounded_to_the_text() {
+        let r = Redaction::none()
+            .pattern("[Bad]", |t| {
+                vec![0..t.len() + 5, Range { start: 3, end: 1 }]
+            })
+            .pattern("[Boom]", |_| panic!("user pattern bug"))
+            .literal("é", "[E]");
+        assert_eq!(r.redact_text("café"), ("caf[E]".to_owned(), 1));
+    }
+
+    #[test]
+    fn multibyte_text_is_never_split() {
+        let r = Redaction::builtin();
+        let (t, n) = r.redact_text("é jo@example.com ü 10.0.0.1 ✓");
+        assert_eq!(t, "é [Email Address] ü [IPv4 Address] ✓");
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn deep_values_do_not_overflow_the_stack() {
+        let mut v = Value::String("jo@example.com".into());
+        for _ in 0..100_000 {
+            v = Value::Array(vec![v]);
+        }
+        assert_eq!(Redaction::builtin().redact_value(&mut v), 1);
+        // Dropping a deep value recurses in serde_json; take it apart iteratively.
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            if let Value::Array(a) = v {
+                stack.extend(a);
+            }
+        }
+    }
+}
