@@ -80,7 +80,9 @@ fn weather_agent(question: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("weather-agent").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .default_ml_app("weather-agent")
+        .init()?;
     println!(
         "{}",
         weather_agent("What's the weather in Oslo, in Fahrenheit?")

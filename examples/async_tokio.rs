@@ -29,7 +29,9 @@ async fn quote(session: String, sku: String) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("async-demo").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .default_ml_app("async-demo")
+        .init()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

@@ -63,7 +63,7 @@ fn client(port: u16) -> Result<String, Box<dyn std::error::Error>> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _llmobs = llmobs::Config::from_env()?
-        .ml_app("distributed-demo")
+        .default_ml_app("distributed-demo")
         .init()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();

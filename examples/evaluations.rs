@@ -13,7 +13,9 @@ fn answer(question: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("eval-demo").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .default_ml_app("eval-demo")
+        .init()?;
 
     let root = llmobs::workflow("answer_question").start();
     let reply = answer("delivery times");

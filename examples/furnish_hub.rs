@@ -552,8 +552,7 @@ const SCRIPT: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _llmobs = llmobs::Config::from_env()?
-        .ml_app("furnish-hub")
-        .service("furnish-hub")
+        .default_ml_app("furnish-hub")
         .init()?;
     let interactive = std::env::args().any(|a| a == "--interactive");
     let assistant = Assistant::new(&format!("session-{}", std::process::id()), "user-1001");

@@ -91,7 +91,9 @@ fn ask(question: &str) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _llmobs = llmobs::Config::from_env()?.ml_app("rag-demo").init()?;
+    let _llmobs = llmobs::Config::from_env()?
+        .default_ml_app("rag-demo")
+        .init()?;
     println!("{}", ask("How long does express delivery take?"));
     Ok(())
 }

@@ -334,6 +334,25 @@ impl Config {
         self.ml_app_source = "Config::ml_app";
         self
     }
+    /// The ml_app to use when neither `DD_LLMOBS_ML_APP` (nor [`ml_app`](Self::ml_app)) nor
+    /// `DD_SERVICE` names one: an application's own name, which its deployment can still
+    /// override.
+    ///
+    /// ```
+    /// let config = llmobs_exporter::Config::from_lookup(|_| None).unwrap().default_ml_app("furnish-hub");
+    /// assert_eq!(config.resolved_ml_app(), "furnish-hub");
+    /// let config = llmobs_exporter::Config::from_lookup(|v| (v == "DD_LLMOBS_ML_APP").then(|| "prod-app".into()))
+    ///     .unwrap()
+    ///     .default_ml_app("furnish-hub");
+    /// assert_eq!(config.resolved_ml_app(), "prod-app");
+    /// ```
+    pub fn default_ml_app(mut self, ml_app: impl Into<String>) -> Self {
+        if self.ml_app.is_none() && self.service.is_none() {
+            self.ml_app = Some(ml_app.into());
+            self.ml_app_source = "Config::default_ml_app";
+        }
+        self
+    }
     /// The Datadog API key (`DD_API_KEY`), needed in agentless mode.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(ApiKey(key.into()));
