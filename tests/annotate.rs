@@ -498,3 +498,17 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_non_finite_document_score_is_an_error_and_records_nothing() {
+    let spans = llmobs::testing::capture(|| {
+        let _r = llmobs::retrieval("search").start();
+        let err = llmobs::annotate()
+            .output_documents([llmobs::Document::text("a").score(f64::NAN)])
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, llmobs::AnnotateError::NonFiniteScore { index: 0, .. }), "{err}");
+        assert!(err.to_string().contains("finite"));
+    });
+    assert!(spans[0].output().is_none());
+}

@@ -157,14 +157,28 @@ impl Annotate {
 
     /// Sets the input documents of an `embedding` span.
     pub fn input_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
-        self.input = Some(IoArg::Documents(documents.into_iter().collect()));
+        let documents = self.finite_scores(documents.into_iter().collect());
+        self.input = Some(IoArg::Documents(documents));
         self
     }
 
     /// Sets the output documents of a `retrieval` span.
     pub fn output_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
-        self.output = Some(IoArg::Documents(documents.into_iter().collect()));
+        let documents = self.finite_scores(documents.into_iter().collect());
+        self.output = Some(IoArg::Documents(documents));
         self
+    }
+
+    /// A NaN or infinite score would be sent as `null`, which the reference rejects: fail instead.
+    fn finite_scores(&mut self, documents: Vec<Document>) -> Vec<Document> {
+        if let Some((index, value)) = documents
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| d.score.filter(|s| !s.is_finite()).map(|s| (i, s)))
+        {
+            self.fail(AnnotateError::NonFiniteScore { index, value });
+        }
+        documents
     }
 
     /// Sets the input from any serializable value.

@@ -61,6 +61,13 @@ pub enum AnnotateError {
         /// The value.
         value: f64,
     },
+    /// A document's score is NaN or infinite.
+    NonFiniteScore {
+        /// The document's position in the list.
+        index: usize,
+        /// The score.
+        value: f64,
+    },
     /// A prompt sets both `template` and `chat_template`, or neither.
     InvalidPrompt {
         /// What is wrong with it.
@@ -109,6 +116,9 @@ impl fmt::Display for AnnotateError {
             }
             AnnotateError::NonFiniteMetric { key, value } => {
                 write!(f, "metric `{key}` is {value}, but metrics must be finite numbers; check the computation or leave the metric out")
+            }
+            AnnotateError::NonFiniteScore { index, value } => {
+                write!(f, "document {index} has score {value}, but scores must be finite numbers; check the retriever or leave the score out")
             }
             AnnotateError::InvalidPrompt { reason } => write!(f, "invalid prompt: {reason}"),
             AnnotateError::ReservedMetadataKey => {
