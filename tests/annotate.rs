@@ -507,7 +507,10 @@ fn a_non_finite_document_score_is_an_error_and_records_nothing() {
             .output_documents([llmobs::Document::text("a").score(f64::NAN)])
             .apply()
             .unwrap_err();
-        assert!(matches!(err, llmobs::AnnotateError::NonFiniteScore { index: 0, .. }), "{err}");
+        assert!(
+            matches!(err, llmobs::AnnotateError::NonFiniteScore { index: 0, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("finite"));
     });
     assert!(spans[0].output().is_none());
