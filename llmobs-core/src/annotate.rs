@@ -122,8 +122,7 @@ impl Annotate {
         value: &(impl Serialize + ?Sized),
     ) -> Option<Value> {
         // A user's `Serialize` that panics must not take the instrumented call down with it.
-        let converted =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(value)));
+        let converted = crate::panic::quietly(|| serde_json::to_value(value));
         let Ok(converted) = converted else {
             self.fail(AnnotateError::NotSerializable {
                 field: field(),

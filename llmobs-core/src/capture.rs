@@ -45,9 +45,7 @@ impl<T: ?Sized> ViaNothing for Cap<'_, T> {
 }
 
 fn guarded(f: impl FnOnce() -> Option<Value>) -> Option<Value> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .ok()
-        .flatten()
+    crate::panic::quietly(f).ok().flatten()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! The hook calls the previously installed one, so the application's own panic output is kept.
 
 use std::backtrace::{Backtrace, BacktraceStatus};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Once;
 
 use crate::SpanError;
@@ -12,12 +12,31 @@ static INSTALL: Once = Once::new();
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<SpanError>> = const { RefCell::new(None) };
+    /// Inside [`quietly`]: a panic is caught by the SDK and must not be reported as one.
+    static QUIET: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs user code the SDK calls on its own behalf (a `Serialize` or `Debug` impl during
+/// capture), catching a panic without the panic hook's report: the application did not panic,
+/// only the capture of one value failed, and that is logged at debug level instead.
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    install_hook();
+    let _ = QUIET.try_with(|q| q.set(q.get() + 1));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let _ = QUIET.try_with(|q| q.set(q.get().saturating_sub(1)));
+    if r.is_err() {
+        log::debug!("llmobs: a Serialize or Debug impl panicked while capturing a value; the value was left out");
+    }
+    r
 }
 
 pub(crate) fn install_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if QUIET.try_with(Cell::get).unwrap_or(0) > 0 {
+                return;
+            }
             if crate::stack::has_open_span() {
                 let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
                     (*s).to_owned()
