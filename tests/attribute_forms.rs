@@ -668,8 +668,26 @@ fn box_pin_async_tails_are_instrumented_as_futures() {
     assert_eq!(error_of(ok[1]).0, "attribute_forms::NotFound");
 }
 
+/// Whether a span is active inside the function's body (so whether the attribute made one).
+#[llmobs::task]
+fn has_active_span() -> bool {
+    llmobs::export_span(None).is_ok()
+}
+
+#[llmobs::task]
+async fn has_active_span_async() -> bool {
+    llmobs::export_span(None).is_ok()
+}
+
 #[test]
 fn disabled_attributes_run_the_body_and_record_nothing() {
     assert_eq!(add(2, "y"), "2y");
     assert_eq!(runtime().block_on(fetch(1, "z")), "z-1");
+    // LLM Observability is off in this process (never initialised): no span exists around the
+    // body, while the same functions do make one under a capture.
+    assert!(!has_active_span());
+    assert!(!runtime().block_on(has_active_span_async()));
+    let (inside, spans) = llmobs::testing::capture_with_result(has_active_span);
+    assert!(inside);
+    assert_eq!(spans.len(), 1);
 }
