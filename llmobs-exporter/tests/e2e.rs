@@ -156,6 +156,32 @@ fn info_probe_chooses_agent_mode_when_the_evp_proxy_is_offered() {
 }
 
 #[test]
+fn spans_produced_while_the_probe_runs_are_kept_and_sent_once_the_mode_is_known() {
+    let intake = Intake::start();
+    intake.set_info(Some(r#"{"endpoints": ["/evp_proxy/v2/"]}"#));
+    intake.delay_info(Duration::from_millis(800));
+    let exporter = Exporter::start(config(&intake)).expect("start");
+    // The probe is still waiting for `/info`: the mode is not known yet.
+    assert_eq!(exporter.mode(), None);
+    for i in 0..5 {
+        exporter.send_spans(vec![span(SpanKind::Task, &format!("early-{i}"))]);
+    }
+    let report = exporter.flush(FLUSH);
+    assert_eq!(report.delivered, 5, "{report:?}");
+    assert_eq!(exporter.mode(), Some(Mode::Agent));
+    let names: Vec<_> = intake
+        .span_events()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(intake
+        .posts()
+        .iter()
+        .all(|r| r.path == "/evp_proxy/v2/api/v2/llmobs"));
+}
+
+#[test]
 fn info_probe_without_evp_proxy_and_with_a_key_chooses_agentless() {
     let intake = Intake::start();
     intake.set_info(Some(r#"{"endpoints": ["/v0.4/traces"]}"#));

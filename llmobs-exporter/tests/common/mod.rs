@@ -61,6 +61,8 @@ struct State {
     requests: Mutex<Vec<Request>>,
     script: Mutex<VecDeque<Reply>>,
     info: Mutex<Option<String>>,
+    /// How long `GET /info` waits before answering.
+    info_delay: Mutex<Option<Duration>>,
     /// Until then, every request without a scripted reply is answered 500 and 503 in turn.
     outage_until: Mutex<Option<Instant>>,
     /// Every request without a scripted reply stalls this long.
@@ -130,6 +132,12 @@ impl Intake {
     /// What `GET /info` returns (404 when `None`).
     pub fn set_info(&self, body: Option<&str>) {
         *lock(&self.state.info) = body.map(str::to_owned);
+    }
+
+    /// Makes `GET /info` answer only after `d`, so the exporter's probe is still running.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn delay_info(&self, d: Duration) {
+        *lock(&self.state.info_delay) = Some(d);
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -221,6 +229,10 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
         };
         let Some(mut req) = request else { return };
         if req.method == "GET" && req.path == "/info" {
+            let delay = *lock(&state.info_delay);
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
             let info = lock(&state.info).clone();
             req.status = Some(if info.is_some() { 200 } else { 404 });
             lock(&state.requests).push(req);
