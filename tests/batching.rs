@@ -1,5 +1,6 @@
 //! Children leave with their local root: one batch per local trace reaches the sink.
-//! (A process-wide sink is installed, so this file holds a single test.)
+//! (A process-wide sink is installed and the SDK switched on and off, so this file holds a
+//! single test.)
 
 use std::sync::{Arc, Mutex};
 
@@ -53,8 +54,14 @@ fn one_batch_per_local_trace_in_start_order() {
     assert_eq!(rt.block_on(async_root()), 3);
     rt.block_on(async { tokio::task::yield_now().await }.in_span(llmobs::agent("in_span_root")));
 
+    // A span still open when the exporter goes away is counted, not silently lost.
+    let before = llmobs_core::spans_dropped_without_sink();
+    let open = llmobs::task("open-during-shutdown").start();
     llmobs_core::set_enabled(false);
     llmobs_core::set_sink(None);
+    drop(open);
+    assert_eq!(llmobs_core::spans_dropped_without_sink(), before + 1);
+
     let batches = rec.batches.lock().unwrap().clone();
     assert_eq!(batches.len(), 3, "{batches:?}");
     assert_eq!(batches[0].len(), 101);

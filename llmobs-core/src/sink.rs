@@ -78,10 +78,19 @@ pub(crate) fn dispatch_spans(mut spans: Vec<SpanEvent>) {
             return;
         }
     }
-    if !crate::gate::is_enabled() {
-        return;
+    let n = spans.len() as u64;
+    if !crate::gate::is_enabled() || with_current(|sink| sink.send_spans(spans)).is_none() {
+        // Recorded while enabled but finished after the exporter was shut down or replaced.
+        DROPPED_WITHOUT_SINK.fetch_add(n, Ordering::Relaxed);
     }
-    with_current(|sink| sink.send_spans(spans));
+}
+
+static DROPPED_WITHOUT_SINK: AtomicU64 = AtomicU64::new(0);
+
+/// Spans that finished when no exporter was installed (LLM Observability was turned off, or the
+/// exporter shut down, while they were open), since the process started. They are not sent.
+pub fn spans_dropped_without_sink() -> u64 {
+    DROPPED_WITHOUT_SINK.load(Ordering::Relaxed)
 }
 
 /// Hands an evaluation to the test capture of the current context, else to the sink.

@@ -125,7 +125,9 @@ pub fn flush_timeout(timeout: Duration) -> FlushReport {
 
 /// The global exporter's counters (all zero when it is not running).
 pub fn stats() -> Stats {
-    current().map(|e| e.stats()).unwrap_or_default()
+    let mut stats = current().map(|e| e.stats()).unwrap_or_default();
+    stats.spans_dropped.no_exporter = llmobs_core::spans_dropped_without_sink();
+    stats
 }
 
 /// Flushes and stops the global exporter now, as dropping its guard would. Idempotent.

@@ -17,12 +17,16 @@ pub struct Drops {
     pub processor_dropped: u64,
     /// The exporter shut down before they could be delivered.
     pub shutdown: u64,
+    /// Spans that finished when no exporter was installed: open while it shut down or was
+    /// replaced (process-wide, only in [`crate::stats`]).
+    pub no_exporter: u64,
 }
 
 impl Drops {
     /// The sum of every reason.
     pub fn total(&self) -> u64 {
         self.queue_full
+            + self.no_exporter
             + self.payload_rejected
             + self.retries_exhausted
             + self.buffer_full
@@ -109,6 +113,7 @@ impl DropCounters {
             buffer_full: self.buffer_full.load(Relaxed),
             processor_dropped: self.processor_dropped.load(Relaxed),
             shutdown: self.shutdown.load(Relaxed),
+            no_exporter: 0,
         }
     }
 }
