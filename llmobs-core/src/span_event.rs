@@ -11,6 +11,12 @@ use std::sync::Arc;
 use crate::{Document, Message, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId};
 
 /// The input or output of a span, in the shape its kind allows.
+///
+/// ```
+/// use llmobs_core::SpanIo;
+/// assert_eq!(SpanIo::Value("hello".into()).value_text().as_deref(), Some("hello"));
+/// assert_eq!(SpanIo::Value(serde_json::json!([1, 2])).value_text().as_deref(), Some("[1, 2]"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpanIo {
     /// Any value. Strings are sent verbatim, other values as JSON text (`input.value`).
@@ -107,7 +113,20 @@ pub struct Annotations {
 
 static EMPTY_ANNOTATIONS: std::sync::OnceLock<Annotations> = std::sync::OnceLock::new();
 
-/// A finished span.
+/// A finished span: what processors rewrite, what tests assert on, what the exporter encodes.
+///
+/// ```
+/// use llmobs_core::{SpanKind, SpanIo};
+/// let spans = llmobs_core::testing::capture(|| {
+///     let _s = llmobs_core::task("parse").start();
+///     llmobs_core::annotate().input(&serde_json::json!({"a": 1})).metric("n", 2).apply().unwrap();
+/// });
+/// let s = &spans[0];
+/// assert_eq!((s.kind, s.name.as_str(), s.status()), (SpanKind::Task, "parse", "ok"));
+/// assert_eq!(s.input_text().as_deref(), Some(r#"{"a": 1}"#));
+/// assert_eq!(s.metric("n"), Some(2.0));
+/// assert!(matches!(s.input(), Some(SpanIo::Value(_))));
+/// ```
 #[derive(Debug, Clone)]
 pub struct SpanEvent {
     /// The LLM Observability trace id (shared by every span of the trace).

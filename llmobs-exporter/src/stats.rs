@@ -36,6 +36,16 @@ impl Drops {
 }
 
 /// A snapshot of the exporter's counters since it started.
+///
+/// ```no_run
+/// let _llmobs = llmobs_exporter::init()?;
+/// // ... run the application ...
+/// let stats = llmobs_exporter::stats();
+/// if stats.spans_dropped.total() > 0 {
+///     eprintln!("llmobs dropped spans: {:?}", stats.spans_dropped);
+/// }
+/// # Ok::<(), llmobs_exporter::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Spans accepted into the queue.
