@@ -294,6 +294,18 @@ fn server_errors_are_retried_until_delivered() {
 }
 
 #[test]
+fn request_timeout_408_is_retried_like_a_server_error() {
+    let intake = Intake::start();
+    intake.script([Reply::Status(408), Reply::Status(503), Reply::Status(200)]);
+    let exporter = Exporter::start(config(&intake).mode(Mode::Agent)).expect("start");
+    exporter.send_spans(vec![span(SpanKind::Task, "t")]);
+    let report = exporter.flush(FLUSH);
+    assert_eq!((report.delivered, report.dropped), (1, 0));
+    assert_eq!(intake.posts().len(), 3);
+    assert_eq!(exporter.stats().retries, 2);
+}
+
+#[test]
 fn a_client_error_is_not_retried() {
     let intake = Intake::start();
     intake.script([Reply::Status(400)]);
