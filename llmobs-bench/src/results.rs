@@ -318,3 +318,20 @@ pub fn machine() -> String {
             .unwrap_or_else(|| "rustc ?".to_owned());
     format!("{cores} cores, {cpu}, {rustc}")
 }
+
+/// What the table cannot show: how much of the load each consumer took during the llmobs
+/// rows (the rest was dropped at the queue, whose cost is then what those rows measure).
+pub fn notes() -> String {
+    let mut out = String::new();
+    for (group, label, _) in SPAN_GROUPS {
+        let sink = metric(&format!("{group}_llmobs_sink_taken_pct"));
+        let agent = metric(&format!("{group}_llmobs_agent_taken_pct"));
+        let _ = writeln!(
+            out,
+            "- {label}: the encode-and-discard consumer took {}% of the spans, agent mode delivered {}%; the rest were dropped at the bounded queue and counted.",
+            cell(sink),
+            cell(agent)
+        );
+    }
+    out
+}
