@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every llmobs benchmark (criterion benches, the overload run, compile times) and prints
-# one markdown table with the peers side by side. About 10 minutes on a 2-core machine.
+# one markdown table with the peers side by side. About 5 minutes on a 2-core machine once
+# built (building the benches from scratch adds a few minutes).
 #
 #   bash llmobs-bench/run.sh                  # OVERLOAD_SECONDS=10 RUNS=3 by default
 set -euo pipefail

@@ -24,13 +24,14 @@ pub mod peers;
 pub mod results;
 pub mod workload;
 
-/// The criterion settings every bench uses: short enough that `run.sh` finishes within about
-/// 15 minutes on a 2-core machine, with results kept where [`results`] reads them.
+/// The criterion settings every bench uses: short enough that `run.sh` finishes in about
+/// 5 minutes on a 2-core machine once built, long enough that the medians of a shared machine
+/// settle, with results kept where [`results`] reads them.
 pub fn criterion() -> criterion::Criterion {
     criterion::Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_millis(1500))
-        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .sample_size(50)
         .nresamples(10_000)
         .without_plots()
         .output_directory(&results::criterion_dir())
