@@ -6,9 +6,9 @@
 
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, Throughput};
+use criterion::{Bencher, BenchmarkGroup, Criterion, Throughput};
 use llmobs_bench::discard::DiscardSink;
 use llmobs_bench::intake::Intake;
 use llmobs_bench::{peers, results, workload as w};
@@ -30,6 +30,31 @@ fn disabled_call(c: &mut Criterion) {
     g.finish();
 }
 
+/// Spans per timed burst in the `_drained` variants: well under every queue bound, so a
+/// consumer drained between bursts never drops.
+const BURST_SPANS: usize = 2_000;
+
+/// Times `f` in bursts and lets the consumer drain, untimed, after each: the cost while the
+/// consumer keeps up, which a continuous loop faster than any consumer cannot show.
+fn drained(b: &mut Bencher, f: fn(), spans_per_call: usize, drain: &dyn Fn()) {
+    let burst = (BURST_SPANS / spans_per_call).max(1) as u64;
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(burst);
+            let start = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            total += start.elapsed();
+            drain();
+            left -= n;
+        }
+        total
+    })
+}
+
 fn uninstall_llmobs() {
     llmobs_core::set_enabled(false);
     llmobs_core::set_sink(None);
@@ -44,6 +69,10 @@ fn span_group<const N: usize>(c: &mut Criterion, group: &str, intake: &Intake) {
 
     let sink = DiscardSink::install();
     g.bench_function("llmobs_sink", |b| b.iter(w::llmobs_root::<N>));
+    sink.drain();
+    g.bench_function("llmobs_sink_drained", |b| {
+        drained(b, w::llmobs_root::<N>, N + 1, &|| sink.drain())
+    });
     uninstall_llmobs();
     let counts = sink.counts();
     let (encoded, dropped) = (
@@ -61,6 +90,11 @@ fn span_group<const N: usize>(c: &mut Criterion, group: &str, intake: &Intake) {
         .expect("start the exporter in agent mode");
     g.bench_function("llmobs_agent", |b| b.iter(w::llmobs_root::<N>));
     let stats = guard.stats();
+    g.bench_function("llmobs_agent_drained", |b| {
+        drained(b, w::llmobs_root::<N>, N + 1, &|| {
+            guard.flush(Duration::from_secs(5));
+        })
+    });
     drop(guard);
     report_share(
         group,
@@ -73,7 +107,15 @@ fn span_group<const N: usize>(c: &mut Criterion, group: &str, intake: &Intake) {
     g.bench_function("tracing", |b| b.iter(w::tracing_root::<N>));
     peers::install_fastrace();
     g.bench_function("fastrace", |b| b.iter(w::fastrace_root::<N>));
+    peers::fastrace_drain();
+    g.bench_function("fastrace_drained", |b| {
+        drained(b, w::fastrace_root::<N>, N + 1, &peers::fastrace_drain)
+    });
     g.bench_function("opentelemetry", |b| b.iter(w::otel_root::<N>));
+    peers::otel_drain();
+    g.bench_function("opentelemetry_drained", |b| {
+        drained(b, w::otel_root::<N>, N + 1, &peers::otel_drain)
+    });
     g.finish();
 }
 

@@ -19,6 +19,8 @@ pub struct Counts {
     pub bytes: AtomicU64,
     /// Spans dropped because the queue was full.
     pub dropped: AtomicU64,
+    /// Spans accepted into the queue.
+    pub accepted: AtomicU64,
 }
 
 /// The sink; install it with [`DiscardSink::install`].
@@ -46,7 +48,7 @@ impl DiscardSink {
                         c.bytes
                             .fetch_add(encoded.json.len() as u64, Ordering::Relaxed);
                     }
-                    c.encoded.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    c.encoded.fetch_add(batch.len() as u64, Ordering::Release);
                 }
             })
             .expect("spawn the discard sink's consumer");
@@ -62,6 +64,14 @@ impl DiscardSink {
         sink
     }
 
+    /// Waits until the consumer has encoded every span accepted so far.
+    pub fn drain(&self) {
+        let c = &self.counts;
+        while c.encoded.load(Ordering::Acquire) < c.accepted.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+
     /// The consumer's counters.
     pub fn counts(&self) -> &Counts {
         &self.counts
@@ -71,8 +81,11 @@ impl DiscardSink {
 impl llmobs_core::Sink for DiscardSink {
     fn send_spans(&self, spans: Vec<SpanEvent>) {
         let n = spans.len() as u64;
+        // Counted before the send so the consumer can never have encoded more than accepted.
+        self.counts.accepted.fetch_add(n, Ordering::Release);
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(spans)
         {
+            self.counts.accepted.fetch_sub(n, Ordering::Release);
             self.counts.dropped.fetch_add(n, Ordering::Relaxed);
         }
     }

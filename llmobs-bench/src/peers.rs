@@ -62,10 +62,24 @@ impl SpanExporter for DiscardExporter {
 /// recommends outside tests) and an exporter that discards. Built on first use.
 pub fn otel_tracer() -> &'static SdkTracer {
     static TRACER: OnceLock<SdkTracer> = OnceLock::new();
-    TRACER.get_or_init(|| {
-        let provider = SdkTracerProvider::builder()
+    TRACER.get_or_init(|| otel_provider().tracer("llmobs-bench"))
+}
+
+fn otel_provider() -> &'static SdkTracerProvider {
+    static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        SdkTracerProvider::builder()
             .with_batch_exporter(DiscardExporter)
-            .build();
-        provider.tracer("llmobs-bench")
+            .build()
     })
+}
+
+/// Waits until OpenTelemetry's batch processor has exported everything ended so far.
+pub fn otel_drain() {
+    let _ = otel_provider().force_flush();
+}
+
+/// Waits until fastrace's collector has reported everything finished so far.
+pub fn fastrace_drain() {
+    fastrace::flush();
 }
