@@ -1,0 +1,60 @@
+//! Benchmarks of `llmobs` side by side with `tracing`, `fastrace` and the OpenTelemetry SDK.
+//!
+//! This crate is a `publish = false` member of the workspace so that the peers it compares
+//! against stay out of the dependency graph of `llmobs` and of its tests. It holds:
+//!
+//! - the same workload written once per tracer ([`workload`]), so every row of the comparison
+//!   runs identical code apart from the instrumentation;
+//! - the peers set up as their users would ([`peers`]), reporting to sinks that discard;
+//! - a sink that encodes `llmobs` spans off the application thread and discards them
+//!   ([`discard`]), and a loopback intake that stands in for the Datadog Agent ([`intake`]);
+//! - where results are kept and how the summary table is built ([`results`]).
+//!
+//! ```text
+//! bash llmobs-bench/run.sh            # everything, then one markdown table
+//! cargo bench -p llmobs-bench         # criterion benches only
+//! cargo run --release -p llmobs-bench --bin overload -- 10
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod discard;
+pub mod intake;
+pub mod peers;
+pub mod results;
+pub mod workload;
+
+/// The criterion settings every bench uses: short enough that `run.sh` finishes in about
+/// 5 minutes on a 2-core machine once built, long enough that the medians of a shared machine
+/// settle, with results kept where [`results`] reads them.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .sample_size(50)
+        .nresamples(10_000)
+        .without_plots()
+        .output_directory(&results::criterion_dir())
+        .configure_from_args()
+}
+
+/// The process's peak resident set size in bytes (`VmHWM`), or `None` off Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// The process's current resident set size in bytes (`VmRSS`), or `None` off Linux.
+pub fn rss_bytes() -> Option<u64> {
+    proc_status_kb("VmRSS:").map(|kb| kb * 1024)
+}
+
+fn proc_status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
