@@ -42,21 +42,27 @@ fn global() -> Option<Arc<dyn Sink>> {
     SINK.read().ok().and_then(|g| g.clone())
 }
 
-/// Runs `f` with the installed sink, from this thread's cache when it is current.
+/// Runs `f` with the installed sink, from this thread's cache when it is current (no lock and no
+/// reference-count traffic on the hot path).
 pub(crate) fn with_current<R>(f: impl FnOnce(&dyn Sink) -> R) -> Option<R> {
     let generation = GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
     let cached = CACHED.try_with(|c| {
+        // A sink that records spans of its own re-enters here: it then takes the slow path.
         let mut c = c.try_borrow_mut().ok()?;
         if c.0 != generation {
             *c = (generation, global());
         }
-        c.1.clone()
+        let sink = c.1.as_deref()?;
+        f.take().map(|f| f(sink))
     });
-    let sink = match cached {
-        Ok(s) => s,
-        Err(_) => global(),
-    }?;
-    Some(f(&*sink))
+    match cached {
+        Ok(Some(r)) => Some(r),
+        _ => {
+            let f = f.take()?;
+            global().map(|s| f(&*s))
+        }
+    }
 }
 
 pub(crate) fn current() -> Option<Arc<dyn Sink>> {

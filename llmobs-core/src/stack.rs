@@ -152,15 +152,22 @@ pub(crate) fn start_span(
 #[inline]
 pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: impl FnOnce(&mut SpanEvent)) {
     let batch = with(|s| {
-        let pos = match s.frames.last() {
-            Some(Frame::Arena(i)) if s.arena[*i].span_id == id => s.frames.len() - 1,
-            _ => s
-                .frames
-                .iter()
-                .rposition(|f| matches!(f, Frame::Arena(i) if s.arena[*i].span_id == id))?,
-        };
-        let Frame::Arena(i) = s.frames.remove(pos) else {
-            return None;
+        // The finishing span is almost always the top frame: pop it without shifting.
+        let i = match s.frames.last() {
+            Some(&Frame::Arena(i)) if s.arena[i].span_id == id => {
+                s.frames.pop();
+                i
+            }
+            _ => {
+                let pos = s
+                    .frames
+                    .iter()
+                    .rposition(|f| matches!(f, Frame::Arena(i) if s.arena[*i].span_id == id))?;
+                let Frame::Arena(i) = s.frames.remove(pos) else {
+                    return None;
+                };
+                i
+            }
         };
         s.open[i] = false;
         s.open_spans -= 1;
