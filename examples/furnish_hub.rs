@@ -124,7 +124,7 @@ fn call_openai(
         "model": model,
         "temperature": TEMPERATURE,
         "max_tokens": MAX_TOKENS,
-        "messages": messages.iter().map(|m| serde_json::json!({"role": m.role, "content": m.content})).collect::<Vec<_>>(),
+        "messages": api_messages(messages),
     });
     let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
     let mut response = ureq::post(&url)
@@ -147,6 +147,20 @@ fn call_openai(
         output_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
         estimated: false,
     })
+}
+
+/// The conversation as the chat completions API takes it. The assistant ran the tools itself,
+/// so their results go to the model as context text rather than as `tool` messages (which the
+/// API only accepts in answer to tool calls the model made).
+fn api_messages(messages: &[Message]) -> Vec<serde_json::Value> {
+    messages
+        .iter()
+        .filter(|m| !(m.role == "assistant" && m.content.is_empty()))
+        .map(|m| match m.role.as_str() {
+            "tool" => serde_json::json!({"role": "user", "content": format!("Tool result: {}", m.content)}),
+            role => serde_json::json!({"role": role, "content": m.content}),
+        })
+        .collect()
 }
 
 /// About four characters per token, as tokenizers average on English text.
