@@ -130,10 +130,11 @@ impl DropCounters {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) spans_enqueued: AtomicU64,
+    // Written by application threads: apart from what the worker writes.
+    pub(crate) spans_enqueued: crate::worker::Padded<AtomicU64>,
     pub(crate) spans_delivered: AtomicU64,
-    pub(crate) spans_dropped: DropCounters,
-    pub(crate) evals_enqueued: AtomicU64,
+    pub(crate) spans_dropped: crate::worker::Padded<DropCounters>,
+    pub(crate) evals_enqueued: crate::worker::Padded<AtomicU64>,
     pub(crate) evals_delivered: AtomicU64,
     pub(crate) evals_dropped: DropCounters,
     pub(crate) requests: AtomicU64,

@@ -80,14 +80,17 @@ pub(crate) struct Shared {
     tx: Sender<Item>,
     wake: Sender<()>,
     control: Sender<Control>,
-    queued_units: AtomicUsize,
-    queued_bytes: AtomicUsize,
+    // Written by both sides; kept off the cache lines each side writes alone.
+    queued_units: Padded<AtomicUsize>,
+    queued_bytes: Padded<AtomicUsize>,
     max_units: usize,
     max_bytes: usize,
-    /// Every span or evaluation ever handed over, accepted or not.
-    handed_over: AtomicU64,
+    /// Every span or evaluation ever handed over, accepted or not (application threads).
+    handed_over: Padded<AtomicU64>,
     /// Every span or evaluation delivered or dropped.
-    settled: AtomicU64,
+    settled: Padded<AtomicU64>,
+    /// Flushes waiting for `settled` to reach their target.
+    flush_waiters: AtomicUsize,
     settled_lock: Mutex<()>,
     settled_cv: Condvar,
     mode: AtomicU8,
@@ -103,9 +106,15 @@ pub(crate) struct Shared {
 impl Shared {
     fn settle(&self, n: u64) {
         self.settled.fetch_add(n, SeqCst);
-        // Taking the lock orders this notification after any waiter's check of `settled`.
-        let _g = self.settled_lock.lock();
-        self.settled_cv.notify_all();
+        // Most settles happen with no flush waiting, some on the application thread (a full
+        // queue): only then is the lock worth taking. `flush` registers before it checks
+        // `settled` and we check `waiters` after adding (both SeqCst), so either it sees our
+        // addition or we see it waiting.
+        if self.flush_waiters.load(SeqCst) > 0 {
+            // Taking the lock orders this notification after any waiter's check of `settled`.
+            let _g = self.settled_lock.lock();
+            self.settled_cv.notify_all();
+        }
     }
 
     fn drop_units(&self, kind: Kind, reason: DropReason, n: u64) {
@@ -156,6 +165,14 @@ impl Shared {
         self.handed_over.fetch_add(units as u64, SeqCst);
         if self.stopping.load(Relaxed) {
             self.drop_units(kind, DropReason::Shutdown, units as u64);
+            return;
+        }
+        // When the queue is full (overload), find out with plain loads: the add-then-undo below
+        // would make every dropped trace bounce two cache lines the worker writes.
+        if self.queued_units.load(Relaxed) + units > self.max_units
+            || self.queued_bytes.load(Relaxed) + bytes > self.max_bytes
+        {
+            self.drop_units(kind, DropReason::QueueFull, units as u64);
             return;
         }
         let before = self.queued_units.fetch_add(units, Relaxed);
@@ -224,6 +241,7 @@ impl Shared {
         let target = self.handed_over.load(SeqCst);
         let before = self.counters.snapshot();
         let _ = self.control.send(Control::Flush);
+        self.flush_waiters.fetch_add(1, SeqCst);
         let mut guard = match self.settled_lock.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -241,6 +259,7 @@ impl Shared {
             };
         }
         drop(guard);
+        self.flush_waiters.fetch_sub(1, SeqCst);
         let after = self.counters.snapshot();
         FlushReport {
             delivered: after.delivered() - before.delivered(),
@@ -334,12 +353,13 @@ impl Exporter {
             tx,
             wake,
             control,
-            queued_units: AtomicUsize::new(0),
-            queued_bytes: AtomicUsize::new(0),
+            queued_units: Padded(AtomicUsize::new(0)),
+            queued_bytes: Padded(AtomicUsize::new(0)),
             max_units: config.queue_max_spans,
             max_bytes: config.queue_max_bytes,
-            handed_over: AtomicU64::new(0),
-            settled: AtomicU64::new(0),
+            handed_over: Padded(AtomicU64::new(0)),
+            flush_waiters: AtomicUsize::new(0),
+            settled: Padded(AtomicU64::new(0)),
             settled_lock: Mutex::new(()),
             settled_cv: Condvar::new(),
             mode: AtomicU8::new(0),
@@ -855,5 +875,18 @@ mod deadline_tests {
         let far = after(Duration::MAX);
         assert!(far > Instant::now() + Duration::from_secs(365 * 24 * 3600));
         assert!(after(Duration::from_millis(5)) <= Instant::now() + Duration::from_millis(5));
+    }
+}
+
+/// Keeps a value on a cache line (pair) of its own, so that counters written by application
+/// threads and counters written by the worker do not invalidate each other's lines.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
