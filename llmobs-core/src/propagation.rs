@@ -63,15 +63,23 @@ pub trait HeaderCarrier {
     fn set_header(&mut self, name: &str, value: String);
 }
 
+/// The value stored under `name`: the exact key first, else any key equal ignoring case.
+fn lookup<'a>(
+    exact: Option<&'a String>,
+    mut all: impl Iterator<Item = (&'a String, &'a String)>,
+    name: &str,
+) -> Option<&'a str> {
+    exact
+        .or_else(|| {
+            all.find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .map(String::as_str)
+}
+
 impl<S: BuildHasher> HeaderCarrier for HashMap<String, String, S> {
     fn get_header(&self, name: &str) -> Option<&str> {
-        self.get(name)
-            .or_else(|| {
-                self.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            })
-            .map(String::as_str)
+        lookup(self.get(name), self.iter(), name)
     }
     fn set_header(&mut self, name: &str, value: String) {
         self.retain(|k, _| !k.eq_ignore_ascii_case(name));
@@ -81,13 +89,7 @@ impl<S: BuildHasher> HeaderCarrier for HashMap<String, String, S> {
 
 impl HeaderCarrier for BTreeMap<String, String> {
     fn get_header(&self, name: &str) -> Option<&str> {
-        self.get(name)
-            .or_else(|| {
-                self.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            })
-            .map(String::as_str)
+        lookup(self.get(name), self.iter(), name)
     }
     fn set_header(&mut self, name: &str, value: String) {
         self.retain(|k, _| !k.eq_ignore_ascii_case(name));
