@@ -14,6 +14,10 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 
+mod direct;
+#[cfg(test)]
+mod equivalence;
+
 /// What replaces `meta.input` and `meta.output` of an event over the size limit.
 pub const DROPPED_VALUE_TEXT: &str =
     "[This value has been dropped because this span's size exceeds the 5MB size limit.]";
@@ -225,36 +229,53 @@ impl Encoder {
 
     /// The event's JSON text, with input and output dropped when it reaches the size limit.
     pub fn encode_span(&self, span: &SpanEvent) -> EncodedSpan {
+        let mut json = Vec::with_capacity(1024);
+        let truncated = self.encode_span_into(span, &mut json);
+        EncodedSpan { json, truncated }
+    }
+
+    /// Appends the event's JSON text to `out` (the same bytes as [`Encoder::encode_span`]);
+    /// returns whether input and output were dropped for size.
+    ///
+    /// The event is written straight from the span in key-sorted order, so the common case
+    /// builds no intermediate tree and measures its size as the bytes it wrote. Only an event
+    /// that reaches the limit is rebuilt through [`Encoder::span_value`] to drop its input and
+    /// output, which keeps the rare path identical to the reference's.
+    pub fn encode_span_into(&self, span: &SpanEvent, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        self.write_span(span, out);
+        let written = out.len() - start;
+        if written < self.event_size_limit {
+            return false;
+        }
+        out.truncate(start);
+        log::warn!(
+            "llmobs: dropping event input/output because its size ({written}) exceeds the event size limit ({} bytes)",
+            self.event_size_limit
+        );
         let mut value = self.span_value(span);
-        let mut json = python_json(&value);
+        drop_io(&mut value);
+        // Writing a `Value` into memory cannot fail.
+        let _ = write_python_json(out, &value);
+        true
+    }
+
+    /// The old two-pass encoding: the whole event as a `Value`, serialised, and serialised
+    /// again without input and output when too large. Kept as the reference the direct writer
+    /// is checked against.
+    #[cfg(test)]
+    pub(crate) fn encode_span_via_value(&self, span: &SpanEvent) -> EncodedSpan {
+        let mut value = self.span_value(span);
+        let json = python_json(&value);
         if json.len() < self.event_size_limit {
             return EncodedSpan {
                 json,
                 truncated: false,
             };
         }
-        log::warn!(
-            "llmobs: dropping event input/output because its size ({}) exceeds the event size limit ({} bytes)",
-            json.len(),
-            self.event_size_limit
-        );
-        if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
-            meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
-            meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
-        }
-        if let Some(event) = value.as_object_mut() {
-            let errors = event
-                .entry("collection_errors")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Some(list) = errors.as_array_mut() {
-                if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
-                    list.push(DROPPED_IO_COLLECTION_ERROR.into());
-                }
-            }
-        }
-        json = python_json(&value);
+        drop_io(&mut value);
         EncodedSpan {
-            json,
+            json: python_json(&value),
             truncated: true,
         }
     }
@@ -314,6 +335,24 @@ pub(crate) const SPAN_WRAPPER_SUFFIX: &str = "]}";
 pub(crate) const EVAL_PAYLOAD_PREFIX: &str = r#"{"data": {"attributes": {"metrics": ["#;
 /// Closes the eval-metric payload.
 pub(crate) const EVAL_PAYLOAD_SUFFIX: &str = r#"]}, "type": "evaluation_metric"}}"#;
+
+/// Replaces input and output of an oversized event and records why.
+fn drop_io(value: &mut Value) {
+    if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
+        meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
+    }
+    if let Some(event) = value.as_object_mut() {
+        let errors = event
+            .entry("collection_errors")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = errors.as_array_mut() {
+            if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
+                list.push(DROPPED_IO_COLLECTION_ERROR.into());
+            }
+        }
+    }
+}
 
 fn python_json(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
