@@ -669,11 +669,14 @@ impl Worker {
             local.print_trace(&kept);
         }
         for span in &kept {
-            let encoded = self.encoder.encode_span(span);
-            if encoded.truncated {
+            let encoder = &self.encoder;
+            let (cut, truncated) = self
+                .spans
+                .push_with(|body| encoder.encode_span_into(span, body));
+            if truncated {
                 self.shared.counters.spans_truncated.fetch_add(1, Relaxed);
             }
-            if let Some(b) = self.spans.push(&encoded.json) {
+            if let Some(b) = cut {
                 self.dispatch(b);
             }
         }
@@ -699,6 +702,7 @@ impl Worker {
                     );
                 }
             }
+            self.recycle(batch);
             return;
         }
         if self.intake_down {
@@ -715,7 +719,17 @@ impl Worker {
             Delivery::Failed => {
                 self.intake_down = true;
                 self.keep(batch);
+                return;
             }
+        }
+        self.recycle(batch);
+    }
+
+    /// Gives a settled body's memory back to its batcher for the next body.
+    fn recycle(&mut self, batch: Batch) {
+        match batch.kind {
+            Kind::Spans => self.spans.recycle(batch.body),
+            Kind::Evals => self.evals.recycle(batch.body),
         }
     }
 
