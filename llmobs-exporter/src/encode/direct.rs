@@ -154,7 +154,16 @@ impl Encoder {
         } else {
             b", \"status\": \"ok\", \"tags\": ["
         });
-        self.write_tags(span, ml_app, out);
+        if span.ml_app.is_none()
+            && span.session_id.is_none()
+            && span.error.is_none()
+            && a.tags.is_empty()
+            && !a.prompt_annotated
+        {
+            out.extend_from_slice(&self.plain_tags[usize::from(span.decorator)]);
+        } else {
+            self.write_tags(span, ml_app, out);
+        }
         out.extend_from_slice(b"], \"trace_id\": \"");
         hex128(out, span.trace_id.0);
         out.extend_from_slice(b"\"}");
@@ -162,7 +171,7 @@ impl Encoder {
 
     /// The tag list: base tags overlaid with the span's, later values replacing earlier ones
     /// for the same key, in the order the `Value` path inserts them.
-    fn write_tags(&self, span: &SpanEvent, ml_app: &str, out: &mut Vec<u8>) {
+    pub(super) fn write_tags(&self, span: &SpanEvent, ml_app: &str, out: &mut Vec<u8>) {
         let a = span.annotations();
         let mut tags: Vec<(&str, &str)> = Vec::with_capacity(self.base_tags.len() + 6);
         tags.extend(self.base_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -423,7 +432,18 @@ fn escaped(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
+        // Most text needs no escape at all: skip it eight bytes at a time.
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if needs_escape(u64::from_le_bytes(word)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         if (0x20..0x80).contains(&b) && b != b'"' && b != b'\\' {
             i += 1;
             continue;
@@ -456,6 +476,21 @@ fn escaped(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// Whether any of the eight bytes is a control, `"`, `\\` or outside ASCII. Exact: each test
+/// is the classic zero-byte test, which never misses a byte and reports none when there is
+/// none.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (w & HIGH)
+        | below_space
+        | zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        != 0
+}
+
 fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.extend_from_slice(&[
@@ -485,6 +520,23 @@ mod tests {
             ]
             .map(str::to_owned),
         );
+        // Every special character at every offset of the eight-byte words, and past them.
+        for special in [
+            "\"",
+            "\\",
+            "\n",
+            "\u{1}",
+            "\u{7f}",
+            "\u{e9}",
+            "\u{1F600}",
+            "\u{1f}",
+        ] {
+            for at in 0..20 {
+                let mut text = "abcdefghijklmnopqrstuvwxyz".repeat(2);
+                text.insert_str(at, special);
+                samples.push(text);
+            }
+        }
         for s in samples {
             let mut ours = Vec::new();
             string(&mut ours, &s);

@@ -100,6 +100,9 @@ fn spans() -> Vec<SpanEvent> {
                 });
             }
             if variant == 0 {
+                let mut decorated = s.clone();
+                decorated.decorator = true;
+                out.push(decorated);
                 out.push(s);
                 continue;
             }
