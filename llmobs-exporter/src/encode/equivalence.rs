@@ -59,7 +59,7 @@ fn spans() -> Vec<SpanEvent> {
     for (k, kind) in KINDS.into_iter().enumerate() {
         for variant in 0..12u64 {
             let trace = if variant % 2 == 0 {
-                TraceId((0x0123_4567_89ab_cdef_u128 << 64) | 0xfeed_u128 + variant as u128)
+                TraceId((0x0123_4567_89ab_cdef_u128 << 64) | (0xfeed_u128 + variant as u128))
             } else {
                 TraceId(42 + variant as u128)
             };
