@@ -269,10 +269,7 @@ fn io_fields(out: &mut Vec<u8>, fields: &mut Fields, io: &SpanIo) {
         }
         SpanIo::Value(v) => {
             fields.key(out, "value");
-            let mut text = Vec::with_capacity(64);
-            value(&mut text, v);
-            // The Python-layout text is ASCII, which is valid UTF-8.
-            string(out, std::str::from_utf8(&text).unwrap_or_default());
+            json_text_string(out, v);
         }
         SpanIo::Messages(msgs) => {
             fields.key(out, "messages");
@@ -283,6 +280,34 @@ fn io_fields(out: &mut Vec<u8>, fields: &mut Fields, io: &SpanIo) {
             list(out, docs, document);
         }
     }
+}
+
+/// `v`'s Python-layout JSON text as a JSON string, written in place rather than through a
+/// buffer of its own. The text is ASCII with every control already escaped, so only `"` and
+/// `\\` need escaping again: the text is written, then widened from the back.
+fn json_text_string(out: &mut Vec<u8>, v: &Value) {
+    out.push(b'"');
+    let start = out.len();
+    value(out, v);
+    let extra = out[start..]
+        .iter()
+        .filter(|&&b| b == b'"' || b == b'\\')
+        .count();
+    if extra > 0 {
+        let end = out.len();
+        out.resize(end + extra, 0);
+        let mut to = end + extra;
+        for from in (start..end).rev() {
+            let b = out[from];
+            to -= 1;
+            out[to] = b;
+            if b == b'"' || b == b'\\' {
+                to -= 1;
+                out[to] = b'\\';
+            }
+        }
+    }
+    out.push(b'"');
 }
 
 fn list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {

@@ -112,7 +112,7 @@ fn spans() -> Vec<SpanEvent> {
                 1 => Some(SpanIo::Messages(messages())),
                 2 => Some(SpanIo::Documents(documents())),
                 _ => Some(SpanIo::Value(if variant % 8 == 3 {
-                    json!({"q": "When?", "n": [1, 2.5, -3], "nested": {"b": true, "a": null}})
+                    json!({"q": "When? \"now\" \\ \u{e9}\n", "n": [1, 2.5, -3], "nested": {"b": true, "a": null}})
                 } else {
                     json!("plain input \u{e9}")
                 })),
