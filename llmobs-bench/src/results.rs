@@ -225,6 +225,26 @@ fn other_rows() -> Vec<Row> {
     let mut row = Row::new("exporter: request body bytes per span", "bytes");
     row.llmobs = cell(metric("exporter_bytes_per_span"));
     rows.push(row);
+    for (id, label) in [
+        ("clean_1k", "1 KB chat text, nothing to redact"),
+        (
+            "sensitive_1k",
+            "1 KB chat text, sensitive values in every turn",
+        ),
+        ("clean_64k", "64 KB chat text, nothing to redact"),
+        (
+            "sensitive_64k",
+            "64 KB chat text, sensitive values in every turn",
+        ),
+    ] {
+        let kb: f64 = if id.ends_with("64k") { 64.0 } else { 1.0 };
+        let mut row = Row::new(
+            format!("redaction, ns per KB: `Redaction::builtin()`, {label}"),
+            "ns/KB",
+        );
+        row.llmobs = cell(median_ns("redact", id).map(|t| t / kb));
+        rows.push(row);
+    }
 
     let secs = metric("overload_seconds").unwrap_or(10.0);
     let mut row = Row::new(

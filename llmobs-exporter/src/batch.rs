@@ -39,6 +39,8 @@ pub(crate) struct Batcher {
     item_suffix: &'static str,
     body: Vec<u8>,
     units: u64,
+    /// The memory of a body already sent, for the next one.
+    spare: Option<Vec<u8>>,
 }
 
 impl Batcher {
@@ -66,26 +68,61 @@ impl Batcher {
             item_suffix,
             body: Vec::new(),
             units: 0,
+            spare: None,
         }
     }
 
     /// Adds one encoded event; returns the previous body when this one would not fit in it.
     pub(crate) fn push(&mut self, event: &[u8]) -> Option<Batch> {
-        let item_len = self.item_prefix.len() + event.len() + self.item_suffix.len();
-        let mut cut = None;
-        if self.units > 0 && self.body.len() + 2 + item_len + self.suffix.len() > self.limit {
-            cut = self.finish();
-        }
+        self.push_with(|body| body.extend_from_slice(event)).0
+    }
+
+    /// Adds one event that `write` appends to the body in place, so it is never copied from a
+    /// buffer of its own; returns the previous body when the event did not fit in it, and
+    /// what `write` returned.
+    pub(crate) fn push_with<R>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> (Option<Batch>, R) {
+        let mark = self.body.len();
         if self.units == 0 {
+            if self.body.capacity() == 0 {
+                if let Some(spare) = self.spare.take() {
+                    self.body = spare;
+                }
+            }
             self.body.extend_from_slice(self.prefix.as_bytes());
         } else {
             self.body.extend_from_slice(b", ");
         }
         self.body.extend_from_slice(self.item_prefix.as_bytes());
-        self.body.extend_from_slice(event);
+        let r = write(&mut self.body);
         self.body.extend_from_slice(self.item_suffix.as_bytes());
         self.units += 1;
-        cut
+        if self.units == 1 || self.body.len() + self.suffix.len() <= self.limit {
+            return (None, r);
+        }
+        // The event does not fit: it starts the next body, without its `, ` separator. Rare
+        // (once per body), so moving its bytes costs little.
+        let mut next = self.spare.take().unwrap_or_default();
+        next.clear();
+        next.extend_from_slice(self.prefix.as_bytes());
+        next.extend_from_slice(&self.body[mark + 2..]);
+        self.body.truncate(mark);
+        self.units -= 1;
+        let cut = self.finish();
+        self.body = next;
+        self.units = 1;
+        (cut, r)
+    }
+
+    /// Hands back the body of a batch that is done with, so the next body reuses its memory
+    /// instead of growing a new allocation (and faulting in its pages) up to the limit again.
+    pub(crate) fn recycle(&mut self, mut body: Vec<u8>) {
+        if body.capacity() <= 2 * self.limit.max(1 << 16) {
+            body.clear();
+            self.spare = Some(body);
+        }
     }
 
     /// The body built so far, if any.
@@ -145,6 +182,33 @@ mod tests {
             r#"{"data": {"attributes": {"metrics": [{"a": 1}, {"a": 2}]}, "type": "evaluation_metric"}}"#
         );
         assert!(b.finish().is_none());
+    }
+
+    #[test]
+    fn recycled_and_in_place_bodies_equal_fresh_ones() {
+        let events: Vec<String> = (0..200)
+            .map(|i| format!(r#"{{"n": {i}, "pad": "{}"}}"#, "x".repeat(i % 37)))
+            .collect();
+        let mut fresh = Batcher::new(Kind::Spans, 700);
+        let mut reused = Batcher::new(Kind::Spans, 700);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for e in &events {
+            a.extend(fresh.push(e.as_bytes()));
+            let (cut, n) = reused.push_with(|body| {
+                body.extend_from_slice(e.as_bytes());
+                e.len()
+            });
+            assert_eq!(n, e.len());
+            if let Some(batch) = cut {
+                b.push((batch.body.clone(), batch.units));
+                reused.recycle(batch.body);
+            }
+        }
+        a.extend(fresh.finish());
+        b.extend(reused.finish().map(|x| (x.body, x.units)));
+        let a: Vec<(Vec<u8>, u64)> = a.into_iter().map(|x| (x.body, x.units)).collect();
+        assert!(a.len() > 5);
+        assert_eq!(a, b);
     }
 
     #[test]

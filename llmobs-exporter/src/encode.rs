@@ -14,6 +14,10 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 
+mod direct;
+#[cfg(test)]
+mod equivalence;
+
 /// What replaces `meta.input` and `meta.output` of an event over the size limit.
 pub const DROPPED_VALUE_TEXT: &str =
     "[This value has been dropped because this span's size exceeds the 5MB size limit.]";
@@ -33,6 +37,9 @@ pub struct Encoder {
     sample_rate: f64,
     sample_rate_text: String,
     event_size_limit: usize,
+    /// The tag list of a span that adds no tags of its own, without and with `decorator:1`:
+    /// most spans, whose tags then cost a copy instead of a merge and a sort.
+    plain_tags: [Vec<u8>; 2],
 }
 
 /// One encoded span event, ready to be wrapped into a payload.
@@ -73,13 +80,22 @@ impl Encoder {
         base_tags.insert("service".into(), config.service.clone().unwrap_or_default());
         base_tags.insert("source".into(), "integration".into());
         base_tags.insert("language".into(), "rust".into());
-        Encoder {
+        let mut encoder = Encoder {
             base_tags,
             default_ml_app: config.resolved_ml_app(),
             sample_rate: config.sample_rate,
             sample_rate_text: format_rate(config.sample_rate),
             event_size_limit: config.event_size_bytes,
-        }
+            plain_tags: Default::default(),
+        };
+        encoder.plain_tags = [false, true].map(|decorator| {
+            let mut span = SpanEvent::new(SpanKind::Task, "", TraceId(0), llmobs_core::SpanId(0));
+            span.decorator = decorator;
+            let mut tags = Vec::new();
+            encoder.write_tags(&span, &encoder.default_ml_app, &mut tags);
+            tags
+        });
+        encoder
     }
 
     /// The ml_app a span is reported under.
@@ -225,36 +241,53 @@ impl Encoder {
 
     /// The event's JSON text, with input and output dropped when it reaches the size limit.
     pub fn encode_span(&self, span: &SpanEvent) -> EncodedSpan {
+        let mut json = Vec::with_capacity(1024);
+        let truncated = self.encode_span_into(span, &mut json);
+        EncodedSpan { json, truncated }
+    }
+
+    /// Appends the event's JSON text to `out` (the same bytes as [`Encoder::encode_span`]);
+    /// returns whether input and output were dropped for size.
+    ///
+    /// The event is written straight from the span in key-sorted order, so the common case
+    /// builds no intermediate tree and measures its size as the bytes it wrote. Only an event
+    /// that reaches the limit is rebuilt through [`Encoder::span_value`] to drop its input and
+    /// output, which keeps the rare path identical to the reference's.
+    pub fn encode_span_into(&self, span: &SpanEvent, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        self.write_span(span, out);
+        let written = out.len() - start;
+        if written < self.event_size_limit {
+            return false;
+        }
+        out.truncate(start);
+        log::warn!(
+            "llmobs: dropping event input/output because its size ({written}) exceeds the event size limit ({} bytes)",
+            self.event_size_limit
+        );
         let mut value = self.span_value(span);
-        let mut json = python_json(&value);
+        drop_io(&mut value);
+        // Writing a `Value` into memory cannot fail.
+        let _ = write_python_json(out, &value);
+        true
+    }
+
+    /// The old two-pass encoding: the whole event as a `Value`, serialised, and serialised
+    /// again without input and output when too large. Kept as the reference the direct writer
+    /// is checked against.
+    #[cfg(test)]
+    pub(crate) fn encode_span_via_value(&self, span: &SpanEvent) -> EncodedSpan {
+        let mut value = self.span_value(span);
+        let json = python_json(&value);
         if json.len() < self.event_size_limit {
             return EncodedSpan {
                 json,
                 truncated: false,
             };
         }
-        log::warn!(
-            "llmobs: dropping event input/output because its size ({}) exceeds the event size limit ({} bytes)",
-            json.len(),
-            self.event_size_limit
-        );
-        if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
-            meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
-            meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
-        }
-        if let Some(event) = value.as_object_mut() {
-            let errors = event
-                .entry("collection_errors")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Some(list) = errors.as_array_mut() {
-                if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
-                    list.push(DROPPED_IO_COLLECTION_ERROR.into());
-                }
-            }
-        }
-        json = python_json(&value);
+        drop_io(&mut value);
         EncodedSpan {
-            json,
+            json: python_json(&value),
             truncated: true,
         }
     }
@@ -314,6 +347,24 @@ pub(crate) const SPAN_WRAPPER_SUFFIX: &str = "]}";
 pub(crate) const EVAL_PAYLOAD_PREFIX: &str = r#"{"data": {"attributes": {"metrics": ["#;
 /// Closes the eval-metric payload.
 pub(crate) const EVAL_PAYLOAD_SUFFIX: &str = r#"]}, "type": "evaluation_metric"}}"#;
+
+/// Replaces input and output of an oversized event and records why.
+fn drop_io(value: &mut Value) {
+    if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
+        meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
+    }
+    if let Some(event) = value.as_object_mut() {
+        let errors = event
+            .entry("collection_errors")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = errors.as_array_mut() {
+            if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
+                list.push(DROPPED_IO_COLLECTION_ERROR.into());
+            }
+        }
+    }
+}
 
 fn python_json(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);

@@ -125,13 +125,17 @@ impl Transport {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
+                // Read to the end even on success: a connection whose response body was left
+                // unread is closed instead of going back to the pool, and every request would
+                // then pay a new connection (and a TLS handshake in agentless mode).
                 let mut text = String::new();
-                if !(200..300).contains(&code) {
-                    let _ = resp
-                        .body_mut()
-                        .as_reader()
-                        .take(ERROR_BODY_LIMIT)
-                        .read_to_string(&mut text);
+                let _ = resp
+                    .body_mut()
+                    .as_reader()
+                    .take(ERROR_BODY_LIMIT)
+                    .read_to_string(&mut text);
+                if (200..300).contains(&code) {
+                    text.clear();
                 }
                 Response::Status {
                     code,

@@ -642,6 +642,32 @@ impl Worker {
         // The reference sends a trace's spans in start order (root first), whatever order they
         // finished in.
         spans.sort_by_key(|s| s.start_ns);
+        let kept =
+            if self.processors.is_empty() && self.redaction.as_ref().is_none_or(|r| r.is_empty()) {
+                // Nothing can rewrite or drop a span: skip the pass and its second vector.
+                spans
+            } else {
+                self.apply_processors(spans)
+            };
+        if let Some(local) = &mut self.local {
+            local.print_trace(&kept);
+        }
+        for span in &kept {
+            let encoder = &self.encoder;
+            let (cut, truncated) = self
+                .spans
+                .push_with(|body| encoder.encode_span_into(span, body));
+            if truncated {
+                self.shared.counters.spans_truncated.fetch_add(1, Relaxed);
+            }
+            if let Some(b) = cut {
+                self.dispatch(b);
+            }
+        }
+    }
+
+    /// Runs the processors, then redaction, on each span; the spans left to send.
+    fn apply_processors(&mut self, spans: Vec<SpanEvent>) -> Vec<SpanEvent> {
         let mut kept = Vec::with_capacity(spans.len());
         let mut dropped = 0u64;
         'spans: for mut span in spans {
@@ -685,18 +711,7 @@ impl Worker {
             self.shared
                 .worker_settled(Kind::Spans, Some(DropReason::ProcessorDropped), dropped);
         }
-        if let Some(local) = &mut self.local {
-            local.print_trace(&kept);
-        }
-        for span in &kept {
-            let encoded = self.encoder.encode_span(span);
-            if encoded.truncated {
-                self.shared.counters.spans_truncated.fetch_add(1, Relaxed);
-            }
-            if let Some(b) = self.spans.push(&encoded.json) {
-                self.dispatch(b);
-            }
-        }
+        kept
     }
 
     fn delivered(&self, batch: &Batch) {
@@ -719,6 +734,7 @@ impl Worker {
                     );
                 }
             }
+            self.recycle(batch);
             return;
         }
         if self.intake_down {
@@ -735,7 +751,17 @@ impl Worker {
             Delivery::Failed => {
                 self.intake_down = true;
                 self.keep(batch);
+                return;
             }
+        }
+        self.recycle(batch);
+    }
+
+    /// Gives a settled body's memory back to its batcher for the next body.
+    fn recycle(&mut self, batch: Batch) {
+        match batch.kind {
+            Kind::Spans => self.spans.recycle(batch.body),
+            Kind::Evals => self.evals.recycle(batch.body),
         }
     }
 

@@ -88,6 +88,21 @@ fn agent_mode_posts_to_the_evp_proxy() {
 }
 
 #[test]
+fn successive_requests_share_one_connection() {
+    let intake = Intake::start();
+    let exporter = Exporter::start(config(&intake).mode(Mode::Agent)).expect("start");
+    for i in 0..3 {
+        exporter.send_spans(vec![span(SpanKind::Task, &format!("t{i}"))]);
+        exporter.send_evaluation(eval(&format!("e{i}")));
+        let report = exporter.flush(FLUSH);
+        assert_eq!(report.delivered, 2, "{report:?}");
+    }
+    assert_eq!(intake.posts().len(), 6);
+    // A new connection per request would cost a handshake each (TLS in agentless mode).
+    assert_eq!(intake.connections(), 1);
+}
+
+#[test]
 fn agentless_through_an_override_origin_sends_the_api_key() {
     let intake = Intake::start();
     let exporter = Exporter::start(

@@ -67,6 +67,8 @@ struct State {
     outage_until: Mutex<Option<Instant>>,
     /// Every request without a scripted reply stalls this long.
     stall_all: Mutex<Option<Duration>>,
+    /// Connections accepted.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 pub struct Intake {
@@ -92,6 +94,7 @@ impl Intake {
             while !st.load(Ordering::SeqCst) && started.elapsed() < CONNECTION_LIFETIME {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        s.connections.fetch_add(1, Ordering::SeqCst);
                         let (s, st) = (s.clone(), st.clone());
                         std::thread::spawn(move || serve(stream, s, st));
                     }
@@ -138,6 +141,11 @@ impl Intake {
     #[allow(dead_code)] // not every test binary uses it
     pub fn delay_info(&self, d: Duration) {
         *lock(&self.state.info_delay) = Some(d);
+    }
+
+    /// How many connections clients opened.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Request> {

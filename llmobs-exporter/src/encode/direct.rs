@@ -1,0 +1,606 @@
+//! The span event written straight from the span into the output buffer.
+//!
+//! The event's field set is fixed, so its keys are written in the sorted order the reference
+//! layout requires without building a map to sort them; free-form maps (metadata, metrics)
+//! are already ordered by key. Every value goes through the same escaping and number
+//! formatting as [`llmobs_core::json::write_python_json`], so the bytes are identical to the
+//! `Value` path, which the tests check span by span.
+
+use std::cmp::Ordering;
+
+use llmobs_core::json::{write_python_json, PythonFormatter};
+use llmobs_core::{Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{prompt_value, to_value, Encoder};
+
+impl Encoder {
+    /// Appends the event in the Python layout, without the size check.
+    pub(super) fn write_span(&self, span: &SpanEvent, out: &mut Vec<u8>) {
+        let a = span.annotations();
+        let ml_app = self.ml_app_of(span);
+
+        out.extend_from_slice(b"{\"_dd\": {\"apm_trace_id\": ");
+        let apm_start = out.len();
+        apm_trace_id(out, span.apm_trace_id);
+        let apm_end = out.len();
+        out.extend_from_slice(b", \"sample_rate\": ");
+        string(out, &self.sample_rate_text);
+        out.extend_from_slice(if self.sampled(span.apm_trace_id) {
+            b", \"sampling_decision\": \"1\", \"span_id\": "
+        } else {
+            b", \"sampling_decision\": \"0\", \"span_id\": "
+        });
+        quoted_u64(out, span.span_id.0);
+        out.extend_from_slice(b", \"trace_id\": ");
+        out.extend_from_within(apm_start..apm_end);
+        out.push(b'}');
+
+        if !a.collection_errors.is_empty() {
+            out.extend_from_slice(b", \"collection_errors\": ");
+            string_array(out, &a.collection_errors);
+        }
+        out.extend_from_slice(b", \"duration\": ");
+        number(out, span.duration_ns);
+
+        out.extend_from_slice(b", \"meta\": {");
+        let mut meta = Fields::new();
+        if let Some(agent) = &span.agent {
+            meta.key(out, "agent_attribution");
+            out.extend_from_slice(b"{\"pagent_name\": ");
+            match &agent.name {
+                Some(n) => string(out, n),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b", \"pagent_span_id\": ");
+            quoted_u64(out, agent.span_id.0);
+            out.push(b'}');
+        }
+        if let Some(e) = &span.error {
+            meta.key(out, "error");
+            out.extend_from_slice(b"{\"message\": ");
+            string(out, &e.message);
+            out.extend_from_slice(b", \"stack\": ");
+            string(out, e.stack.as_deref().unwrap_or(""));
+            out.extend_from_slice(b", \"type\": ");
+            string(out, &e.kind);
+            out.push(b'}');
+        }
+        let prompt = a.prompt.as_ref().filter(|_| {
+            if span.kind == SpanKind::Llm {
+                true
+            } else {
+                log::warn!(
+                    "llmobs: dropping prompt on non-LLM span kind, annotating prompts is only supported for LLM span kinds"
+                );
+                false
+            }
+        });
+        if a.input.is_some() || prompt.is_some() {
+            meta.key(out, "input");
+            out.push(b'{');
+            let mut input = Fields::new();
+            // `prompt` sorts after `documents` and `messages` but before `value`.
+            match &a.input {
+                Some(SpanIo::Value(_)) | None => {}
+                Some(io) => io_fields(out, &mut input, io),
+            }
+            if let Some(p) = prompt {
+                input.key(out, "prompt");
+                value(out, &prompt_value(p, ml_app));
+            }
+            if let Some(io @ SpanIo::Value(_)) = &a.input {
+                io_fields(out, &mut input, io);
+            }
+            out.push(b'}');
+        }
+        meta.key(out, "metadata");
+        out.push(b'{');
+        let mut metadata = Fields::new();
+        for (k, v) in &a.metadata {
+            // `_dd` is reserved for the SDK's own metadata.
+            if k != "_dd" {
+                metadata.key(out, k);
+                value(out, v);
+            }
+        }
+        out.push(b'}');
+        if span.kind.is_model() {
+            meta.key(out, "model_name");
+            string(out, a.model_name.as_deref().unwrap_or("unknown"));
+            meta.key(out, "model_provider");
+            string(out, a.model_provider.as_deref().unwrap_or("unknown"));
+        }
+        if let Some(io) = &a.output {
+            meta.key(out, "output");
+            out.push(b'{');
+            io_fields(out, &mut Fields::new(), io);
+            out.push(b'}');
+        }
+        meta.key(out, "span");
+        out.extend_from_slice(b"{\"kind\": ");
+        string(out, span.kind.as_str());
+        out.push(b'}');
+        if span.kind == SpanKind::Llm && !a.tool_definitions.is_empty() {
+            meta.key(out, "tool_definitions");
+            value(out, &to_value(&a.tool_definitions));
+        }
+        out.push(b'}');
+
+        out.extend_from_slice(b", \"metrics\": {");
+        let mut metrics = Fields::new();
+        for (k, v) in &a.metrics {
+            metrics.key(out, k);
+            serialize(out, v);
+        }
+        out.extend_from_slice(b"}, \"name\": ");
+        string(out, &span.name);
+        out.extend_from_slice(b", \"parent_id\": ");
+        match span.parent_id {
+            Some(p) => quoted_u64(out, p.0),
+            None => out.extend_from_slice(b"\"undefined\""),
+        }
+        if let Some(s) = &span.session_id {
+            out.extend_from_slice(b", \"session_id\": ");
+            string(out, s);
+        }
+        out.extend_from_slice(b", \"span_id\": ");
+        quoted_u64(out, span.span_id.0);
+        out.extend_from_slice(b", \"start_ns\": ");
+        number(out, span.start_ns);
+        out.extend_from_slice(if span.error.is_some() {
+            b", \"status\": \"error\", \"tags\": ["
+        } else {
+            b", \"status\": \"ok\", \"tags\": ["
+        });
+        if span.ml_app.is_none()
+            && span.session_id.is_none()
+            && span.error.is_none()
+            && a.tags.is_empty()
+            && !a.prompt_annotated
+        {
+            out.extend_from_slice(&self.plain_tags[usize::from(span.decorator)]);
+        } else {
+            self.write_tags(span, ml_app, out);
+        }
+        out.extend_from_slice(b"], \"trace_id\": \"");
+        hex128(out, span.trace_id.0);
+        out.extend_from_slice(b"\"}");
+    }
+
+    /// The tag list: base tags overlaid with the span's, later values replacing earlier ones
+    /// for the same key, in the order the `Value` path inserts them.
+    pub(super) fn write_tags(&self, span: &SpanEvent, ml_app: &str, out: &mut Vec<u8>) {
+        let a = span.annotations();
+        let mut tags: Vec<(&str, &str)> = Vec::with_capacity(self.base_tags.len() + 6);
+        tags.extend(self.base_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        overlay(&mut tags, "ml_app", ml_app);
+        overlay(&mut tags, "agent_service", ml_app);
+        if let Some(s) = &span.session_id {
+            overlay(&mut tags, "session_id", s);
+        }
+        if span.decorator {
+            overlay(&mut tags, "decorator", "1");
+        }
+        for (k, v) in &a.tags {
+            overlay(&mut tags, k, v);
+        }
+        if a.prompt_annotated {
+            overlay(
+                &mut tags,
+                "prompt_tracking_instrumentation_method",
+                "annotated",
+            );
+        }
+        overlay(
+            &mut tags,
+            "error",
+            if span.error.is_some() { "1" } else { "0" },
+        );
+        if let Some(e) = &span.error {
+            overlay(&mut tags, "error_type", &e.kind);
+        }
+        // The reference sorts the `key:value` strings, which differs from sorting by key when
+        // one key is a prefix of another.
+        tags.sort_unstable_by(|x, y| tag_cmp(*x, *y));
+        for (i, (k, v)) in tags.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.push(b'"');
+            escaped(out, k);
+            out.push(b':');
+            escaped(out, v);
+            out.push(b'"');
+        }
+    }
+}
+
+fn overlay<'a>(tags: &mut Vec<(&'a str, &'a str)>, k: &'a str, v: &'a str) {
+    match tags.iter_mut().find(|t| t.0 == k) {
+        Some(t) => t.1 = v,
+        None => tags.push((k, v)),
+    }
+}
+
+/// Orders tags as their `key:value` text would sort, without building the text.
+fn tag_cmp(x: (&str, &str), y: (&str, &str)) -> Ordering {
+    let (kx, ky) = (x.0.as_bytes(), y.0.as_bytes());
+    let n = kx.len().min(ky.len());
+    match kx[..n].cmp(&ky[..n]) {
+        Ordering::Equal if kx.len() == ky.len() => x.1.cmp(y.1),
+        // One key is a prefix of the other: the `:` meets a key byte, so compare the text.
+        Ordering::Equal => {
+            let text = |t: (&'_ str, &'_ str)| {
+                let (k, v) = (t.0.as_bytes(), t.1.as_bytes());
+                k.iter().chain(b":").chain(v).copied().collect::<Vec<u8>>()
+            };
+            text(x).cmp(&text(y))
+        }
+        other => other,
+    }
+}
+
+/// The `, ` between the members of an object whose members are optional.
+struct Fields {
+    first: bool,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Fields { first: true }
+    }
+    fn key(&mut self, out: &mut Vec<u8>, k: &str) {
+        if !std::mem::replace(&mut self.first, false) {
+            out.extend_from_slice(b", ");
+        }
+        string(out, k);
+        out.extend_from_slice(b": ");
+    }
+}
+
+/// The members of `input`/`output` for one kind of I/O.
+fn io_fields(out: &mut Vec<u8>, fields: &mut Fields, io: &SpanIo) {
+    match io {
+        SpanIo::Value(Value::String(s)) => {
+            fields.key(out, "value");
+            string(out, s);
+        }
+        SpanIo::Value(v) => {
+            fields.key(out, "value");
+            json_text_string(out, v);
+        }
+        SpanIo::Messages(msgs) => {
+            fields.key(out, "messages");
+            list(out, msgs, message);
+        }
+        SpanIo::Documents(docs) => {
+            fields.key(out, "documents");
+            list(out, docs, document);
+        }
+    }
+}
+
+/// `v`'s Python-layout JSON text as a JSON string, written in place rather than through a
+/// buffer of its own. The text is ASCII with every control already escaped, so only `"` and
+/// `\\` need escaping again: the text is written, then widened from the back.
+fn json_text_string(out: &mut Vec<u8>, v: &Value) {
+    out.push(b'"');
+    let start = out.len();
+    value(out, v);
+    let extra = out[start..]
+        .iter()
+        .filter(|&&b| b == b'"' || b == b'\\')
+        .count();
+    if extra > 0 {
+        let end = out.len();
+        out.resize(end + extra, 0);
+        let mut to = end + extra;
+        for from in (start..end).rev() {
+            let b = out[from];
+            to -= 1;
+            out[to] = b;
+            if b == b'"' || b == b'\\' {
+                to -= 1;
+                out[to] = b'\\';
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+fn list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write(out, item);
+    }
+    out.push(b']');
+}
+
+fn message(out: &mut Vec<u8>, m: &Message) {
+    out.extend_from_slice(b"{\"content\": ");
+    string(out, &m.content);
+    out.extend_from_slice(b", \"role\": ");
+    string(out, &m.role);
+    if !m.tool_calls.is_empty() {
+        out.extend_from_slice(b", \"tool_calls\": ");
+        list(out, &m.tool_calls, |out, c| {
+            out.extend_from_slice(b"{\"arguments\": ");
+            value(out, &c.arguments);
+            out.extend_from_slice(b", \"name\": ");
+            string(out, &c.name);
+            if let Some(id) = &c.tool_id {
+                out.extend_from_slice(b", \"tool_id\": ");
+                string(out, id);
+            }
+            out.extend_from_slice(b", \"type\": ");
+            string(out, &c.kind);
+            out.push(b'}');
+        });
+    }
+    if let Some(id) = &m.tool_id {
+        out.extend_from_slice(b", \"tool_id\": ");
+        string(out, id);
+    }
+    if !m.tool_results.is_empty() {
+        out.extend_from_slice(b", \"tool_results\": ");
+        list(out, &m.tool_results, |out, r| {
+            out.extend_from_slice(b"{\"name\": ");
+            string(out, &r.name);
+            out.extend_from_slice(b", \"result\": ");
+            string(out, &r.result);
+            if let Some(id) = &r.tool_id {
+                out.extend_from_slice(b", \"tool_id\": ");
+                string(out, id);
+            }
+            out.extend_from_slice(b", \"type\": ");
+            string(out, &r.kind);
+            out.push(b'}');
+        });
+    }
+    out.push(b'}');
+}
+
+fn document(out: &mut Vec<u8>, d: &Document) {
+    out.push(b'{');
+    let mut f = Fields::new();
+    if let Some(id) = &d.id {
+        f.key(out, "id");
+        string(out, id);
+    }
+    if let Some(name) = &d.name {
+        f.key(out, "name");
+        string(out, name);
+    }
+    if let Some(score) = d.score {
+        f.key(out, "score");
+        // Through `Value` as the reference path does, so a non-finite score becomes `null`
+        // the same way.
+        value(out, &Value::from(score));
+    }
+    f.key(out, "text");
+    string(out, &d.text);
+    out.push(b'}');
+}
+
+fn string_array(out: &mut Vec<u8>, items: &[String]) {
+    list(out, items, |out, s| string(out, s));
+}
+
+fn value(out: &mut Vec<u8>, v: &Value) {
+    // Writing into memory cannot fail.
+    let _ = write_python_json(out, v);
+}
+
+fn serialize<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
+    // Writing into memory cannot fail.
+    let _ = v.serialize(&mut ser);
+}
+
+fn number(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn quoted_u64(out: &mut Vec<u8>, n: u64) {
+    out.push(b'"');
+    number(out, n);
+    out.push(b'"');
+}
+
+fn hex128(out: &mut Vec<u8>, n: u128) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 32];
+    for (i, c) in text.iter_mut().enumerate() {
+        *c = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    out.extend_from_slice(&text);
+}
+
+/// An APM trace id as the reference formats it: 32 hex characters above 64 bits, else decimal.
+fn apm_trace_id(out: &mut Vec<u8>, id: TraceId) {
+    if id.0 >> 64 == 0 {
+        quoted_u64(out, id.0 as u64);
+    } else {
+        out.push(b'"');
+        hex128(out, id.0);
+        out.push(b'"');
+    }
+}
+
+/// A JSON string in the Python layout.
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escaped(out, s);
+    out.push(b'"');
+}
+
+/// The inside of a JSON string: `"`, `\\` and controls escaped as serde_json does, everything
+/// outside ASCII as `\\uXXXX` UTF-16 units, as Python's `ensure_ascii` does.
+fn escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text needs no escape at all: skip it eight bytes at a time.
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if needs_escape(u64::from_le_bytes(word)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
+        if (0x20..0x80).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if b < 0x80 {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => unicode_escape(out, b as u16),
+            }
+            i += 1;
+        } else {
+            // `i` is on a character boundary: everything before it was ASCII or whole
+            // characters.
+            let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                unicode_escape(out, *unit);
+            }
+            i += c.len_utf8();
+        }
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether any of the eight bytes is a control, `"`, `\\` or outside ASCII. Exact: each test
+/// is the classic zero-byte test, which never misses a byte and reports none when there is
+/// none.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (w & HIGH)
+        | below_space
+        | zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        != 0
+}
+
+fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        HEX[(unit >> 12) as usize & 0xf],
+        HEX[(unit >> 8) as usize & 0xf],
+        HEX[(unit >> 4) as usize & 0xf],
+        HEX[unit as usize & 0xf],
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_matches_the_python_formatter() {
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        samples.extend(
+            [
+                "plain",
+                "h\u{e9}llo \u{2713} \u{65e5}\u{672c} \u{1F600}",
+                "quote\"back\\slash/\u{7f}",
+                "mixed \u{1}\u{1f}\n\t end",
+                "",
+            ]
+            .map(str::to_owned),
+        );
+        // Every special character at every offset of the eight-byte words, and past them.
+        for special in [
+            "\"",
+            "\\",
+            "\n",
+            "\u{1}",
+            "\u{7f}",
+            "\u{e9}",
+            "\u{1F600}",
+            "\u{1f}",
+        ] {
+            for at in 0..20 {
+                let mut text = "abcdefghijklmnopqrstuvwxyz".repeat(2);
+                text.insert_str(at, special);
+                samples.push(text);
+            }
+        }
+        for s in samples {
+            let mut ours = Vec::new();
+            string(&mut ours, &s);
+            let mut theirs = Vec::new();
+            value(&mut theirs, &Value::String(s.clone()));
+            assert_eq!(ours, theirs, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_ids() {
+        for n in [0u64, 7, 10, 1_234_567_890, u64::MAX] {
+            let mut out = Vec::new();
+            number(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        for id in [0u128, 1, u64::MAX as u128, 1 << 64, u128::MAX] {
+            let mut out = Vec::new();
+            hex128(&mut out, id);
+            assert_eq!(out, TraceId(id).to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn tag_order_is_the_order_of_the_joined_text() {
+        let tags = [
+            ("a", "2"),
+            ("a_b", "1"),
+            ("a", "x:y"),
+            ("ab", ""),
+            ("", "z"),
+            ("a:", "b"),
+            ("b", "a"),
+        ];
+        for x in tags {
+            for y in tags {
+                let (tx, ty) = (format!("{}:{}", x.0, x.1), format!("{}:{}", y.0, y.1));
+                assert_eq!(tag_cmp(x, y), tx.cmp(&ty), "{tx} vs {ty}");
+            }
+        }
+    }
+}
