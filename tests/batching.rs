@@ -12,7 +12,8 @@ struct Recorder {
 }
 
 impl llmobs_core::Sink for Recorder {
-    fn send_spans(&self, spans: Vec<SpanEvent>) {
+    fn send_spans(&self, spans: llmobs_core::SpanBatch) {
+        let spans: Vec<SpanEvent> = spans.into_events();
         self.batches
             .lock()
             .unwrap()

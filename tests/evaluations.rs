@@ -242,7 +242,7 @@ fn invalid_evaluations_are_rejected_with_advice() {
 struct RecordingSink(Mutex<Vec<EvaluationMetric>>);
 
 impl llmobs_core::Sink for RecordingSink {
-    fn send_spans(&self, _spans: Vec<llmobs::SpanEvent>) {}
+    fn send_spans(&self, _spans: llmobs_core::SpanBatch) {}
     fn send_evaluation(&self, metric: EvaluationMetric) {
         self.0.lock().unwrap().push(metric);
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Throughput};
 use llmobs_bench::intake::Intake;
 use llmobs_bench::{results, workload as w};
-use llmobs_core::{Sink as _, SpanEvent};
+use llmobs_core::SpanEvent;
 use llmobs_exporter::{Config, Encoder, Exporter, Mode};
 
 /// Requests per iteration: enough spans that the per-request cost is amortised as it is under

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
-use llmobs_core::{EvaluationMetric, SpanEvent};
+use llmobs_core::{EvaluationMetric, SpanBatch};
 use llmobs_exporter::{Config, Encoder};
 
 /// What the consumer did, so a bench can say how much of the load was encoded.
@@ -25,7 +25,7 @@ pub struct Counts {
 
 /// The sink; install it with [`DiscardSink::install`].
 pub struct DiscardSink {
-    tx: SyncSender<Vec<SpanEvent>>,
+    tx: SyncSender<SpanBatch>,
     counts: Arc<Counts>,
 }
 
@@ -35,7 +35,7 @@ pub const QUEUE_BATCHES: usize = 4096;
 impl DiscardSink {
     /// Starts the consumer thread. It ends when the sink is dropped.
     pub fn start() -> Arc<DiscardSink> {
-        let (tx, rx) = sync_channel::<Vec<SpanEvent>>(QUEUE_BATCHES);
+        let (tx, rx) = sync_channel::<SpanBatch>(QUEUE_BATCHES);
         let counts = Arc::new(Counts::default());
         let encoder = Encoder::new(&Config::default().ml_app("llmobs-bench"));
         let c = counts.clone();
@@ -43,6 +43,7 @@ impl DiscardSink {
             .name("discard-sink".into())
             .spawn(move || {
                 for batch in rx {
+                    let batch = batch.into_events();
                     for span in &batch {
                         let encoded = encoder.encode_span(span);
                         c.bytes
@@ -79,7 +80,7 @@ impl DiscardSink {
 }
 
 impl llmobs_core::Sink for DiscardSink {
-    fn send_spans(&self, spans: Vec<SpanEvent>) {
+    fn send_spans(&self, spans: SpanBatch) {
         let n = spans.len() as u64;
         // Counted before the send so the consumer can never have encoded more than accepted.
         self.counts.accepted.fetch_add(n, Ordering::Release);

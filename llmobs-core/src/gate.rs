@@ -34,6 +34,12 @@ pub fn set_enabled(on: bool) {
     }
 }
 
+/// Whether a test capture is live anywhere in the process (spans may then belong to one).
+#[inline]
+pub(crate) fn captures_live() -> bool {
+    GATE.load(Ordering::Relaxed) >= CAPTURE
+}
+
 pub(crate) fn capture_started() {
     crate::panic::install_hook();
     GATE.fetch_add(CAPTURE, Ordering::Relaxed);

@@ -89,7 +89,7 @@ fn seed() -> u64 {
 }
 
 /// wyrand: a fast, well-distributed 64-bit generator; its state is per thread.
-fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     STATE
         .try_with(|cell| {
             let mut s = cell.get();

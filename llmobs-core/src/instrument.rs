@@ -14,7 +14,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use crate::span::{stamp, Outcome, PendingSpan};
 use crate::stack::{self, ParentRef};
-use crate::{clock, Context, SpanError, SpanEvent};
+use crate::{clock, Context, SpanBatch, SpanError, SpanEvent};
 
 /// A future with a span around it: made by the attributes on `async fn` and by
 /// [`Instrument::in_span`].
@@ -25,7 +25,7 @@ pub struct Instrumented<F, C> {
     started: bool,
     outcome: Option<C>,
     /// Descendants that finished in earlier polls, held to leave with this span.
-    held: Vec<SpanEvent>,
+    held: SpanBatch,
 }
 
 /// Wraps `fut` in the span `pending`; `outcome` reads the span's output or error from the
@@ -42,7 +42,7 @@ where
         event: pending.event,
         started: false,
         outcome: Some(outcome),
-        held: Vec::new(),
+        held: SpanBatch::new(),
     }
 }
 
@@ -50,7 +50,7 @@ where
 struct PollGuard {
     at: NonNull<SpanEvent>,
     slot: *mut Option<SpanEvent>,
-    held: *mut Vec<SpanEvent>,
+    held: *mut SpanBatch,
 }
 
 impl Drop for PollGuard {
@@ -60,7 +60,7 @@ impl Drop for PollGuard {
         // SAFETY: `slot` points into the pinned future whose `poll` is unwinding. The record is
         // taken out only after its frame is removed, so the stack never sees it moved.
         let mut batch = std::mem::take(unsafe { &mut *self.held });
-        batch.extend(stack::exit_pinned(self.at, None).unwrap_or_default());
+        batch.append(stack::exit_pinned(self.at, None).unwrap_or_default());
         if let Some(mut e) = unsafe { (*self.slot).take() } {
             if e.error.is_none() {
                 e.error = Some(Box::new(crate::panic::current_panic_error()));
@@ -107,7 +107,7 @@ where
         match res {
             Poll::Pending => {
                 if let Some(batch) = stack::exit_pinned(at, None) {
-                    this.held.extend(batch);
+                    this.held.append(batch);
                     if this.held.len() >= stack::PARTIAL_FLUSH_AT {
                         dispatch(std::mem::take(&mut this.held));
                     }
@@ -132,7 +132,7 @@ where
                     event
                 });
                 let mut batch = std::mem::take(&mut this.held);
-                batch.extend(stack::exit_pinned(at, finished).unwrap_or_default());
+                batch.append(stack::exit_pinned(at, finished).unwrap_or_default());
                 dispatch(batch);
                 Poll::Ready(out)
             }
@@ -163,7 +163,7 @@ impl<F, C> Drop for Instrumented<F, C> {
 /// The outcome reader of [`Instrument::in_span`]: the future's value is not recorded.
 pub type NoOutcome<T> = fn(&T, bool) -> Outcome;
 
-fn dispatch(batch: Vec<SpanEvent>) {
+fn dispatch(batch: SpanBatch) {
     if !batch.is_empty() {
         crate::sink::dispatch_spans(batch);
     }

@@ -30,6 +30,7 @@ mod settings;
 mod shared_str;
 mod sink;
 mod span;
+mod span_batch;
 mod span_event;
 mod span_ref;
 mod stack;
@@ -60,6 +61,7 @@ pub use sink::{set_sink, spans_dropped_without_sink, Sink};
 pub use span::{
     agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder,
 };
+pub use span_batch::SpanBatch;
 pub use span_event::{AgentAttribution, Annotations, SpanError, SpanEvent, SpanIo};
 pub use span_ref::SpanRef;
 

@@ -8,12 +8,13 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::{EvaluationMetric, SpanEvent};
+use crate::{EvaluationMetric, SpanBatch};
 
 /// Where finished spans and evaluations go. Implementations must not block.
 pub trait Sink: Send + Sync + 'static {
-    /// Takes the finished spans of one local trace (or part of one).
-    fn send_spans(&self, spans: Vec<SpanEvent>);
+    /// Takes the finished spans of one local trace (or part of one). Build their records with
+    /// [`SpanBatch::into_events`] on another thread: it is the costly half of a span.
+    fn send_spans(&self, spans: SpanBatch);
     /// Takes one validated evaluation metric.
     fn send_evaluation(&self, metric: EvaluationMetric);
 }
@@ -70,19 +71,21 @@ pub(crate) fn current() -> Option<Arc<dyn Sink>> {
 }
 
 /// Hands a batch of finished spans to the test captures they belong to and the rest to the sink.
-pub(crate) fn dispatch_spans(mut spans: Vec<SpanEvent>) {
-    if spans.iter().any(|s| s.capture.is_some()) {
-        let mut rest = Vec::with_capacity(spans.len());
-        for mut span in spans.drain(..) {
+pub(crate) fn dispatch_spans(mut spans: SpanBatch) {
+    // Only a process with a live test capture can have captured spans: only then are the
+    // records built here rather than on the exporter's thread.
+    if crate::gate::captures_live() {
+        let mut rest = Vec::new();
+        for mut span in spans.into_events() {
             match span.capture.take() {
                 Some(c) => c.push_span(span),
                 None => rest.push(span),
             }
         }
-        spans = rest;
-        if spans.is_empty() {
+        if rest.is_empty() {
             return;
         }
+        spans = SpanBatch::from(rest);
     }
     let n = spans.len() as u64;
     if !crate::gate::is_enabled() || with_current(|sink| sink.send_spans(spans)).is_none() {

@@ -89,20 +89,31 @@ impl SpanBuilder {
     }
 
     /// Applies this builder's overrides to a fresh child event; `false` when nothing is
-    /// recorded (disabled and outside any test capture). Takes the values out of `self` so the
-    /// builder itself is never moved on the hot path.
-    #[inline]
+    /// recorded (disabled and outside any test capture).
     fn apply(&mut self, e: &mut SpanEvent) -> bool {
         if !gate::is_enabled() && e.capture.is_none() {
             return false;
         }
+        e.decorator = self.decorator;
+        self.write_overrides(e);
+        true
+    }
+
+    /// Whether the span needs a full record from the start (anything beyond kind and name).
+    #[inline]
+    fn has_overrides(&self) -> bool {
+        self.ml_app.is_some() || self.session_id.is_some() || self.kind.is_model()
+    }
+
+    /// Moves the builder's values into the record, so the builder itself is never moved on the
+    /// hot path.
+    fn write_overrides(&mut self, e: &mut SpanEvent) {
         if let Some(v) = self.ml_app.take() {
             e.ml_app = Some(v);
         }
         if let Some(v) = self.session_id.take() {
             e.session_id = Some(v);
         }
-        e.decorator = self.decorator;
         if self.kind.is_model() {
             let a = e.annotations_mut();
             a.model_name = Some(
@@ -116,7 +127,6 @@ impl SpanBuilder {
                     .unwrap_or(SharedStr::Static("custom")),
             );
         }
-        true
     }
 
     /// Builds the event as a child of the current span; `None` when nothing is recorded.
@@ -135,10 +145,19 @@ impl SpanBuilder {
         if !gate::is_open() {
             return Span::noop();
         }
-        let (kind, name) = (self.kind, self.name.clone());
-        let builder = &mut self;
+        let (kind, name, decorator) = (self.kind, self.name.clone(), self.decorator);
+        let id = if self.has_overrides() {
+            stack::start_span(
+                kind,
+                name,
+                decorator,
+                Some(&mut |e: &mut SpanEvent| self.write_overrides(e)),
+            )
+        } else {
+            stack::start_span(kind, name, decorator, None)
+        };
         Span {
-            id: stack::start_span(kind, name, |e| builder.apply(e)),
+            id,
             _not_send: PhantomData,
         }
     }
@@ -219,9 +238,22 @@ impl Span {
     pub fn record_outcome<R: ?Sized>(&self, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
         if let Some(id) = self.id {
             let want_output =
-                stack::with_span_mut(id, |e| !e.has_explicit_output()).unwrap_or(false);
+                stack::with_span_ref(id, |e| !e.is_some_and(SpanEvent::has_explicit_output))
+                    .unwrap_or(false);
             let o = outcome(ret, want_output);
-            stack::with_span_mut(id, |e| o.apply(e));
+            if !o.is_empty() {
+                stack::with_span_mut(id, |e| o.apply(e));
+            }
+        }
+    }
+
+    /// Starts an attribute's span with no options: the attributes' fast path.
+    #[doc(hidden)]
+    #[inline]
+    pub fn enter(kind: SpanKind, name: &'static str) -> Span {
+        Span {
+            id: stack::start_span(kind, SharedStr::Static(name), true, None),
+            _not_send: PhantomData,
         }
     }
 }
@@ -235,13 +267,22 @@ impl Drop for Span {
     }
 }
 
+#[inline]
 fn finish_active(id: SpanId) {
     let end = clock::mono_ns();
-    stack::finish_span(id, end, |e| {
-        if std::thread::panicking() && e.error.is_none() {
-            e.error = Some(Box::new(crate::panic::current_panic_error()));
-        }
-    });
+    if std::thread::panicking() {
+        stack::finish_span(
+            id,
+            end,
+            Some(&mut |e: &mut SpanEvent| {
+                if e.error.is_none() {
+                    e.error = Some(Box::new(crate::panic::current_panic_error()));
+                }
+            }),
+        );
+    } else {
+        stack::finish_span(id, end, None);
+    }
 }
 
 /// Stamps the times on an event whose `start_ns` still holds the monotonic start.
@@ -405,6 +446,10 @@ impl Outcome {
             output: None,
             error: Some(error),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.error.is_none() && matches!(self.output, None | Some(Value::Null))
     }
 
     pub(crate) fn apply(self, e: &mut SpanEvent) {

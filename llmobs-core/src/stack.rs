@@ -1,12 +1,19 @@
 //! The per-thread span stack: where "the current span" lives.
 //!
-//! Sync spans are written once into a per-thread arena, in start order, and finished in place:
-//! the arena is the export buffer, so a span's record is never moved between a "stack" and a
-//! "finished" list. When no span stays open on the thread (the local root finished, or an async
-//! poll ended), the whole arena is handed to the sink as one batch, already in start order.
+//! Sync spans are written once into a per-thread arena of compact [`Slot`]s, in start order,
+//! and finished in place: the arena is the export batch, so a span's record is never moved
+//! between a "stack" and a "finished" list. When no span stays open on the thread (the local
+//! root finished, or an async poll ended), the whole arena is handed to the sink as one
+//! [`SpanBatch`], already in start order.
+//!
+//! A slot whose parent is the slot below it on this thread holds no copy of what it inherits
+//! (trace ids, ml_app, session, agent, test capture): it names its parent's position, and the
+//! full record is built when something needs it (an annotation, an error, a child on another
+//! thread) or, for most spans, on the exporter's thread by [`SpanBatch::into_events`]. This keeps
+//! an empty span to an id, two clock readings and a 72-byte write.
 //!
 //! Frames say what is current, innermost last:
-//! - `Arena(i)`: a sync span, the `i`-th record of the arena;
+//! - `Arena(i)`: a sync span, the `i`-th slot of the arena;
 //! - `Pinned(ptr)`: an async span, whose record stays inside its pinned future and is reached by
 //!   pointer for the duration of one poll (so polling moves nothing);
 //! - `Detached`: a detached span entered with `in_scope`;
@@ -20,6 +27,7 @@ use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
+use crate::span_batch::{Slot, SpanBatch, NO_SLOT};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
 use crate::{SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -47,9 +55,26 @@ impl ParentRef {
             capture: e.capture.clone(),
         }
     }
+
+    /// A new span's record under this parent (a new trace when it names none).
+    pub(crate) fn child_event(self, kind: SpanKind, name: SharedStr, span_id: SpanId) -> SpanEvent {
+        let (t, apm) = self.trace.unwrap_or_else(|| {
+            let t = TraceId::generate();
+            (t, t)
+        });
+        let mut e = SpanEvent::new(kind, name, t, span_id);
+        e.apm_trace_id = apm;
+        e.parent_id = self.span_id;
+        e.ml_app = self.ml_app;
+        e.session_id = self.session_id;
+        e.agent = self.agent;
+        e.capture = self.capture;
+        e
+    }
 }
 
-fn agent_for_children(e: &SpanEvent) -> Option<AgentAttribution> {
+/// The agent attribution a child of `e` gets.
+pub(crate) fn agent_for_children(e: &SpanEvent) -> Option<AgentAttribution> {
     if e.kind == SpanKind::Agent {
         Some(AgentAttribution {
             span_id: e.span_id,
@@ -60,6 +85,7 @@ fn agent_for_children(e: &SpanEvent) -> Option<AgentAttribution> {
     }
 }
 
+/// A detached span's state, shared between its handle and the frames that enter it.
 /// A detached span's state, shared between its handle and the frames that enter it.
 pub(crate) type SharedEvent = Arc<Mutex<Option<SpanEvent>>>;
 
@@ -81,9 +107,7 @@ const REUSED_CAPACITY_MAX: usize = 128;
 pub(crate) struct Stack {
     frames: Vec<Frame>,
     /// Sync spans of the current local trace(s), in start order; open ones included.
-    arena: Vec<SpanEvent>,
-    /// Which arena records are still open (parallel to `arena`).
-    open: Vec<bool>,
+    arena: Vec<Slot>,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
 }
@@ -91,12 +115,7 @@ pub(crate) struct Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         // Thread exit: hand over what finished; spans still open here can never finish.
-        let finished: Vec<SpanEvent> = std::mem::take(&mut self.arena)
-            .into_iter()
-            .zip(std::mem::take(&mut self.open))
-            .filter_map(|(e, open)| (!open).then_some(e))
-            .collect();
-        if !finished.is_empty() {
+        if let Some(finished) = self.split_finished() {
             crate::sink::dispatch_spans(finished);
         }
     }
@@ -118,39 +137,62 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 /// arena: async and detached spans).
 #[inline]
 pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<SpanEvent> {
-    with(|s| s.new_child(kind, name))
+    let parent = with(|s| s.current_parent())?;
+    Some(parent.child_event(kind, name, SpanId::generate()))
 }
 
-/// Starts a sync span as a child of the current frame: its record is constructed in its arena
-/// slot. `setup` applies the builder's overrides; it returns `false` when the span is not
-/// recorded.
+/// Starts a sync span as a child of the current frame and makes it current. With `setup`, the
+/// span gets its full record at once and `setup` writes the builder's overrides into it.
+/// `None` when nothing is recorded (disabled, and outside any test capture).
 #[inline]
 pub(crate) fn start_span(
     kind: SpanKind,
     name: SharedStr,
-    setup: impl FnOnce(&mut SpanEvent) -> bool,
+    decorator: bool,
+    setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
 ) -> Option<SpanId> {
     with(|s| {
-        let i = s.push_child(kind, name);
-        let e = &mut s.arena[i];
-        if !setup(e) {
-            s.arena.pop();
+        if !crate::gate::is_enabled() && s.current_parent().capture.is_none() {
             return None;
         }
-        let id = e.span_id;
-        e.start_ns = crate::clock::mono_ns();
-        s.open.push(true);
+        let span_id = SpanId::generate();
+        let (parent, event, trace_rand) = match s.frames.last() {
+            Some(&Frame::Arena(p)) => (p as u32, None, 0),
+            None => (NO_SLOT, None, crate::id::next_random()),
+            Some(_) => {
+                let mut e = s.current_parent().child_event(kind, name.clone(), span_id);
+                e.decorator = decorator;
+                (NO_SLOT, Some(Box::new(e)), 0)
+            }
+        };
+        let i = s.arena.len();
+        s.arena.push(Slot {
+            span_id,
+            parent,
+            kind,
+            open: true,
+            complete: false,
+            decorator,
+            name,
+            start: crate::clock::mono_ns(),
+            end: 0,
+            trace_rand,
+            event,
+        });
+        if let Some(setup) = setup {
+            setup(s.materialize(i));
+        }
         s.frames.push(Frame::Arena(i));
         s.open_spans += 1;
-        Some(id)
+        Some(span_id)
     })
     .flatten()
 }
 
-/// Finishes the sync span with this id in place: stamps its times and, when no span stays open
-/// on the thread, hands the arena over. `fix` runs on the record first.
+/// Finishes the sync span with this id in place: stamps its end and, when no span stays open
+/// on the thread, hands the arena over. `fix` runs on the full record first.
 #[inline]
-pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: impl FnOnce(&mut SpanEvent)) {
+pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: Option<&mut dyn FnMut(&mut SpanEvent)>) {
     let batch = with(|s| {
         // The finishing span is almost always the top frame: pop it without shifting.
         let i = match s.frames.last() {
@@ -169,12 +211,13 @@ pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: impl FnOnce(&mut SpanE
                 i
             }
         };
-        s.open[i] = false;
         s.open_spans -= 1;
-        let e = &mut s.arena[i];
-        fix(e);
-        e.duration_ns = end_mono.saturating_sub(e.start_ns);
-        e.start_ns = crate::clock::to_epoch_ns(e.start_ns);
+        if let Some(fix) = fix {
+            fix(s.materialize(i));
+        }
+        let slot = &mut s.arena[i];
+        slot.open = false;
+        slot.end = end_mono;
         s.take_batch()
     })
     .flatten();
@@ -199,10 +242,7 @@ pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) {
 /// async root's children leave with it even though the stack empties between polls.
 #[inline]
 #[must_use]
-pub(crate) fn exit_pinned(
-    at: NonNull<SpanEvent>,
-    finished: Option<SpanEvent>,
-) -> Option<Vec<SpanEvent>> {
+pub(crate) fn exit_pinned(at: NonNull<SpanEvent>, finished: Option<SpanEvent>) -> Option<SpanBatch> {
     let mut slot = finished;
     let batch = with(|s| {
         // Matched by address, not by reading the record: the caller may already have moved the
@@ -216,13 +256,12 @@ pub(crate) fn exit_pinned(
             s.open_spans -= 1;
         }
         if let Some(e) = slot.take() {
-            s.arena.push(e);
-            s.open.push(false);
+            s.arena.push(Slot::complete(e));
         }
         s.take_batch()
     })
     .flatten();
-    batch.or_else(|| slot.map(|e| vec![e]))
+    batch.or_else(|| slot.map(SpanBatch::from))
 }
 
 /// Buffers a span finished outside the arena (async and detached spans).
@@ -230,15 +269,14 @@ pub(crate) fn finished(event: SpanEvent) {
     let mut slot = Some(event);
     let batch = with(|s| {
         if let Some(e) = slot.take() {
-            s.arena.push(e);
-            s.open.push(false);
+            s.arena.push(Slot::complete(e));
         }
         s.take_batch()
     })
     .flatten();
     // Thread-local storage is already gone when a span finishes during thread teardown: the
     // span is handed over on its own.
-    let batch = batch.or_else(|| slot.map(|e| vec![e]));
+    let batch = batch.or_else(|| slot.map(SpanBatch::from));
     if let Some(batch) = batch {
         crate::sink::dispatch_spans(batch);
     }
@@ -276,24 +314,49 @@ pub(crate) fn current_parent() -> ParentRef {
     with(|s| s.current_parent()).unwrap_or_default()
 }
 
-/// Runs `f` on the record of the open span with this id on this thread.
+/// The open span with this id on this thread: where to find its record.
+fn find(s: &Stack, id: SpanId) -> Option<Found> {
+    s.frames.iter().rev().find_map(|fr| match fr {
+        Frame::Arena(i) if s.arena[*i].span_id == id => Some(Found::Arena(*i)),
+        // SAFETY: the record outlives its frame (see `enter_pinned`).
+        Frame::Pinned(p) if unsafe { p.as_ref() }.span_id == id => Some(Found::Pinned(*p)),
+        _ => None,
+    })
+}
+
+enum Found {
+    Arena(usize),
+    Pinned(NonNull<SpanEvent>),
+}
+
+/// Runs `f` on the full record of the open span with this id on this thread, building the
+/// record first if the span had none.
 pub(crate) fn with_span_mut<R>(id: SpanId, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
-    with(|s| {
-        for fr in s.frames.iter().rev() {
-            match fr {
-                Frame::Arena(i) if s.arena[*i].span_id == id => return Some(f(&mut s.arena[*i])),
-                Frame::Pinned(p) => {
-                    // SAFETY: the record outlives its frame (see `enter_pinned`), and the stack
-                    // borrow guarantees no other reference to it is live during `f`.
-                    let e = unsafe { &mut *p.as_ptr() };
-                    if e.span_id == id {
-                        return Some(f(e));
-                    }
-                }
-                _ => {}
+    with(|s| match find(s, id)? {
+        Found::Arena(i) => {
+            let e = s.materialize(i);
+            let before = (e.ml_app.clone(), e.session_id.clone());
+            let r = f(e);
+            let e = s.materialize(i);
+            if (&e.ml_app, &e.session_id) != (&before.0, &before.1) {
+                s.freeze_finished_descendants(i, before);
             }
+            Some(r)
         }
-        None
+        // SAFETY: see `enter_pinned`; the stack borrow guarantees no other reference to the
+        // record is live during `f`.
+        Found::Pinned(p) => Some(f(unsafe { &mut *p.as_ptr() })),
+    })
+    .flatten()
+}
+
+/// Runs `f` on the record of the open span with this id, without building one: `None` is
+/// passed for a span that has recorded nothing of its own yet. `None` if the span is not open.
+pub(crate) fn with_span_ref<R>(id: SpanId, f: impl FnOnce(Option<&SpanEvent>) -> R) -> Option<R> {
+    with(|s| match find(s, id)? {
+        Found::Arena(i) => Some(f(s.arena[i].event.as_deref())),
+        // SAFETY: see `enter_pinned`.
+        Found::Pinned(p) => Some(f(Some(unsafe { p.as_ref() }))),
     })
     .flatten()
 }
@@ -324,155 +387,150 @@ pub(crate) fn has_open_span() -> bool {
 }
 
 impl Stack {
-    /// The record a frame stands for, if it is a span.
-    fn frame_span(&self, f: &Frame) -> Option<&SpanEvent> {
-        match f {
-            Frame::Arena(i) => Some(&self.arena[*i]),
-            // SAFETY: see `enter_pinned`.
-            Frame::Pinned(p) => Some(unsafe { p.as_ref() }),
-            _ => None,
-        }
-    }
-
     fn current_parent(&self) -> ParentRef {
         match self.frames.last() {
             None => ParentRef::default(),
-            Some(f @ (Frame::Arena(_) | Frame::Pinned(_))) => self
-                .frame_span(f)
-                .map(ParentRef::of_span)
-                .unwrap_or_default(),
+            Some(Frame::Arena(i)) => self.child_ref(*i),
+            // SAFETY: see `enter_pinned`.
+            Some(Frame::Pinned(p)) => ParentRef::of_span(unsafe { p.as_ref() }),
             Some(Frame::Detached(d, _)) => d.1.clone(),
             Some(Frame::Context(p, _)) => (**p).clone(),
         }
     }
 
-    /// Appends a child of the current frame to the arena, built in place, and returns its index.
-    #[inline]
-    fn push_child(&mut self, kind: SpanKind, name: SharedStr) -> usize {
-        let span_id = SpanId::generate();
-        let i = self.arena.len();
-        let top = self.frames.last();
-        let parent_span = match top {
-            Some(Frame::Arena(p)) => Some(&self.arena[*p] as *const SpanEvent),
-            Some(Frame::Pinned(p)) => Some(p.as_ptr() as *const SpanEvent),
-            _ => None,
+    /// What a child of slot `i` inherits: found by walking up to the nearest slot with a full
+    /// record (or the trace's root), then down again.
+    fn child_ref(&self, i: usize) -> ParentRef {
+        let mut chain = Vec::new();
+        let mut j = i;
+        loop {
+            let s = &self.arena[j];
+            if s.event.is_some() || s.parent == NO_SLOT {
+                break;
+            }
+            chain.push(j);
+            j = s.parent as usize;
+        }
+        let mut r = self.arena[j].child_ref(ParentRef::default());
+        for &k in chain.iter().rev() {
+            r = self.arena[k].child_ref(r);
+        }
+        r
+    }
+
+    /// The full record of slot `i`, built from what it inherits if it had none.
+    fn materialize(&mut self, i: usize) -> &mut SpanEvent {
+        if self.arena[i].event.is_none() {
+            let slot = &self.arena[i];
+            let e = if slot.parent == NO_SLOT {
+                slot.build_event(None)
+            } else {
+                let parent = self.child_ref(slot.parent as usize);
+                slot.build_event(Some(&parent))
+            };
+            self.arena[i].event = Some(Box::new(e));
+        }
+        match &mut self.arena[i].event {
+            Some(e) => e,
+            None => unreachable!("the record was built above"),
+        }
+    }
+
+    /// Gives the finished descendants of slot `i` that still inherit from it their full records,
+    /// with the ml_app and session `i` had before they changed to what it holds now: a span
+    /// inherits what its ancestors hold when it finishes, as in the reference.
+    #[cold]
+    fn freeze_finished_descendants(
+        &mut self,
+        i: usize,
+        before: (Option<SharedStr>, Option<SharedStr>),
+    ) {
+        let now = {
+            let e = self.materialize(i);
+            (
+                std::mem::replace(&mut e.ml_app, before.0),
+                std::mem::replace(&mut e.session_id, before.1),
+            )
         };
-        match parent_span {
-            Some(p) => {
-                // SAFETY: `p` points at an arena record (which `push` below may move: so every
-                // field is read before it) or at a pinned async record (which nothing moves).
-                let p = unsafe { &*p };
-                let (trace_id, apm, parent_id) = (p.trace_id, p.apm_trace_id, p.span_id);
-                let (ml_app, session_id, agent, capture) = (
-                    p.ml_app.clone(),
-                    p.session_id.clone(),
-                    agent_for_children(p),
-                    p.capture.clone(),
-                );
-                self.arena
-                    .push(SpanEvent::new(kind, name, trace_id, span_id));
-                let e = &mut self.arena[i];
-                e.apm_trace_id = apm;
-                e.parent_id = Some(parent_id);
-                e.ml_app = ml_app;
-                e.session_id = session_id;
-                e.agent = agent;
-                e.capture = capture;
-            }
-            None => {
-                let e = self.new_child_with(kind, name, span_id);
-                self.arena.push(e);
+        for j in i + 1..self.arena.len() {
+            if !self.arena[j].open && self.inherits_from(j, i) {
+                self.materialize(j);
             }
         }
-        i
+        let e = self.materialize(i);
+        (e.ml_app, e.session_id) = now;
     }
 
-    #[inline]
-    fn new_child(&self, kind: SpanKind, name: SharedStr) -> SpanEvent {
-        self.new_child_with(kind, name, SpanId::generate())
-    }
-
-    fn new_child_with(&self, kind: SpanKind, name: SharedStr, span_id: SpanId) -> SpanEvent {
-        let top = self.frames.last();
-        if let Some(p) = top.and_then(|f| self.frame_span(f)) {
-            let mut e = SpanEvent::new(kind, name, p.trace_id, span_id);
-            e.apm_trace_id = p.apm_trace_id;
-            e.parent_id = Some(p.span_id);
-            e.ml_app = p.ml_app.clone();
-            e.session_id = p.session_id.clone();
-            e.agent = agent_for_children(p);
-            e.capture = p.capture.clone();
-            return e;
-        }
-        let parent = match top {
-            Some(Frame::Detached(d, _)) => Some(&d.1),
-            Some(Frame::Context(p, _)) => Some(&**p),
-            _ => None,
-        };
-        match parent {
-            None => SpanEvent::new(kind, name, TraceId::generate(), span_id),
-            Some(parent) => {
-                let (t, apm) = parent.trace.unwrap_or_else(|| {
-                    let t = TraceId::generate();
-                    (t, t)
-                });
-                let mut e = SpanEvent::new(kind, name, t, span_id);
-                e.apm_trace_id = apm;
-                e.parent_id = parent.span_id;
-                e.ml_app = parent.ml_app.clone();
-                e.session_id = parent.session_id.clone();
-                e.agent = parent.agent.clone();
-                e.capture = parent.capture.clone();
-                e
+    /// Whether slot `j` has no record of its own and inherits, through slots without one,
+    /// from slot `i`.
+    fn inherits_from(&self, j: usize, i: usize) -> bool {
+        let mut k = j;
+        while self.arena[k].event.is_none() && self.arena[k].parent != NO_SLOT {
+            k = self.arena[k].parent as usize;
+            if k == i {
+                return true;
             }
         }
+        false
     }
 
-    /// The records to hand over now, if any: everything when no span is open on the thread,
+    /// The slots to hand over now, if any: everything when no span is open on the thread,
     /// else the finished ones once the arena passes the partial-flush size.
-    fn take_batch(&mut self) -> Option<Vec<SpanEvent>> {
+    #[inline]
+    fn take_batch(&mut self) -> Option<SpanBatch> {
         if self.arena.is_empty() {
             return None;
         }
-        // With no span open, every arena record is finished (an open sync span counts in
-        // `open_spans` until its guard finishes it).
+        // With no span open, every slot is finished (an open sync span counts in `open_spans`
+        // until its guard finishes it).
         if self.open_spans == 0 {
             // The next trace on this thread is probably shaped like this one: size its arena
             // alike so it fills without reallocating.
             let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
-            self.open.clear();
-            return Some(std::mem::replace(&mut self.arena, Vec::with_capacity(cap)));
+            let slots = std::mem::replace(&mut self.arena, Vec::with_capacity(cap));
+            return Some(SpanBatch { slots });
         }
         if self.arena.len() < PARTIAL_FLUSH_AT {
             return None;
         }
-        self.partial_flush()
+        self.split_finished()
     }
 
-    /// Moves the finished records out, compacting the open ones and renumbering their frames.
-    fn partial_flush(&mut self) -> Option<Vec<SpanEvent>> {
+    /// Moves the finished slots out, keeping the open ones (renumbered, with their frames).
+    /// A slot that stays, or whose parent stays, gets its full record first, since the two can
+    /// no longer find each other by position.
+    fn split_finished(&mut self) -> Option<SpanBatch> {
+        let n = self.arena.len();
+        for i in 0..n {
+            let s = &self.arena[i];
+            let parent_stays = s.parent != NO_SLOT && self.arena[s.parent as usize].open;
+            if s.open || parent_stays {
+                self.materialize(i);
+            }
+        }
         let mut finished = Vec::new();
         let mut kept = Vec::new();
-        let mut renumber = vec![usize::MAX; self.arena.len()];
-        for (i, (e, open)) in std::mem::take(&mut self.arena)
-            .into_iter()
-            .zip(std::mem::take(&mut self.open))
-            .enumerate()
-        {
-            if open {
-                renumber[i] = kept.len();
-                kept.push(e);
+        let mut renumber = vec![NO_SLOT; n];
+        for (i, mut slot) in std::mem::take(&mut self.arena).into_iter().enumerate() {
+            if slot.event.is_some() || slot.parent == NO_SLOT {
+                slot.parent = NO_SLOT;
             } else {
-                finished.push(e);
+                slot.parent = renumber[slot.parent as usize];
+            }
+            if slot.open {
+                renumber[i] = kept.len() as u32;
+                kept.push(slot);
+            } else {
+                renumber[i] = finished.len() as u32;
+                finished.push(slot);
             }
         }
         for f in &mut self.frames {
             if let Frame::Arena(i) = f {
-                *i = renumber[*i];
+                *i = renumber[*i] as usize;
             }
         }
-        self.open = vec![true; kept.len()];
         self.arena = kept;
-        (!finished.is_empty()).then_some(finished)
+        (!finished.is_empty()).then_some(SpanBatch { slots: finished })
     }
 }

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
-use llmobs_core::{EvaluationMetric, Sink, SpanEvent, SpanIo};
+use llmobs_core::{EvaluationMetric, Sink, SpanBatch, SpanEvent, SpanIo};
 use serde_json::Value;
 
 use crate::batch::{Batch, Batcher, Kind};
@@ -37,7 +37,7 @@ pub(crate) const REDACTED_VALUES_METRIC: &str = "redacted_values";
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 enum Item {
-    Spans(Vec<SpanEvent>, usize),
+    Spans(SpanBatch, usize),
     Eval(Box<EvaluationMetric>, usize),
 }
 
@@ -212,12 +212,16 @@ impl Shared {
         }
     }
 
-    pub(crate) fn send_spans(&self, spans: Vec<SpanEvent>) {
+    pub(crate) fn send_spans(&self, spans: SpanBatch) {
         if spans.is_empty() {
             return;
         }
         let n = spans.len();
-        let bytes = spans.iter().map(approx_span_bytes).sum();
+        let bytes = spans.recorded().map(approx_span_bytes).sum::<usize>()
+            + spans
+                .bare_names()
+                .map(|name| EMPTY_SPAN_BYTES + name.len())
+                .sum::<usize>();
         self.enqueue(Item::Spans(spans, bytes), Kind::Spans, n, bytes);
     }
 
@@ -277,6 +281,9 @@ fn kind_index(kind: Kind) -> usize {
     }
 }
 
+/// What an event with nothing recorded but its name takes, roughly, on the wire.
+const EMPTY_SPAN_BYTES: usize = 600;
+
 /// A rough size of a span's event, cheap enough for the application thread: no JSON is built.
 fn approx_span_bytes(span: &SpanEvent) -> usize {
     let a = span.annotations();
@@ -286,7 +293,8 @@ fn approx_span_bytes(span: &SpanEvent) -> usize {
         Some(SpanIo::Messages(m)) => m.iter().map(|m| m.content.len() + 48).sum(),
         Some(SpanIo::Documents(d)) => d.iter().map(|d| d.text.len() + 48).sum(),
     };
-    600 + span.name.len()
+    EMPTY_SPAN_BYTES
+        + span.name.len()
         + io(&a.input)
         + io(&a.output)
         + a.metadata
@@ -438,8 +446,16 @@ impl Exporter {
     }
 }
 
+impl Exporter {
+    /// Queues the records of finished spans for delivery, as the core's sink does with the
+    /// batches it hands over ([`Sink::send_spans`]).
+    pub fn send_spans(&self, spans: Vec<SpanEvent>) {
+        self.shared.send_spans(SpanBatch::from(spans));
+    }
+}
+
 impl Sink for Exporter {
-    fn send_spans(&self, spans: Vec<SpanEvent>) {
+    fn send_spans(&self, spans: SpanBatch) {
         self.shared.send_spans(spans);
     }
     fn send_evaluation(&self, metric: EvaluationMetric) {
@@ -457,7 +473,7 @@ impl Drop for Exporter {
 pub(crate) struct QueueSink(pub(crate) Arc<Shared>);
 
 impl Sink for QueueSink {
-    fn send_spans(&self, spans: Vec<SpanEvent>) {
+    fn send_spans(&self, spans: SpanBatch) {
         self.0.send_spans(spans);
     }
     fn send_evaluation(&self, metric: EvaluationMetric) {
@@ -615,7 +631,7 @@ impl Worker {
                 Item::Spans(spans, bytes) => {
                     self.shared.queued_units.fetch_sub(spans.len(), Relaxed);
                     self.shared.queued_bytes.fetch_sub(bytes, Relaxed);
-                    self.process_spans(spans);
+                    self.process_spans(spans.into_events());
                 }
                 Item::Eval(metric, bytes) => {
                     self.shared.queued_units.fetch_sub(1, Relaxed);

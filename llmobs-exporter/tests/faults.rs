@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{capture_logs, captured_logs, closed_port_url, span, Intake, Reply};
-use llmobs_core::{Sink, SpanIo, SpanKind};
+use llmobs_core::{SpanIo, SpanKind};
 use llmobs_exporter::{Config, Exporter, Mode};
 use serde_json::json;
 

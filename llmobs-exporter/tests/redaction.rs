@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{span, temp_file, Intake};
-use llmobs_core::{Document, Message, Sink, SpanError, SpanIo, SpanKind, ToolCall};
+use llmobs_core::{Document, Message, SpanError, SpanIo, SpanKind, ToolCall};
 use llmobs_exporter::{Config, Exporter, Mode, Redaction};
 use serde_json::json;
 

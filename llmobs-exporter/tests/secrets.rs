@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{capture_logs, captured_logs, closed_port_url, span, Intake, Reply};
-use llmobs_core::{Sink, SpanKind};
+use llmobs_core::SpanKind;
 use llmobs_exporter::{Config, Exporter, Keep, Mode};
 
 const KEY: &str = "llmobs-secret-api-key-7f3a9c0d";

@@ -1,0 +1,257 @@
+//! What crosses the [`crate::Sink`] boundary: the finished spans of a local trace, in the compact
+//! form the span stack records them in.
+//!
+//! The application thread writes one small [`Slot`] per span (id, parent, kind, name, two clock
+//! readings). What a span inherits from its parent (trace ids, ml_app, session, agent, test
+//! capture) is not copied into every slot: a slot names its parent by position in the batch and
+//! the full [`SpanEvent`]s are built by [`SpanBatch::into_events`], on the exporter's thread.
+//! Only spans that carry something of their own (annotations, overrides, an error, a parent
+//! outside the batch) hold a full record from the start.
+
+use crate::span_event::AgentAttribution;
+use crate::stack::ParentRef;
+use crate::{clock, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
+
+/// `Slot::parent` when the parent is not a slot of the same batch.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// One span as the stack records it.
+pub(crate) struct Slot {
+    pub(crate) span_id: SpanId,
+    /// The parent's position in the batch, or [`NO_SLOT`]: then `event` holds the inherited
+    /// context, or, with no event, the span is the root of a new trace.
+    pub(crate) parent: u32,
+    pub(crate) kind: SpanKind,
+    pub(crate) open: bool,
+    /// `event` is finished and stamped already (async and detached spans).
+    pub(crate) complete: bool,
+    pub(crate) decorator: bool,
+    pub(crate) name: SharedStr,
+    /// Monotonic start and end, in nanoseconds since the clock's anchor.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// The random half of a new trace's id (roots without an event).
+    pub(crate) trace_rand: u64,
+    /// The full record, when the span has one.
+    pub(crate) event: Option<Box<SpanEvent>>,
+}
+
+impl Slot {
+    pub(crate) fn complete(e: SpanEvent) -> Slot {
+        Slot {
+            span_id: e.span_id,
+            parent: NO_SLOT,
+            kind: e.kind,
+            open: false,
+            complete: true,
+            decorator: e.decorator,
+            name: SharedStr::Static(""),
+            start: 0,
+            end: 0,
+            trace_rand: 0,
+            event: Some(Box::new(e)),
+        }
+    }
+
+    /// The trace id of a root without an event: Unix seconds at its start, as the reference
+    /// builds it.
+    pub(crate) fn root_trace_id(&self) -> TraceId {
+        let secs = clock::to_epoch_ns(self.start) / 1_000_000_000;
+        TraceId((u128::from(secs) << 96) | u128::from(self.trace_rand))
+    }
+
+    /// What a child of this span inherits, given what this span inherited (`own`, for a slot
+    /// without an event).
+    pub(crate) fn child_ref(&self, own: ParentRef) -> ParentRef {
+        if let Some(e) = &self.event {
+            return ParentRef::of_span(e);
+        }
+        let mut r = own;
+        if r.trace.is_none() {
+            let t = self.root_trace_id();
+            r.trace = Some((t, t));
+        }
+        r.span_id = Some(self.span_id);
+        if self.kind == SpanKind::Agent {
+            r.agent = Some(AgentAttribution {
+                span_id: self.span_id,
+                name: Some(self.name.clone()),
+            });
+        }
+        r
+    }
+
+    /// The full record of a span that has none yet, as a child of `parent` (`None`: a root).
+    pub(crate) fn build_event(&self, parent: Option<&ParentRef>) -> SpanEvent {
+        let mut e = match parent {
+            Some(p) => {
+                let (t, apm) = p.trace.unwrap_or_else(|| {
+                    let t = self.root_trace_id();
+                    (t, t)
+                });
+                let mut e = SpanEvent::new(self.kind, self.name.clone(), t, self.span_id);
+                e.apm_trace_id = apm;
+                e.parent_id = p.span_id;
+                e.ml_app = p.ml_app.clone();
+                e.session_id = p.session_id.clone();
+                e.agent = p.agent.clone();
+                e.capture = p.capture.clone();
+                e
+            }
+            None => SpanEvent::new(
+                self.kind,
+                self.name.clone(),
+                self.root_trace_id(),
+                self.span_id,
+            ),
+        };
+        e.decorator = self.decorator;
+        e
+    }
+
+    /// The full record of a span whose parent's record is `p`.
+    fn child_of(&self, p: &SpanEvent) -> SpanEvent {
+        let mut e = SpanEvent::new(self.kind, self.name.clone(), p.trace_id, self.span_id);
+        e.apm_trace_id = p.apm_trace_id;
+        e.parent_id = Some(p.span_id);
+        e.ml_app = p.ml_app.clone();
+        e.session_id = p.session_id.clone();
+        e.agent = crate::stack::agent_for_children(p);
+        e.capture = p.capture.clone();
+        e.decorator = self.decorator;
+        e
+    }
+
+    /// Stamps the slot's times on its record.
+    fn stamp(&self, e: &mut SpanEvent) {
+        e.start_ns = clock::to_epoch_ns(self.start);
+        e.duration_ns = self.end.saturating_sub(self.start);
+    }
+}
+
+/// The finished spans of one local trace (or of part of one), as handed to a [`crate::Sink`].
+///
+/// Build the [`SpanEvent`]s with [`into_events`](Self::into_events), off the application thread:
+/// that is where what children inherit from their parents is filled in.
+///
+/// ```
+/// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+/// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
+/// assert_eq!(batch.len(), 1);
+/// assert_eq!(batch.into_events()[0].name, "t");
+/// ```
+#[derive(Default)]
+pub struct SpanBatch {
+    pub(crate) slots: Vec<Slot>,
+}
+
+impl std::fmt::Debug for SpanBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanBatch")
+            .field("spans", &self.slots.len())
+            .finish()
+    }
+}
+
+impl SpanBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        SpanBatch { slots: Vec::new() }
+    }
+
+    /// How many spans the batch holds.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the batch holds no span.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The spans that already carry a full record (annotations, overrides, errors): the ones
+    /// whose size varies. The others are an id, a kind, a name and two times.
+    pub fn recorded(&self) -> impl Iterator<Item = &SpanEvent> {
+        self.slots.iter().filter_map(|s| s.event.as_deref())
+    }
+
+    /// The names of the spans without a full record (see [`recorded`](Self::recorded)).
+    pub fn bare_names(&self) -> impl Iterator<Item = &str> {
+        self.slots
+            .iter()
+            .filter(|s| s.event.is_none())
+            .map(|s| s.name.as_str())
+    }
+
+    /// Appends a finished span.
+    pub fn push(&mut self, event: SpanEvent) {
+        self.slots.push(Slot::complete(event));
+    }
+
+    /// Appends another batch.
+    pub fn append(&mut self, mut other: SpanBatch) {
+        if self.slots.is_empty() {
+            *self = other;
+            return;
+        }
+        let offset = self.slots.len() as u32;
+        for s in &mut other.slots {
+            if s.parent != NO_SLOT {
+                s.parent += offset;
+            }
+        }
+        self.slots.append(&mut other.slots);
+    }
+
+    /// The finished spans as full records, in the order they started.
+    pub fn into_events(self) -> Vec<SpanEvent> {
+        let mut out: Vec<SpanEvent> = Vec::with_capacity(self.slots.len());
+        let mut open = Vec::new();
+        for mut slot in self.slots {
+            if slot.open {
+                open.push(out.len());
+            }
+            let e = match slot.event.take() {
+                Some(e) if slot.complete => *e,
+                Some(mut e) => {
+                    slot.stamp(&mut e);
+                    *e
+                }
+                None => {
+                    // Parents start before their children, so the parent is built already.
+                    let parent = (slot.parent != NO_SLOT)
+                        .then(|| out.get(slot.parent as usize))
+                        .flatten();
+                    let mut e = match parent {
+                        Some(p) => slot.child_of(p),
+                        None => slot.build_event(None),
+                    };
+                    slot.stamp(&mut e);
+                    e
+                }
+            };
+            out.push(e);
+        }
+        // Only a thread that exits with spans still open hands them over: they never finish.
+        for i in open.into_iter().rev() {
+            out.remove(i);
+        }
+        out
+    }
+}
+
+impl From<Vec<SpanEvent>> for SpanBatch {
+    fn from(events: Vec<SpanEvent>) -> Self {
+        SpanBatch {
+            slots: events.into_iter().map(Slot::complete).collect(),
+        }
+    }
+}
+
+impl From<SpanEvent> for SpanBatch {
+    fn from(event: SpanEvent) -> Self {
+        SpanBatch {
+            slots: vec![Slot::complete(event)],
+        }
+    }
+}
