@@ -37,7 +37,7 @@ fn expand_sync(plan: Plan) -> TokenStream {
         sig,
         block,
     } = item;
-    let builder = builder(kind, &opts);
+    let start = start_sync(kind, &opts);
     let args = captured_params(&sig.inputs, &opts);
     let capture = capture_input(&opts, &args, &format_ident!("__llmobs_span"));
     let body = if returns_unit(&sig.output) {
@@ -56,7 +56,7 @@ fn expand_sync(plan: Plan) -> TokenStream {
     };
     let inner = quote! {
         let __llmobs_span = if ::llmobs::__private::gate_open() {
-            #builder.start()
+            #start
         } else {
             ::llmobs::__private::Span::noop()
         };
@@ -293,6 +293,25 @@ fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
         TokenTree::Literal(l) => l.to_string().contains(&ident.unraw().to_string()),
         TokenTree::Punct(_) => false,
     })
+}
+
+/// Starts a sync fn's span. Without options there is nothing for a builder to carry: the span
+/// starts from its kind and static name alone, the cheapest path there is.
+fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
+    let plain = opts.session_id.is_none()
+        && opts.ml_app.is_none()
+        && opts.model_name.is_none()
+        && opts.model_provider.is_none();
+    if plain {
+        let variant = Ident::new(kind.spec().variant, Span::call_site());
+        let name = &opts.name;
+        quote! {
+            ::llmobs::__private::Span::enter(::llmobs::__private::SpanKind::#variant, #name)
+        }
+    } else {
+        let builder = builder(kind, opts);
+        quote!(#builder.start())
+    }
 }
 
 /// The span builder with the attribute's options.
