@@ -4,8 +4,9 @@
 //! consumer that keeps busy, independent of any network.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
+use std::time::Duration;
 
 use llmobs_core::{EvaluationMetric, SpanBatch};
 use llmobs_exporter::{Config, Encoder};
@@ -32,6 +33,9 @@ pub struct DiscardSink {
 /// Batches (one per local trace) the queue holds before the sink drops.
 pub const QUEUE_BATCHES: usize = 4096;
 
+/// How long the consumer sleeps when it finds the queue empty.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
+
 impl DiscardSink {
     /// Starts the consumer thread. It ends when the sink is dropped.
     pub fn start() -> Arc<DiscardSink> {
@@ -41,15 +45,21 @@ impl DiscardSink {
         let c = counts.clone();
         std::thread::Builder::new()
             .name("discard-sink".into())
-            .spawn(move || {
-                for batch in rx {
-                    let batch = batch.into_events();
-                    for span in &batch {
-                        let encoded = encoder.encode_span(span);
-                        c.bytes
-                            .fetch_add(encoded.json.len() as u64, Ordering::Relaxed);
+            .spawn(move || loop {
+                // Polled on a timer, as the exporter's worker is: a consumer that parks on the
+                // channel makes every send a wake-up system call on the application thread.
+                match rx.try_recv() {
+                    Ok(batch) => {
+                        let batch = batch.into_events();
+                        for span in &batch {
+                            let encoded = encoder.encode_span(span);
+                            c.bytes
+                                .fetch_add(encoded.json.len() as u64, Ordering::Relaxed);
+                        }
+                        c.encoded.fetch_add(batch.len() as u64, Ordering::Release);
                     }
-                    c.encoded.fetch_add(batch.len() as u64, Ordering::Release);
+                    Err(TryRecvError::Empty) => std::thread::sleep(POLL_INTERVAL),
+                    Err(TryRecvError::Disconnected) => return,
                 }
             })
             .expect("spawn the discard sink's consumer");

@@ -52,11 +52,11 @@ pub struct Annotate {
     metadata: Vec<(String, Value)>,
     metrics: Vec<(String, Number)>,
     tags: Vec<(String, String)>,
-    prompt: Option<Prompt>,
+    prompt: Option<Box<Prompt>>,
     tool_definitions: Option<Vec<ToolDefinition>>,
     session_id: Option<SharedStr>,
     /// The first problem found while building, reported by `apply`.
-    error: Option<AnnotateError>,
+    error: Option<Box<AnnotateError>>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ impl MetricValue for f32 {
 impl Annotate {
     fn fail(&mut self, e: AnnotateError) {
         if self.error.is_none() {
-            self.error = Some(e);
+            self.error = Some(Box::new(e));
         }
     }
 
@@ -273,7 +273,7 @@ impl Annotate {
                 reason: "it sets neither `template` nor `chat_template`; build it with Prompt::template(..) \
                          or Prompt::chat_template(..)",
             }),
-            _ => self.prompt = Some(prompt),
+            _ => self.prompt = Some(Box::new(prompt)),
         }
         self
     }
@@ -345,7 +345,7 @@ impl Annotate {
     fn apply_on(mut self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
         let built = self.error.take();
         match span_ref::with_event(span, |e| match built {
-            Some(err) => Err(err),
+            Some(err) => Err(*err),
             None => self.write(e),
         }) {
             Ok(r) => r,
@@ -377,7 +377,7 @@ impl Annotate {
         a.metrics.extend(self.metrics);
         a.tags.extend(self.tags);
         if let Some(p) = self.prompt {
-            a.prompt = Some(p);
+            a.prompt = Some(*p);
             a.prompt_annotated = true;
         }
         if let Some(t) = self.tool_definitions {

@@ -265,7 +265,10 @@ pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) {
 /// async root's children leave with it even though the stack empties between polls.
 #[inline]
 #[must_use]
-pub(crate) fn exit_pinned(at: NonNull<SpanEvent>, finished: Option<SpanEvent>) -> Option<SpanBatch> {
+pub(crate) fn exit_pinned(
+    at: NonNull<SpanEvent>,
+    finished: Option<SpanEvent>,
+) -> Option<SpanBatch> {
     let mut slot = finished;
     let batch = with(|s| {
         // Matched by address, not by reading the record: the caller may already have moved the

@@ -130,11 +130,10 @@ impl DropCounters {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    // Written by application threads: apart from what the worker writes.
-    pub(crate) spans_enqueued: crate::worker::Padded<AtomicU64>,
+    // What was enqueued is counted with the queue's own totals (`worker::Shared::stats`).
     pub(crate) spans_delivered: AtomicU64,
+    // Written by application threads (a full queue) as well as by the worker.
     pub(crate) spans_dropped: crate::worker::Padded<DropCounters>,
-    pub(crate) evals_enqueued: crate::worker::Padded<AtomicU64>,
     pub(crate) evals_delivered: AtomicU64,
     pub(crate) evals_dropped: DropCounters,
     pub(crate) requests: AtomicU64,
@@ -146,10 +145,10 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
-            spans_enqueued: self.spans_enqueued.load(Relaxed),
+            spans_enqueued: 0,
             spans_delivered: self.spans_delivered.load(Relaxed),
             spans_dropped: self.spans_dropped.snapshot(),
-            evals_enqueued: self.evals_enqueued.load(Relaxed),
+            evals_enqueued: 0,
             evals_delivered: self.evals_delivered.load(Relaxed),
             evals_dropped: self.evals_dropped.snapshot(),
             requests: self.requests.load(Relaxed),

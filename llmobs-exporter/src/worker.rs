@@ -80,13 +80,12 @@ pub(crate) struct Shared {
     tx: Sender<Item>,
     wake: Sender<()>,
     control: Sender<Control>,
-    // Written by both sides; kept off the cache lines each side writes alone.
-    queued_units: Padded<AtomicUsize>,
-    queued_bytes: Padded<AtomicUsize>,
+    /// Written by application threads only, on one cache line of their own.
+    producer: Padded<ProducerSide>,
+    /// Written by the worker only (and shutdown), on another.
+    consumer: Padded<ConsumerSide>,
     max_units: usize,
     max_bytes: usize,
-    /// Every span or evaluation ever handed over, accepted or not (application threads).
-    handed_over: Padded<AtomicU64>,
     /// Every span or evaluation delivered or dropped.
     settled: Padded<AtomicU64>,
     /// Flushes waiting for `settled` to reach their target.
@@ -95,15 +94,93 @@ pub(crate) struct Shared {
     settled_cv: Condvar,
     mode: AtomicU8,
     stopping: AtomicBool,
-    /// Spans and evaluations accepted into the queue and not yet settled by the worker.
-    in_flight: [AtomicU64; 2],
     /// Set when shutdown stopped waiting for the worker: what it held was counted as
     /// `shutdown` then, so its later outcomes are not counted again.
     abandoned: AtomicBool,
     accounting: Mutex<()>,
 }
 
+/// What application threads count as they hand work over. How much is queued, and how much the
+/// worker has not settled yet, are differences between these totals and the worker's: no
+/// counter is written by both sides, so handing a trace over touches no line the worker writes.
+#[derive(Default)]
+struct ProducerSide {
+    /// Every span or evaluation ever handed over, accepted or not.
+    handed_over: AtomicU64,
+    /// Units and bytes ever accepted into the queue (both kinds).
+    accepted_units: AtomicU64,
+    accepted_bytes: AtomicU64,
+    /// Units ever accepted, per kind (`Stats::spans_enqueued`, `evals_enqueued`).
+    accepted: [AtomicU64; 2],
+    /// The worker's `taken_*` totals as last read: a stale copy over-estimates the queue, so it
+    /// only needs reading again when the queue looks full.
+    taken_units_seen: AtomicU64,
+    taken_bytes_seen: AtomicU64,
+}
+
+#[derive(Default)]
+struct ConsumerSide {
+    /// Units and bytes ever taken out of the queue by the worker.
+    taken_units: AtomicU64,
+    taken_bytes: AtomicU64,
+    /// Units ever settled (delivered, dropped, or counted at shutdown) after being accepted, per
+    /// kind. Written under `accounting`.
+    settled: [AtomicU64; 2],
+}
+
 impl Shared {
+    /// The counters, with what is counted on the application side.
+    fn stats(&self) -> Stats {
+        let mut s = self.counters.snapshot();
+        s.spans_enqueued = self.producer.accepted[kind_index(Kind::Spans)].load(Relaxed);
+        s.evals_enqueued = self.producer.accepted[kind_index(Kind::Evals)].load(Relaxed);
+        s
+    }
+
+    /// Counts what the worker took out of the queue.
+    fn taken(&self, units: usize, bytes: usize) {
+        self.consumer.taken_units.fetch_add(units as u64, Relaxed);
+        self.consumer.taken_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Accepted units of this kind the worker has not settled yet.
+    fn in_flight(&self, kind: Kind) -> u64 {
+        let k = kind_index(kind);
+        self.producer.accepted[k]
+            .load(SeqCst)
+            .saturating_sub(self.consumer.settled[k].load(SeqCst))
+    }
+
+    /// Whether the queue has no room for `units` more units and `bytes` more bytes, reading the
+    /// worker's totals again only when the copy seen last says so.
+    fn queue_full(&self, units: u64, bytes: u64) -> bool {
+        let p = &self.producer;
+        let over = |taken_units: u64, taken_bytes: u64| {
+            p.accepted_units.load(Relaxed).saturating_sub(taken_units) + units
+                > self.max_units as u64
+                || p.accepted_bytes.load(Relaxed).saturating_sub(taken_bytes) + bytes
+                    > self.max_bytes as u64
+        };
+        if !over(
+            p.taken_units_seen.load(Relaxed),
+            p.taken_bytes_seen.load(Relaxed),
+        ) {
+            return false;
+        }
+        let (tu, tb) = (
+            self.consumer.taken_units.load(Relaxed),
+            self.consumer.taken_bytes.load(Relaxed),
+        );
+        // Only written when it moved: under overload every hand-over lands here.
+        if tu > p.taken_units_seen.load(Relaxed) {
+            p.taken_units_seen.fetch_max(tu, Relaxed);
+        }
+        if tb > p.taken_bytes_seen.load(Relaxed) {
+            p.taken_bytes_seen.fetch_max(tb, Relaxed);
+        }
+        over(tu, tb)
+    }
+
     fn settle(&self, n: u64) {
         self.settled.fetch_add(n, SeqCst);
         // Most settles happen with no flush waiting, some on the application thread (a full
@@ -134,7 +211,7 @@ impl Shared {
         if self.abandoned.load(SeqCst) {
             return;
         }
-        self.in_flight[kind_index(kind)].fetch_sub(n, SeqCst);
+        self.consumer.settled[kind_index(kind)].fetch_add(n, SeqCst);
         match (outcome, kind) {
             (None, Kind::Spans) => self.counters.spans_delivered.fetch_add(n, Relaxed),
             (None, Kind::Evals) => self.counters.evals_delivered.fetch_add(n, Relaxed),
@@ -154,7 +231,8 @@ impl Shared {
         };
         self.abandoned.store(true, SeqCst);
         for kind in [Kind::Spans, Kind::Evals] {
-            let n = self.in_flight[kind_index(kind)].swap(0, SeqCst);
+            let n = self.in_flight(kind);
+            self.consumer.settled[kind_index(kind)].fetch_add(n, SeqCst);
             if n > 0 {
                 self.drop_units(kind, DropReason::Shutdown, n);
             }
@@ -162,52 +240,56 @@ impl Shared {
     }
 
     fn enqueue(&self, item: Item, kind: Kind, units: usize, bytes: usize) {
-        self.handed_over.fetch_add(units as u64, SeqCst);
+        let p = &self.producer;
+        let (units, bytes) = (units as u64, bytes as u64);
+        p.handed_over.fetch_add(units, SeqCst);
         if self.stopping.load(Relaxed) {
-            self.drop_units(kind, DropReason::Shutdown, units as u64);
+            self.drop_units(kind, DropReason::Shutdown, units);
             return;
         }
-        // When the queue is full (overload), find out with plain loads: the add-then-undo below
-        // would make every dropped trace bounce two cache lines the worker writes.
-        if self.queued_units.load(Relaxed) + units > self.max_units
-            || self.queued_bytes.load(Relaxed) + bytes > self.max_bytes
+        // Checked before anything is added, so that under overload (every trace dropped) the
+        // hand-over writes nothing but `handed_over`.
+        if self.queue_full(units, bytes) {
+            self.drop_units(kind, DropReason::QueueFull, units);
+            return;
+        }
+        let before = p.accepted_units.fetch_add(units, Relaxed);
+        let before_bytes = p.accepted_bytes.fetch_add(bytes, Relaxed);
+        let undo = || {
+            p.accepted_units.fetch_sub(units, Relaxed);
+            p.accepted_bytes.fetch_sub(bytes, Relaxed);
+        };
+        // Another thread may have filled the queue between the check and the add.
+        let queued = before.saturating_sub(p.taken_units_seen.load(Relaxed));
+        let queued_bytes = before_bytes.saturating_sub(p.taken_bytes_seen.load(Relaxed));
+        if (queued + units > self.max_units as u64 || queued_bytes + bytes > self.max_bytes as u64)
+            && self.queue_full(0, 0)
         {
-            self.drop_units(kind, DropReason::QueueFull, units as u64);
+            undo();
+            self.drop_units(kind, DropReason::QueueFull, units);
             return;
         }
-        let before = self.queued_units.fetch_add(units, Relaxed);
-        let before_bytes = self.queued_bytes.fetch_add(bytes, Relaxed);
-        if before + units > self.max_units || before_bytes + bytes > self.max_bytes {
-            self.queued_units.fetch_sub(units, Relaxed);
-            self.queued_bytes.fetch_sub(bytes, Relaxed);
-            self.drop_units(kind, DropReason::QueueFull, units as u64);
-            return;
-        }
-        self.in_flight[kind_index(kind)].fetch_add(units as u64, SeqCst);
+        let k = kind_index(kind);
+        // Counted before the send: the worker may settle the item before `try_send` returns.
+        p.accepted[k].fetch_add(units, SeqCst);
         match self.tx.try_send(item) {
             Ok(()) => {
-                let c = match kind {
-                    Kind::Spans => &self.counters.spans_enqueued,
-                    Kind::Evals => &self.counters.evals_enqueued,
-                };
-                c.fetch_add(units as u64, Relaxed);
-                let high = self.max_units / 2;
-                if (before < high && before + units >= high)
-                    || (before_bytes < self.max_bytes / 2
-                        && before_bytes + bytes >= self.max_bytes / 2)
+                // Half full (as far as this thread can tell): wake the worker early.
+                let (high, high_bytes) = (self.max_units as u64 / 2, self.max_bytes as u64 / 2);
+                if (queued < high && queued + units >= high)
+                    || (queued_bytes < high_bytes && queued_bytes + bytes >= high_bytes)
                 {
                     let _ = self.wake.try_send(());
                 }
             }
             Err(e) => {
-                self.in_flight[kind_index(kind)].fetch_sub(units as u64, SeqCst);
-                self.queued_units.fetch_sub(units, Relaxed);
-                self.queued_bytes.fetch_sub(bytes, Relaxed);
+                p.accepted[k].fetch_sub(units, SeqCst);
+                undo();
                 let reason = match e {
                     TrySendError::Full(_) => DropReason::QueueFull,
                     TrySendError::Disconnected(_) => DropReason::Shutdown,
                 };
-                self.drop_units(kind, reason, units as u64);
+                self.drop_units(kind, reason, units);
             }
         }
     }
@@ -242,8 +324,8 @@ impl Shared {
 
     fn flush(&self, timeout: Duration) -> FlushReport {
         let deadline = after(timeout);
-        let target = self.handed_over.load(SeqCst);
-        let before = self.counters.snapshot();
+        let target = self.producer.handed_over.load(SeqCst);
+        let before = self.stats();
         let _ = self.control.send(Control::Flush);
         self.flush_waiters.fetch_add(1, SeqCst);
         let mut guard = match self.settled_lock.lock() {
@@ -264,7 +346,7 @@ impl Shared {
         }
         drop(guard);
         self.flush_waiters.fetch_sub(1, SeqCst);
-        let after = self.counters.snapshot();
+        let after = self.stats();
         FlushReport {
             delivered: after.delivered() - before.delivered(),
             dropped: after.dropped() - before.dropped(),
@@ -361,18 +443,16 @@ impl Exporter {
             tx,
             wake,
             control,
-            queued_units: Padded(AtomicUsize::new(0)),
-            queued_bytes: Padded(AtomicUsize::new(0)),
+            producer: Padded::default(),
+            consumer: Padded::default(),
             max_units: config.queue_max_spans,
             max_bytes: config.queue_max_bytes,
-            handed_over: Padded(AtomicU64::new(0)),
             flush_waiters: AtomicUsize::new(0),
             settled: Padded(AtomicU64::new(0)),
             settled_lock: Mutex::new(()),
             settled_cv: Condvar::new(),
             mode: AtomicU8::new(0),
             stopping: AtomicBool::new(false),
-            in_flight: [AtomicU64::new(0), AtomicU64::new(0)],
             abandoned: AtomicBool::new(false),
             accounting: Mutex::new(()),
         });
@@ -397,7 +477,7 @@ impl Exporter {
 
     /// The counters so far.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared.stats()
     }
 
     /// The mode in use, or `None` while the worker is still probing for an Agent.
@@ -629,13 +709,11 @@ impl Worker {
         for item in rx.try_iter().take(n) {
             match item {
                 Item::Spans(spans, bytes) => {
-                    self.shared.queued_units.fetch_sub(spans.len(), Relaxed);
-                    self.shared.queued_bytes.fetch_sub(bytes, Relaxed);
+                    self.shared.taken(spans.len(), bytes);
                     self.process_spans(spans.into_events());
                 }
                 Item::Eval(metric, bytes) => {
-                    self.shared.queued_units.fetch_sub(1, Relaxed);
-                    self.shared.queued_bytes.fetch_sub(bytes, Relaxed);
+                    self.shared.taken(1, bytes);
                     let json = self.encoder.encode_eval(&metric);
                     if let Some(b) = self.evals.push(&json) {
                         self.dispatch(b);

@@ -331,7 +331,24 @@ fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
         if let Some(v) = value {
             // Spanned at the value so a type error names the user's expression.
             let method = Ident::new(method, v.span());
-            b.extend(quote_spanned!(v.span()=> .#method(#v)));
+            let arg = match v {
+                // A literal is borrowed for the life of the program rather than copied for every
+                // span; a provider is lower-cased here rather than checked at run time.
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) => {
+                    let text = if method == "model_provider" {
+                        lit.value().to_lowercase()
+                    } else {
+                        lit.value()
+                    };
+                    let lit = syn::LitStr::new(&text, lit.span());
+                    quote_spanned!(v.span()=> ::llmobs::__private::SharedStr::Static(#lit))
+                }
+                _ => quote!(#v),
+            };
+            b.extend(quote_spanned!(v.span()=> .#method(#arg)));
         }
     }
     b
