@@ -82,6 +82,14 @@ pub mod __private {
         crate::gate::is_open()
     }
 
+    /// Runs `f` out of line: work only a recorded span does (capturing arguments) stays out of
+    /// the instrumented function's frame, so the disabled path does not pay to set it up.
+    #[inline(never)]
+    #[cold]
+    pub fn out_of_line<R, F: FnOnce() -> R>(f: F) -> R {
+        f()
+    }
+
     /// Calls `f` once. Passing the body as an `FnOnce` (rather than calling a closure directly)
     /// makes the compiler treat it as `FnOnce`, so bodies may return borrows of `&mut self`.
     #[inline(always)]

@@ -396,12 +396,14 @@ fn capture_input(opts: &Options, params: &[Param], span: &Ident) -> TokenStream 
     });
     quote! {
         if #span.is_recording() {
-            let mut __llmobs_args = ::llmobs::__private::CapturedArgs::new();
-            {
-                use ::llmobs::__private::{ViaSerialize as _, ViaDebug as _, ViaNothing as _};
-                #(#lines)*
-            }
-            #span.record_input(__llmobs_args);
+            ::llmobs::__private::out_of_line(|| {
+                let mut __llmobs_args = ::llmobs::__private::CapturedArgs::new();
+                {
+                    use ::llmobs::__private::{ViaSerialize as _, ViaDebug as _, ViaNothing as _};
+                    #(#lines)*
+                }
+                #span.record_input(__llmobs_args);
+            });
         }
     }
 }
