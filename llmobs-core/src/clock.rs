@@ -42,7 +42,16 @@ thread_local! {
     static BASE: Cell<(u64, u64, u64, u64)> = const { Cell::new((0, 0, 0, 0)) };
 }
 
+#[inline]
 fn anchor() -> &'static Anchor {
+    match ANCHOR.get() {
+        Some(a) => a,
+        None => init_anchor(),
+    }
+}
+
+#[cold]
+fn init_anchor() -> &'static Anchor {
     ANCHOR.get_or_init(|| {
         let instant = Instant::now();
         let epoch_ns = SystemTime::now()

@@ -18,6 +18,7 @@ pub struct TraceId(pub u128);
 
 impl SpanId {
     /// A new random span id.
+    #[inline]
     pub fn generate() -> Self {
         loop {
             let v = next_random();
@@ -73,6 +74,11 @@ thread_local! {
 
 static SEED_COUNTER: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
 
+#[cold]
+fn seed_cold() -> u64 {
+    seed()
+}
+
 fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -89,12 +95,13 @@ fn seed() -> u64 {
 }
 
 /// wyrand: a fast, well-distributed 64-bit generator; its state is per thread.
+#[inline]
 pub(crate) fn next_random() -> u64 {
     STATE
         .try_with(|cell| {
             let mut s = cell.get();
             if s == 0 {
-                s = seed();
+                s = seed_cold();
             }
             s = s.wrapping_add(0xa076_1d64_78bd_642f);
             cell.set(s);
