@@ -11,9 +11,9 @@
 //! - where results are kept and how the summary table is built ([`results`]).
 //!
 //! ```text
-//! bash llmobs-bench/run.sh            # everything, then one markdown table
-//! cargo bench -p llmobs-bench         # criterion benches only
-//! cargo run --release -p llmobs-bench --bin overload -- 10
+//! cargo bench                         # everything, ending with one markdown table
+//! bash llmobs-bench/run.sh            # the same, from a clean slate, with the date
+//! cargo bench -- span_root_100        # one group (criterion filters)
 //! ```
 
 #![deny(missing_docs)]
@@ -36,6 +36,13 @@ pub fn criterion() -> criterion::Criterion {
         .without_plots()
         .output_directory(&results::criterion_dir())
         .configure_from_args()
+}
+
+/// Whether a bench that is not a criterion bench should run: `cargo bench -- FILTER` passes the
+/// filter to every bench, and one whose name does not contain it stays out of the way.
+pub fn selected(name: &str) -> bool {
+    let mut filters = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
+    filters.all(|f| name.contains(f.as_str()))
 }
 
 /// The process's peak resident set size in bytes (`VmHWM`), or `None` off Linux.

@@ -4,7 +4,7 @@
 //! are counted, not that any span gets through.
 //!
 //! ```text
-//! cargo run --release -p llmobs-bench --bin overload -- [SECONDS]   # default 10
+//! OVERLOAD_SECONDS=10 cargo bench -p llmobs-bench --bench overload   # 10 s by default
 //! ```
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,12 +23,15 @@ const QUEUE_MAX_BYTES: usize = 256 * 1024 * 1024;
 const CHILDREN: usize = 100;
 
 fn main() {
-    let seconds: f64 = match std::env::args().nth(1) {
-        None => 10.0,
-        Some(s) => match s.parse() {
+    if !llmobs_bench::selected("overload") {
+        return;
+    }
+    let seconds: f64 = match std::env::var("OVERLOAD_SECONDS") {
+        Err(_) => 10.0,
+        Ok(s) => match s.parse() {
             Ok(v) if v > 0.0 && v <= 600.0 => v,
             _ => {
-                eprintln!("usage: overload [SECONDS] (a number of seconds, at most 600)");
+                eprintln!("overload: OVERLOAD_SECONDS must be a number of seconds, at most 600");
                 std::process::exit(2);
             }
         },
