@@ -23,8 +23,6 @@ pub(crate) struct Slot {
     pub(crate) parent: u32,
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
-    /// `event` is finished and stamped already (async and detached spans).
-    pub(crate) complete: bool,
     pub(crate) decorator: bool,
     pub(crate) name: SharedStr,
     /// Monotonic start and end, in nanoseconds since the clock's anchor.
@@ -37,22 +35,6 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    pub(crate) fn complete(e: SpanEvent) -> Slot {
-        Slot {
-            span_id: e.span_id,
-            parent: NO_SLOT,
-            kind: e.kind,
-            open: false,
-            complete: true,
-            decorator: e.decorator,
-            name: SharedStr::Static(""),
-            start: 0,
-            end: 0,
-            trace_rand: 0,
-            event: Some(Box::new(e)),
-        }
-    }
-
     /// The trace id of a root without an event: Unix seconds at its start, as the reference
     /// builds it.
     pub(crate) fn root_trace_id(&self) -> TraceId {
@@ -143,12 +125,15 @@ impl Slot {
 #[derive(Default)]
 pub struct SpanBatch {
     pub(crate) slots: Vec<Slot>,
+    /// Spans whose records were finished elsewhere (async and detached spans, spans built by
+    /// hand): kept as they are.
+    pub(crate) complete: Vec<SpanEvent>,
 }
 
 impl std::fmt::Debug for SpanBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SpanBatch")
-            .field("spans", &self.slots.len())
+            .field("spans", &self.len())
             .finish()
     }
 }
@@ -156,23 +141,26 @@ impl std::fmt::Debug for SpanBatch {
 impl SpanBatch {
     /// An empty batch.
     pub fn new() -> Self {
-        SpanBatch { slots: Vec::new() }
+        SpanBatch::default()
     }
 
     /// How many spans the batch holds.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() + self.complete.len()
     }
 
     /// Whether the batch holds no span.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.is_empty() && self.complete.is_empty()
     }
 
     /// The spans that already carry a full record (annotations, overrides, errors): the ones
     /// whose size varies. The others are an id, a kind, a name and two times.
     pub fn recorded(&self) -> impl Iterator<Item = &SpanEvent> {
-        self.slots.iter().filter_map(|s| s.event.as_deref())
+        self.slots
+            .iter()
+            .filter_map(|s| s.event.as_deref())
+            .chain(&self.complete)
     }
 
     /// The names of the spans without a full record (see [`recorded`](Self::recorded)).
@@ -185,15 +173,16 @@ impl SpanBatch {
 
     /// Appends a finished span.
     pub fn push(&mut self, event: SpanEvent) {
-        self.slots.push(Slot::complete(event));
+        self.complete.push(event);
     }
 
     /// Appends another batch.
     pub fn append(&mut self, mut other: SpanBatch) {
-        if self.slots.is_empty() {
+        if self.is_empty() {
             *self = other;
             return;
         }
+        self.complete.append(&mut other.complete);
         let offset = self.slots.len() as u32;
         for s in &mut other.slots {
             if s.parent != NO_SLOT {
@@ -204,15 +193,17 @@ impl SpanBatch {
     }
 
     /// The finished spans as full records, in the order they started.
-    pub fn into_events(self) -> Vec<SpanEvent> {
+    pub fn into_events(mut self) -> Vec<SpanEvent> {
+        if self.slots.is_empty() {
+            return self.complete;
+        }
         let mut out: Vec<SpanEvent> = Vec::with_capacity(self.slots.len());
         let mut open = Vec::new();
-        for mut slot in self.slots {
+        for mut slot in std::mem::take(&mut self.slots) {
             if slot.open {
                 open.push(out.len());
             }
             let e = match slot.event.take() {
-                Some(e) if slot.complete => *e,
                 Some(mut e) => {
                     slot.stamp(&mut e);
                     *e
@@ -236,6 +227,10 @@ impl SpanBatch {
         for i in open.into_iter().rev() {
             out.remove(i);
         }
+        if !self.complete.is_empty() {
+            out.append(&mut self.complete);
+            out.sort_by_key(|e| e.start_ns);
+        }
         out
     }
 }
@@ -243,7 +238,8 @@ impl SpanBatch {
 impl From<Vec<SpanEvent>> for SpanBatch {
     fn from(events: Vec<SpanEvent>) -> Self {
         SpanBatch {
-            slots: events.into_iter().map(Slot::complete).collect(),
+            slots: Vec::new(),
+            complete: events,
         }
     }
 }
@@ -251,7 +247,8 @@ impl From<Vec<SpanEvent>> for SpanBatch {
 impl From<SpanEvent> for SpanBatch {
     fn from(event: SpanEvent) -> Self {
         SpanBatch {
-            slots: vec![Slot::complete(event)],
+            slots: Vec::new(),
+            complete: vec![event],
         }
     }
 }

@@ -108,6 +108,8 @@ pub(crate) struct Stack {
     frames: Vec<Frame>,
     /// Sync spans of the current local trace(s), in start order; open ones included.
     arena: Vec<Slot>,
+    /// Async and detached spans of the current local trace(s) that finished on this thread.
+    complete: Vec<SpanEvent>,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
 }
@@ -188,7 +190,6 @@ pub(crate) fn start_span(
         addr_of_mut!((*p).parent).write(parent);
         addr_of_mut!((*p).kind).write(kind);
         addr_of_mut!((*p).open).write(true);
-        addr_of_mut!((*p).complete).write(false);
         addr_of_mut!((*p).decorator).write(decorator);
         addr_of_mut!((*p).name).write(name);
         addr_of_mut!((*p).start).write(start);
@@ -282,7 +283,7 @@ pub(crate) fn exit_pinned(
             s.open_spans -= 1;
         }
         if let Some(e) = slot.take() {
-            s.arena.push(Slot::complete(e));
+            s.complete.push(e);
         }
         s.take_batch()
     })
@@ -295,7 +296,7 @@ pub(crate) fn finished(event: SpanEvent) {
     let mut slot = Some(event);
     let batch = with(|s| {
         if let Some(e) = slot.take() {
-            s.arena.push(Slot::complete(e));
+            s.complete.push(e);
         }
         s.take_batch()
     })
@@ -504,7 +505,7 @@ impl Stack {
     /// else the finished ones once the arena passes the partial-flush size.
     #[inline]
     fn take_batch(&mut self) -> Option<SpanBatch> {
-        if self.arena.is_empty() {
+        if self.arena.is_empty() && self.complete.is_empty() {
             return None;
         }
         // With no span open, every slot is finished (an open sync span counts in `open_spans`
@@ -514,9 +515,10 @@ impl Stack {
             // alike so it fills without reallocating.
             let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
             let slots = std::mem::replace(&mut self.arena, Vec::with_capacity(cap));
-            return Some(SpanBatch { slots });
+            let complete = std::mem::take(&mut self.complete);
+            return Some(SpanBatch { slots, complete });
         }
-        if self.arena.len() < PARTIAL_FLUSH_AT {
+        if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
             return None;
         }
         self.split_finished()
@@ -557,6 +559,10 @@ impl Stack {
             }
         }
         self.arena = kept;
-        (!finished.is_empty()).then_some(SpanBatch { slots: finished })
+        let batch = SpanBatch {
+            slots: finished,
+            complete: std::mem::take(&mut self.complete),
+        };
+        (!batch.is_empty()).then_some(batch)
     }
 }
