@@ -1,14 +1,16 @@
 //! What recording costs beyond an empty span: an `#[llm]` span annotated as a chat call is
 //! (two messages, three token metrics), and automatic capture of a small struct argument.
-//! Spans go to the encode-and-discard sink, so they are recorded as in production.
+//! Spans go to the encode-and-discard sink, so they are recorded as in production: in a
+//! continuous loop (the consumer falls behind and the queue drops) and in bursts the consumer
+//! drains between (`_drained`).
 
 use std::hint::black_box;
 
 use criterion::Criterion;
 use llmobs_bench::discard::DiscardSink;
-use llmobs_bench::workload as w;
+use llmobs_bench::{drained, workload as w};
 
-fn llm_annotate(c: &mut Criterion) {
+fn llm_annotate(c: &mut Criterion, sink: &DiscardSink) {
     let mut g = c.benchmark_group("llm_annotate");
     let question = "When does my sofa ship?";
     g.bench_function("uninstrumented", |b| {
@@ -20,10 +22,31 @@ fn llm_annotate(c: &mut Criterion) {
     g.bench_function("llm_annotate", |b| {
         b.iter(|| w::llmobs_chat(black_box(question)))
     });
+    sink.drain();
+    g.bench_function("llm_span_drained", |b| {
+        drained(
+            b,
+            || {
+                black_box(w::llmobs_chat_bare(black_box(question)));
+            },
+            1,
+            &|| sink.drain(),
+        )
+    });
+    g.bench_function("llm_annotate_drained", |b| {
+        drained(
+            b,
+            || {
+                black_box(w::llmobs_chat(black_box(question)));
+            },
+            1,
+            &|| sink.drain(),
+        )
+    });
     g.finish();
 }
 
-fn capture(c: &mut Criterion) {
+fn capture(c: &mut Criterion, sink: &DiscardSink) {
     let mut g = c.benchmark_group("capture");
     let order = w::ORDER;
     g.bench_function("uninstrumented", |b| {
@@ -35,13 +58,24 @@ fn capture(c: &mut Criterion) {
     g.bench_function("captured", |b| {
         b.iter(|| w::llmobs_check_order(black_box(&order)))
     });
+    sink.drain();
+    g.bench_function("captured_drained", |b| {
+        drained(
+            b,
+            || {
+                black_box(w::llmobs_check_order(black_box(&order)));
+            },
+            1,
+            &|| sink.drain(),
+        )
+    });
     g.finish();
 }
 
 fn main() {
-    let _sink = DiscardSink::install();
+    let sink = DiscardSink::install();
     let mut c = llmobs_bench::criterion();
-    llm_annotate(&mut c);
-    capture(&mut c);
+    llm_annotate(&mut c, &sink);
+    capture(&mut c, &sink);
     c.final_summary();
 }

@@ -6,12 +6,12 @@
 
 use std::hint::black_box;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::{Bencher, BenchmarkGroup, Criterion, Throughput};
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use llmobs_bench::discard::DiscardSink;
 use llmobs_bench::intake::Intake;
-use llmobs_bench::{peers, results, workload as w};
+use llmobs_bench::{drained, peers, results, workload as w};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -28,31 +28,6 @@ fn disabled_call(c: &mut Criterion) {
         b.iter(|| w::llmobs_add_one(black_box(41)))
     });
     g.finish();
-}
-
-/// Spans per timed burst in the `_drained` variants: well under every queue bound, so a
-/// consumer drained between bursts never drops.
-const BURST_SPANS: usize = 2_000;
-
-/// Times `f` in bursts and lets the consumer drain, untimed, after each: the cost while the
-/// consumer keeps up, which a continuous loop faster than any consumer cannot show.
-fn drained(b: &mut Bencher, f: fn(), spans_per_call: usize, drain: &dyn Fn()) {
-    let burst = (BURST_SPANS / spans_per_call).max(1) as u64;
-    b.iter_custom(|iters| {
-        let mut total = Duration::ZERO;
-        let mut left = iters;
-        while left > 0 {
-            let n = left.min(burst);
-            let start = Instant::now();
-            for _ in 0..n {
-                f();
-            }
-            total += start.elapsed();
-            drain();
-            left -= n;
-        }
-        total
-    })
 }
 
 fn uninstall_llmobs() {

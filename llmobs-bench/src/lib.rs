@@ -38,6 +38,31 @@ pub fn criterion() -> criterion::Criterion {
         .configure_from_args()
 }
 
+/// Spans per timed burst in the `_drained` variants: well under every queue bound, so a
+/// consumer drained between bursts never drops.
+pub const BURST_SPANS: usize = 2_000;
+
+/// Times `f` in bursts and lets the consumer drain, untimed, after each: the cost while the
+/// consumer keeps up, which a continuous loop faster than any consumer cannot show.
+pub fn drained(b: &mut criterion::Bencher, f: impl Fn(), spans_per_call: usize, drain: &dyn Fn()) {
+    let burst = (BURST_SPANS / spans_per_call).max(1) as u64;
+    b.iter_custom(|iters| {
+        let mut total = std::time::Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(burst);
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            total += start.elapsed();
+            drain();
+            left -= n;
+        }
+        total
+    })
+}
+
 /// Whether a bench that is not a criterion bench should run: `cargo bench -- FILTER` passes the
 /// filter to every bench, and one whose name does not contain it stays out of the way.
 pub fn selected(name: &str) -> bool {

@@ -182,10 +182,18 @@ fn other_rows() -> Vec<Row> {
     row.plain = cell(per_span("span_root_100", "uninstrumented", 101.0));
     rows.push(row);
     for (id, label) in [
-        ("llm_span", "`#[llm]` span, no annotation"),
+        ("llm_span", "`#[llm]` span, no annotation, sustained"),
         (
             "llm_annotate",
-            "`#[llm]` span + annotate (2 messages, 3 token metrics)",
+            "`#[llm]` span + annotate (2 messages, 3 token metrics), sustained",
+        ),
+        (
+            "llm_span_drained",
+            "`#[llm]` span, no annotation, consumer drained between bursts",
+        ),
+        (
+            "llm_annotate_drained",
+            "`#[llm]` span + annotate (2 messages, 3 token metrics), consumer drained between bursts",
         ),
     ] {
         let mut row = Row::new(label, "ns/span");
@@ -200,7 +208,11 @@ fn other_rows() -> Vec<Row> {
         ),
         (
             "captured",
-            "`#[task]` with a small struct argument, captured",
+            "`#[task]` with a small struct argument, captured, sustained",
+        ),
+        (
+            "captured_drained",
+            "`#[task]` with a small struct argument, captured, consumer drained between bursts",
         ),
     ] {
         let mut row = Row::new(label, "ns/span");
