@@ -79,6 +79,13 @@ fn seed_cold() -> u64 {
     seed()
 }
 
+/// The splitmix64 finaliser: a bijection of `u64` that spreads every input bit over the output.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -87,16 +94,13 @@ fn seed() -> u64 {
     let local = 0u8;
     let addr = &local as *const u8 as u64;
     let counter = SEED_COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    let mut z = nanos ^ addr.rotate_left(32) ^ counter ^ u64::from(std::process::id());
-    // splitmix64 finaliser: spreads the entropy of the inputs over all bits.
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) | 1
+    let z = nanos ^ addr.rotate_left(32) ^ counter ^ u64::from(std::process::id());
+    mix(z) | 1
 }
 
 /// wyrand: a fast, well-distributed 64-bit generator; its state is per thread.
 #[inline]
-pub(crate) fn next_random() -> u64 {
+fn next_random() -> u64 {
     STATE
         .try_with(|cell| {
             let mut s = cell.get();

@@ -28,18 +28,17 @@ pub(crate) struct Slot {
     /// Monotonic start and end, in nanoseconds since the clock's anchor.
     pub(crate) start: u64,
     pub(crate) end: u64,
-    /// The random half of a new trace's id (roots without an event).
-    pub(crate) trace_rand: u64,
     /// The full record, when the span has one.
     pub(crate) event: Option<Box<SpanEvent>>,
 }
 
 impl Slot {
     /// The trace id of a root without an event: Unix seconds at its start, as the reference
-    /// builds it.
+    /// builds it, over 64 random bits derived from the root's random span id (a bijection, so
+    /// distinct roots get distinct ids) rather than kept in every slot.
     pub(crate) fn root_trace_id(&self) -> TraceId {
         let secs = clock::to_epoch_ns(self.start) / 1_000_000_000;
-        TraceId((u128::from(secs) << 96) | u128::from(self.trace_rand))
+        TraceId((u128::from(secs) << 96) | u128::from(crate::id::mix(self.span_id.0)))
     }
 
     /// What a child of this span inherits, given what this span inherited (`own`, for a slot
@@ -250,5 +249,15 @@ impl From<SpanEvent> for SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
     }
 }

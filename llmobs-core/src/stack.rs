@@ -10,7 +10,7 @@
 //! (trace ids, ml_app, session, agent, test capture): it names its parent's position, and the
 //! full record is built when something needs it (an annotation, an error, a child on another
 //! thread) or, for most spans, on the exporter's thread by [`SpanBatch::into_events`]. This keeps
-//! an empty span to an id, two clock readings and a 72-byte write.
+//! an empty span to an id, two clock readings and a 64-byte write.
 //!
 //! Frames say what is current, innermost last:
 //! - `Arena(i)`: a sync span, the `i`-th slot of the arena;
@@ -169,13 +169,13 @@ pub(crate) fn start_span(
         return None;
     }
     let span_id = SpanId::generate();
-    let (parent, event, trace_rand) = match s.frames.last() {
-        Some(&Frame::Arena(p)) => (p as u32, None, 0),
-        None => (NO_SLOT, None, crate::id::next_random()),
+    let (parent, event) = match s.frames.last() {
+        Some(&Frame::Arena(p)) => (p as u32, None),
+        None => (NO_SLOT, None),
         Some(_) => {
             let mut e = s.current_parent().child_event(kind, name.clone(), span_id);
             e.decorator = decorator;
-            (NO_SLOT, Some(Box::new(e)), 0)
+            (NO_SLOT, Some(Box::new(e)))
         }
     };
     let i = s.arena.len();
@@ -194,7 +194,6 @@ pub(crate) fn start_span(
         addr_of_mut!((*p).name).write(name);
         addr_of_mut!((*p).start).write(start);
         addr_of_mut!((*p).end).write(0);
-        addr_of_mut!((*p).trace_rand).write(trace_rand);
         addr_of_mut!((*p).event).write(event);
         s.arena.set_len(i + 1);
     }
