@@ -5,6 +5,8 @@
 //! annotation leaves the span untouched (the reference SDK applies fields one by one and can
 //! leave a span half-annotated).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
@@ -50,7 +52,9 @@ pub struct Annotate {
     input: Option<IoArg>,
     output: Option<IoArg>,
     metadata: Vec<(String, Value)>,
-    metrics: Vec<(String, Number)>,
+    /// Kept as the span keeps them, so that the first annotation of a span moves the map in
+    /// whole instead of building it again.
+    metrics: BTreeMap<SharedStr, Number>,
     tags: Vec<(String, String)>,
     prompt: Option<Box<Prompt>>,
     tool_definitions: Option<Vec<ToolDefinition>>,
@@ -65,6 +69,16 @@ enum IoArg {
     Documents(Vec<Document>),
     Value(Value),
 }
+
+/// Metric keys recorded without an allocation: the token counts LLM Observability knows.
+const KNOWN_METRICS: &[&str] = &[
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_output_tokens",
+];
 
 /// A number accepted as a metric or a score: any primitive integer or float.
 ///
@@ -230,16 +244,26 @@ impl Annotate {
     ///
     /// A `.` in the key is replaced by `_` (the intake rejects spans whose metric keys contain
     /// dots), with a warning in the log. NaN and infinities are rejected when applied.
-    pub fn metric(mut self, key: impl Into<String>, value: impl MetricValue) -> Self {
-        let mut key = key.into();
-        if key.contains('.') {
+    ///
+    /// The token counts the intake knows (`input_tokens`, `output_tokens`, `total_tokens` and the
+    /// cache and reasoning variants) are recorded without copying the key.
+    pub fn metric(mut self, key: impl AsRef<str>, value: impl MetricValue) -> Self {
+        let key = key.as_ref();
+        let key = if key.contains('.') {
             let fixed = key.replace('.', "_");
             log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
-            key = fixed;
-        }
+            SharedStr::from(fixed)
+        } else {
+            SharedStr::known_or_copy(key, KNOWN_METRICS)
+        };
         match value.to_number() {
-            Ok(n) => self.metrics.push((key, n)),
-            Err(value) => self.fail(AnnotateError::NonFiniteMetric { key, value }),
+            Ok(n) => {
+                self.metrics.insert(key, n);
+            }
+            Err(value) => self.fail(AnnotateError::NonFiniteMetric {
+                key: key.to_string(),
+                value,
+            }),
         }
         self
     }
@@ -374,7 +398,11 @@ impl Annotate {
             a.output_explicit = true;
         }
         a.metadata.extend(self.metadata);
-        a.metrics.extend(self.metrics);
+        if a.metrics.is_empty() {
+            a.metrics = self.metrics;
+        } else {
+            a.metrics.extend(self.metrics);
+        }
         a.tags.extend(self.tags);
         if let Some(p) = self.prompt {
             a.prompt = Some(*p);
@@ -493,7 +521,7 @@ fn parse_tool_calls(v: Value, at: usize) -> Result<Vec<ToolCall>, String> {
             let mut call = ToolCall::function(name, arguments);
             call.tool_id = opt_string(&mut c, "tool_id", at)?;
             if let Some(kind) = opt_string(&mut c, "type", at)? {
-                call.kind = kind;
+                call.kind = SharedStr::known_or_copy(&kind, &["function"]);
             }
             Ok(call)
         })
@@ -516,7 +544,7 @@ fn parse_tool_results(v: Value, at: usize) -> Result<Vec<ToolResult>, String> {
             let mut res = ToolResult::function(name, result);
             res.tool_id = opt_string(&mut r, "tool_id", at)?;
             if let Some(kind) = opt_string(&mut r, "type", at)? {
-                res.kind = kind;
+                res.kind = SharedStr::known_or_copy(&kind, &["function"]);
             }
             Ok(res)
         })

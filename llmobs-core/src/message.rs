@@ -3,6 +3,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::SharedStr;
+
+/// Roles recorded without an allocation.
+const KNOWN_ROLES: &[&str] = &["user", "assistant", "system", "tool", ""];
+
 /// One chat message of an `llm` span's input or output.
 ///
 /// ```
@@ -14,7 +19,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Message {
     /// `"system"`, `"user"`, `"assistant"`, `"tool"`, or `""` when unknown.
-    pub role: String,
+    pub role: SharedStr,
     /// The text of the message.
     pub content: String,
     /// Tool calls the model asked for.
@@ -29,10 +34,14 @@ pub struct Message {
 }
 
 impl Message {
-    /// A message with the given role and content.
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+    /// A message with the given role and content. The usual roles are recorded without
+    /// copying the string.
+    pub fn new(role: impl AsRef<str>, content: impl Into<String>) -> Self {
+        Message::with_role(SharedStr::known_or_copy(role.as_ref(), KNOWN_ROLES), content)
+    }
+    fn with_role(role: SharedStr, content: impl Into<String>) -> Self {
         Message {
-            role: role.into(),
+            role,
             content: content.into(),
             tool_calls: Vec::new(),
             tool_results: Vec::new(),
@@ -41,19 +50,19 @@ impl Message {
     }
     /// A `system` message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message::new("system", content)
+        Message::with_role(SharedStr::Static("system"), content)
     }
     /// A `user` message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message::new("user", content)
+        Message::with_role(SharedStr::Static("user"), content)
     }
     /// An `assistant` message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Message::new("assistant", content)
+        Message::with_role(SharedStr::Static("assistant"), content)
     }
     /// A `tool` message carrying the result of the call `tool_id`.
     pub fn tool(content: impl Into<String>, tool_id: impl Into<String>) -> Self {
-        let mut m = Message::new("tool", content);
+        let mut m = Message::with_role(SharedStr::Static("tool"), content);
         m.tool_id = Some(tool_id.into());
         m
     }
@@ -81,7 +90,7 @@ pub struct ToolCall {
     pub tool_id: Option<String>,
     /// The call type; `"function"` for function calling.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SharedStr,
 }
 
 impl ToolCall {
@@ -91,7 +100,7 @@ impl ToolCall {
             name: name.into(),
             arguments: arguments.into(),
             tool_id: None,
-            kind: "function".into(),
+            kind: SharedStr::Static("function"),
         }
     }
     /// Sets the call id.
@@ -113,7 +122,7 @@ pub struct ToolResult {
     pub tool_id: Option<String>,
     /// The call type; `"function"` for function calling.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SharedStr,
 }
 
 impl ToolResult {
@@ -123,7 +132,7 @@ impl ToolResult {
             name: name.into(),
             result: result.into(),
             tool_id: None,
-            kind: "function".into(),
+            kind: SharedStr::Static("function"),
         }
     }
     /// Sets the id of the call this answers.

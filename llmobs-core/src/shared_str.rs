@@ -39,6 +39,16 @@ impl SharedStr {
     pub fn copy_from(s: &str) -> Self {
         SharedStr::Shared(Arc::from(s))
     }
+
+    /// The entry of `known` equal to `s`, borrowed, or else a copy of `s`: for values that are
+    /// nearly always one of a few well-known strings (message roles, token metric keys), so
+    /// the common case costs a comparison instead of an allocation.
+    pub(crate) fn known_or_copy(s: &str, known: &[&'static str]) -> Self {
+        match known.iter().find(|k| **k == s) {
+            Some(k) => SharedStr::Static(k),
+            None => SharedStr::copy_from(s),
+        }
+    }
 }
 
 impl Deref for SharedStr {
@@ -78,6 +88,19 @@ impl PartialEq for SharedStr {
     }
 }
 impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Ordered as the strings are, so a map keyed by `SharedStr` can be looked up by `&str`.
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
 
 impl PartialEq<str> for SharedStr {
     fn eq(&self, other: &str) -> bool {

@@ -94,7 +94,7 @@ pub struct Annotations {
     /// Free-form metadata (`meta.metadata`), merged across annotate calls.
     pub metadata: Map<String, Value>,
     /// Numeric metrics such as token counts; keys never contain `.`.
-    pub metrics: BTreeMap<String, serde_json::Number>,
+    pub metrics: BTreeMap<SharedStr, serde_json::Number>,
     /// User tags, later values replacing earlier ones for the same key.
     pub tags: BTreeMap<String, String>,
     /// The prompt template (`llm` only).

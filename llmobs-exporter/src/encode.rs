@@ -171,7 +171,7 @@ impl Encoder {
         let metrics: Map<String, Value> = a
             .metrics
             .iter()
-            .map(|(k, v)| (k.clone(), Value::Number(v.clone())))
+            .map(|(k, v)| (k.to_string(), Value::Number(v.clone())))
             .collect();
 
         let mut tags = self.base_tags.clone();
