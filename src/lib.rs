@@ -41,10 +41,10 @@ pub use llmobs_core::{
 pub use llmobs_core::{annotate, Annotate, AnnotateError, MetricValue, SpanRef};
 pub use llmobs_core::{export_span, submit_evaluation, Evaluation, EvaluationError, ExportError};
 pub use llmobs_core::{
-    Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope, EvaluationMetric,
-    EvaluationValue, ExportedSpan, Instrument, Instrumented, JoinOn, Message, Prompt, SharedStr,
-    Span, SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToolCall, ToolDefinition,
-    ToolResult, TraceId, WithContext,
+    Annotations, Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope,
+    EvaluationMetric, EvaluationValue, ExportedSpan, Instrument, Instrumented, JoinOn, Message,
+    Metrics, Prompt, SharedStr, Span, SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
+    ToolCall, ToolDefinition, ToolResult, TraceId, WithContext,
 };
 
 /// Capturing spans in tests, with no network.

@@ -5,16 +5,14 @@
 //! annotation leaves the span untouched (the reference SDK applies fields one by one and can
 //! leave a span half-annotated).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::error::AnnotateError;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Document, Message, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall, ToolDefinition,
-    ToolResult,
+    Document, Message, Metrics, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall,
+    ToolDefinition, ToolResult,
 };
 
 /// Starts an annotation of the current span (or of a given one, with
@@ -54,7 +52,7 @@ pub struct Annotate {
     metadata: Vec<(String, Value)>,
     /// Kept as the span keeps them, so that the first annotation of a span moves the map in
     /// whole instead of building it again.
-    metrics: BTreeMap<SharedStr, Number>,
+    metrics: Metrics,
     tags: Vec<(String, String)>,
     prompt: Option<Box<Prompt>>,
     tool_definitions: Option<Vec<ToolDefinition>>,

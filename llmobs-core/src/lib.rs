@@ -22,6 +22,7 @@ mod instrument;
 pub mod json;
 mod kind;
 mod message;
+mod metrics;
 mod outcome;
 mod panic;
 mod prompt;
@@ -50,6 +51,7 @@ pub use id::{SpanId, TraceId};
 pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;
 pub use message::{Message, ToolCall, ToolResult};
+pub use metrics::Metrics;
 pub use prompt::{Prompt, ToolDefinition};
 pub use propagation::{
     activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,

@@ -37,7 +37,10 @@ impl Message {
     /// A message with the given role and content. The usual roles are recorded without
     /// copying the string.
     pub fn new(role: impl AsRef<str>, content: impl Into<String>) -> Self {
-        Message::with_role(SharedStr::known_or_copy(role.as_ref(), KNOWN_ROLES), content)
+        Message::with_role(
+            SharedStr::known_or_copy(role.as_ref(), KNOWN_ROLES),
+            content,
+        )
     }
     fn with_role(role: SharedStr, content: impl Into<String>) -> Self {
         Message {

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::{Document, Message, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId};
+use crate::{
+    Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId,
+};
 
 /// The input or output of a span, in the shape its kind allows.
 ///
@@ -94,7 +96,7 @@ pub struct Annotations {
     /// Free-form metadata (`meta.metadata`), merged across annotate calls.
     pub metadata: Map<String, Value>,
     /// Numeric metrics such as token counts; keys never contain `.`.
-    pub metrics: BTreeMap<SharedStr, serde_json::Number>,
+    pub metrics: Metrics,
     /// User tags, later values replacing earlier ones for the same key.
     pub tags: BTreeMap<String, String>,
     /// The prompt template (`llm` only).
