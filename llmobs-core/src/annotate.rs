@@ -68,15 +68,18 @@ enum IoArg {
     Value(Value),
 }
 
-/// Metric keys recorded without an allocation: the token counts LLM Observability knows.
-const KNOWN_METRICS: &[&str] = &[
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_input_tokens",
-    "cache_write_input_tokens",
-    "reasoning_output_tokens",
-];
+/// The metric keys recorded without an allocation: the token counts LLM Observability knows.
+fn known_metric(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "input_tokens" => "input_tokens",
+        "output_tokens" => "output_tokens",
+        "total_tokens" => "total_tokens",
+        "cache_read_input_tokens" => "cache_read_input_tokens",
+        "cache_write_input_tokens" => "cache_write_input_tokens",
+        "reasoning_output_tokens" => "reasoning_output_tokens",
+        _ => return None,
+    })
+}
 
 /// A number accepted as a metric or a score: any primitive integer or float.
 ///
@@ -245,16 +248,23 @@ impl Annotate {
     ///
     /// The token counts the intake knows (`input_tokens`, `output_tokens`, `total_tokens` and the
     /// cache and reasoning variants) are recorded without copying the key.
+    #[inline]
     pub fn metric(mut self, key: impl AsRef<str>, value: impl MetricValue) -> Self {
-        let key = key.as_ref();
-        let key = if key.contains('.') {
-            let fixed = key.replace('.', "_");
-            log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
-            SharedStr::from(fixed)
-        } else {
-            SharedStr::known_or_copy(key, KNOWN_METRICS)
+        self.add_metric(key.as_ref(), value.to_number());
+        self
+    }
+
+    fn add_metric(&mut self, key: &str, value: Result<Number, f64>) {
+        let key = match known_metric(key) {
+            Some(known) => SharedStr::Static(known),
+            None if key.contains('.') => {
+                let fixed = key.replace('.', "_");
+                log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
+                SharedStr::from(fixed)
+            }
+            None => SharedStr::copy_from(key),
         };
-        match value.to_number() {
+        match value {
             Ok(n) => {
                 self.metrics.insert(key, n);
             }
@@ -263,7 +273,6 @@ impl Annotate {
                 value,
             }),
         }
-        self
     }
 
     /// Adds a tag (`key:value` on the span). Any `Display` value is accepted.
