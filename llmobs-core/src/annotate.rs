@@ -69,17 +69,14 @@ enum IoArg {
 }
 
 /// The metric keys recorded without an allocation: the token counts LLM Observability knows.
-fn known_metric(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "input_tokens" => "input_tokens",
-        "output_tokens" => "output_tokens",
-        "total_tokens" => "total_tokens",
-        "cache_read_input_tokens" => "cache_read_input_tokens",
-        "cache_write_input_tokens" => "cache_write_input_tokens",
-        "reasoning_output_tokens" => "reasoning_output_tokens",
-        _ => return None,
-    })
-}
+const KNOWN_METRICS: &[&str] = &[
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_output_tokens",
+];
 
 /// A number accepted as a metric or a score: any primitive integer or float.
 ///
@@ -255,8 +252,8 @@ impl Annotate {
     }
 
     fn add_metric(&mut self, key: &str, value: Result<Number, f64>) {
-        let key = match known_metric(key) {
-            Some(known) => SharedStr::Static(known),
+        let key = match SharedStr::known(key, KNOWN_METRICS) {
+            Some(known) => known,
             None if key.contains('.') => {
                 let fixed = key.replace('.', "_");
                 log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
@@ -405,11 +402,7 @@ impl Annotate {
             a.output_explicit = true;
         }
         a.metadata.extend(self.metadata);
-        if a.metrics.is_empty() {
-            a.metrics = self.metrics;
-        } else {
-            a.metrics.extend(self.metrics);
-        }
+        a.metrics.merge(self.metrics);
         a.tags.extend(self.tags);
         if let Some(p) = self.prompt {
             a.prompt = Some(*p);
@@ -602,6 +595,24 @@ fn type_name(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn well_known_roles_and_metric_keys_are_borrowed_and_others_copied() {
+        let owned_user = Message::new(String::from("user"), "hi");
+        assert!(matches!(owned_user.role, SharedStr::Static("user")));
+        assert!(matches!(
+            Message::new("critic", "hi").role,
+            SharedStr::Shared(_)
+        ));
+        let a = annotate()
+            .metric("input_tokens", 1)
+            .metric(String::from("cost_usd"), 0.5)
+            .metric("a.b", 2);
+        let keys: Vec<_> = a.metrics.iter().map(|(k, _)| k.clone()).collect();
+        assert!(matches!(keys[0], SharedStr::Shared(ref k) if &**k == "a_b"));
+        assert!(matches!(keys[1], SharedStr::Shared(ref k) if &**k == "cost_usd"));
+        assert!(matches!(keys[2], SharedStr::Static("input_tokens")));
+    }
 
     #[test]
     fn messages_from_values() {

@@ -87,7 +87,17 @@ impl Metrics {
 
     /// The metrics in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&SharedStr, &Number)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.into_iter()
+    }
+
+    /// Adds `other`'s metrics, its values winning; taken whole when `self` has none, so an
+    /// annotation's metrics move into a fresh span without being inserted one by one.
+    pub(crate) fn merge(&mut self, other: Metrics) {
+        if self.is_empty() {
+            *self = other;
+        } else {
+            self.extend(other);
+        }
     }
 }
 

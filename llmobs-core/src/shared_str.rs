@@ -44,10 +44,15 @@ impl SharedStr {
     /// nearly always one of a few well-known strings (message roles, token metric keys), so
     /// the common case costs a comparison instead of an allocation.
     pub(crate) fn known_or_copy(s: &str, known: &[&'static str]) -> Self {
-        match known.iter().find(|k| **k == s) {
-            Some(k) => SharedStr::Static(k),
-            None => SharedStr::copy_from(s),
-        }
+        SharedStr::known(s, known).unwrap_or_else(|| SharedStr::copy_from(s))
+    }
+
+    /// The entry of `known` equal to `s`, borrowed.
+    pub(crate) fn known(s: &str, known: &[&'static str]) -> Option<Self> {
+        known
+            .iter()
+            .find(|k| **k == s)
+            .map(|k| SharedStr::Static(k))
     }
 }
 
@@ -95,7 +100,8 @@ impl PartialOrd for SharedStr {
     }
 }
 
-/// Ordered as the strings are, so a map keyed by `SharedStr` can be looked up by `&str`.
+/// Ordered as the strings are, consistent with `Borrow<str>`, so a `BTreeMap` keyed by
+/// `SharedStr` can be looked up by `&str`.
 impl Ord for SharedStr {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.as_str().cmp(other.as_str())
