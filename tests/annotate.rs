@@ -81,6 +81,55 @@ fn metadata_metrics_and_tags_merge_across_calls() {
 }
 
 #[test]
+fn a_later_annotation_keeps_what_it_does_not_replace() {
+    let spans = capture(|| {
+        let _chat = llmobs::llm("chat")
+            .model_name("gpt-4o-mini")
+            .model_provider("openai")
+            .start();
+        llmobs::annotate()
+            .input_messages([Message::user("hi")])
+            .output_messages([Message::assistant("draft")])
+            .prompt(Prompt::template("Say {{x}}").id("p1"))
+            .tool_definitions([ToolDefinition::new("lookup")])
+            .metric("input_tokens", 3)
+            .apply()
+            .unwrap();
+        llmobs::annotate()
+            .output_messages([Message::assistant("final")])
+            .metric("output_tokens", 5)
+            .apply()
+            .unwrap();
+    });
+    let s = &spans[0];
+    let a = s.annotations();
+    assert_eq!(s.model_name(), Some("gpt-4o-mini"));
+    assert_eq!(s.model_provider(), Some("openai"));
+    let input = s.input().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(input, [Message::user("hi")]);
+    let output = s.output().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(output, [Message::assistant("final")]);
+    assert_eq!(a.prompt.as_ref().unwrap().id.as_deref(), Some("p1"));
+    assert!(a.prompt_annotated);
+    assert_eq!(a.tool_definitions.len(), 1);
+    assert_eq!(s.metric("input_tokens"), Some(3.0));
+    assert_eq!(s.metric("output_tokens"), Some(5.0));
+
+    let spans = capture(|| {
+        let _chat = llmobs::llm("chat").start();
+        llmobs::annotate()
+            .tool_definitions([ToolDefinition::new("lookup")])
+            .apply()
+            .unwrap();
+        llmobs::annotate()
+            .tool_definitions(Vec::new())
+            .apply()
+            .unwrap();
+    });
+    assert!(spans[0].annotations().tool_definitions.is_empty());
+}
+
+#[test]
 fn dotted_metric_keys_are_rewritten() {
     let spans = capture(|| {
         let _t = llmobs::task("t").start();

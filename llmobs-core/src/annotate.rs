@@ -11,7 +11,7 @@ use serde_json::{Map, Number, Value};
 use crate::error::AnnotateError;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Document, Message, Metrics, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall,
+    Annotations, Document, Message, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall,
     ToolDefinition, ToolResult,
 };
 
@@ -47,25 +47,15 @@ pub fn annotate() -> Annotate {
 #[derive(Debug, Default, Clone)]
 #[must_use = "an annotation does nothing until `.apply()` or `.apply_to(&span)`"]
 pub struct Annotate {
-    input: Option<IoArg>,
-    output: Option<IoArg>,
-    metadata: Vec<(String, Value)>,
-    /// Kept as the span keeps them, so that the first annotation of a span moves the map in
-    /// whole instead of building it again.
-    metrics: Metrics,
-    tags: Vec<(String, String)>,
-    prompt: Option<Box<Prompt>>,
-    tool_definitions: Option<Vec<ToolDefinition>>,
+    /// What the span will record, built in the allocation the span keeps: the first annotation
+    /// of a span moves it in whole, and the builder stays small to move between calls. Input
+    /// and output hold what was given; `write` checks and converts them for the span's kind.
+    rec: Option<Box<Annotations>>,
+    /// Tool definitions were given (possibly none), replacing the span's.
+    tools_set: bool,
     session_id: Option<SharedStr>,
     /// The first problem found while building, reported by `apply`.
     error: Option<Box<AnnotateError>>,
-}
-
-#[derive(Debug, Clone)]
-enum IoArg {
-    Messages(Vec<Message>),
-    Documents(Vec<Document>),
-    Value(Value),
 }
 
 /// The metric keys recorded without an allocation: the token counts LLM Observability knows.
@@ -122,6 +112,12 @@ impl MetricValue for f32 {
 }
 
 impl Annotate {
+    /// What is being built, allocated on first use.
+    #[inline]
+    fn rec(&mut self) -> &mut Annotations {
+        self.rec.get_or_insert_with(Default::default)
+    }
+
     fn fail(&mut self, e: AnnotateError) {
         if self.error.is_none() {
             self.error = Some(Box::new(e));
@@ -156,27 +152,27 @@ impl Annotate {
 
     /// Sets the input messages of an `llm` span.
     pub fn input_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.input = Some(IoArg::Messages(messages.into_iter().collect()));
+        self.rec().input = Some(SpanIo::Messages(messages.into_iter().collect()));
         self
     }
 
     /// Sets the output messages of an `llm` span.
     pub fn output_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.output = Some(IoArg::Messages(messages.into_iter().collect()));
+        self.rec().output = Some(SpanIo::Messages(messages.into_iter().collect()));
         self
     }
 
     /// Sets the input documents of an `embedding` span.
     pub fn input_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
         let documents = self.finite_scores(documents.into_iter().collect());
-        self.input = Some(IoArg::Documents(documents));
+        self.rec().input = Some(SpanIo::Documents(documents));
         self
     }
 
     /// Sets the output documents of a `retrieval` span.
     pub fn output_documents(mut self, documents: impl IntoIterator<Item = Document>) -> Self {
         let documents = self.finite_scores(documents.into_iter().collect());
-        self.output = Some(IoArg::Documents(documents));
+        self.rec().output = Some(SpanIo::Documents(documents));
         self
     }
 
@@ -208,7 +204,7 @@ impl Annotate {
     /// ```
     pub fn input(mut self, value: &(impl Serialize + ?Sized)) -> Self {
         if let Some(v) = self.json_of(|| "input".into(), value) {
-            self.input = Some(IoArg::Value(v));
+            self.rec().input = Some(SpanIo::Value(v));
         }
         self
     }
@@ -219,7 +215,7 @@ impl Annotate {
     /// and `retrieval` (read as documents).
     pub fn output(mut self, value: &(impl Serialize + ?Sized)) -> Self {
         if let Some(v) = self.json_of(|| "output".into(), value) {
-            self.output = Some(IoArg::Value(v));
+            self.rec().output = Some(SpanIo::Value(v));
         }
         self
     }
@@ -233,7 +229,7 @@ impl Annotate {
             return self;
         }
         if let Some(v) = self.json_of(|| format!("metadata[{key:?}]"), &value) {
-            self.metadata.push((key, v));
+            self.rec().metadata.insert(key, v);
         }
         self
     }
@@ -263,7 +259,7 @@ impl Annotate {
         };
         match value {
             Ok(n) => {
-                self.metrics.insert(key, n);
+                self.rec().metrics.insert(key, n);
             }
             Err(value) => self.fail(AnnotateError::NonFiniteMetric {
                 key: key.to_string(),
@@ -281,7 +277,7 @@ impl Annotate {
         if key == "session_id" {
             self.session_id = Some(value.into());
         } else {
-            self.tags.push((key, value));
+            self.rec().tags.insert(key, value);
         }
         self
     }
@@ -301,7 +297,11 @@ impl Annotate {
                 reason: "it sets neither `template` nor `chat_template`; build it with Prompt::template(..) \
                          or Prompt::chat_template(..)",
             }),
-            _ => self.prompt = Some(Box::new(prompt)),
+            _ => {
+                let a = self.rec();
+                a.prompt = Some(prompt);
+                a.prompt_annotated = true;
+            }
         }
         self
     }
@@ -317,7 +317,8 @@ impl Annotate {
                 kept.push(t);
             }
         }
-        self.tool_definitions = Some(kept);
+        self.rec().tool_definitions = kept;
+        self.tools_set = true;
         self
     }
 
@@ -386,37 +387,86 @@ impl Annotate {
     /// Validates against the span's kind, then writes; nothing is written if validation fails.
     fn write(self, e: &mut SpanEvent) -> Result<(), AnnotateError> {
         let kind = e.kind;
-        let input = self.input.map(|a| convert(a, kind, true)).transpose()?;
-        let output = self.output.map(|a| convert(a, kind, false)).transpose()?;
-
+        let mut new = self.rec;
+        if let Some(a) = new.as_deref_mut() {
+            if let Some(io) = a.input.take() {
+                a.input = Some(convert(io, kind, true)?);
+                a.input_explicit = true;
+            }
+            if let Some(io) = a.output.take() {
+                a.output = Some(convert(io, kind, false)?);
+                a.output_explicit = true;
+            }
+        }
         if let Some(s) = self.session_id {
             e.session_id = Some(s);
         }
-        let a = e.annotations_mut();
-        if let Some(io) = input {
-            a.input = Some(io);
-            a.input_explicit = true;
-        }
-        if let Some(io) = output {
-            a.output = Some(io);
-            a.output_explicit = true;
-        }
-        a.metadata.extend(self.metadata);
-        a.metrics.merge(self.metrics);
-        a.tags.extend(self.tags);
-        if let Some(p) = self.prompt {
-            a.prompt = Some(*p);
-            a.prompt_annotated = true;
-        }
-        if let Some(t) = self.tool_definitions {
-            a.tool_definitions = t;
+        if let Some(mut new) = new {
+            if let Some(old) = e.annotations.take() {
+                inherit(&mut new, *old, self.tools_set);
+            }
+            e.annotations = Some(new);
         }
         Ok(())
     }
 }
 
-/// Turns an input/output argument into what a span of `kind` records there.
-fn convert(arg: IoArg, kind: SpanKind, is_input: bool) -> Result<SpanIo, AnnotateError> {
+/// Completes a newer annotation with what an earlier one recorded and it does not replace, so
+/// that the newer one's allocation becomes the span's: metadata, metrics and tags merge (newer
+/// values win), input, output, prompt and tool definitions are kept unless given again.
+fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
+    let Annotations {
+        model_name,
+        model_provider,
+        input,
+        output,
+        metadata,
+        metrics,
+        tags,
+        prompt,
+        tool_definitions,
+        collection_errors,
+        prompt_annotated,
+        input_explicit,
+        output_explicit,
+    } = old;
+    new.model_name = new.model_name.take().or(model_name);
+    new.model_provider = new.model_provider.take().or(model_provider);
+    if new.input.is_none() {
+        (new.input, new.input_explicit) = (input, input_explicit);
+    }
+    if new.output.is_none() {
+        (new.output, new.output_explicit) = (output, output_explicit);
+    }
+    if new.metadata.is_empty() {
+        new.metadata = metadata;
+    } else {
+        for (k, v) in metadata {
+            new.metadata.entry(k).or_insert(v);
+        }
+    }
+    new.metrics.fill_from(metrics);
+    if new.tags.is_empty() {
+        new.tags = tags;
+    } else {
+        for (k, v) in tags {
+            new.tags.entry(k).or_insert(v);
+        }
+    }
+    if new.prompt.is_none() {
+        new.prompt = prompt;
+    }
+    new.prompt_annotated |= prompt_annotated;
+    if !tools_set {
+        new.tool_definitions = tool_definitions;
+    }
+    if new.collection_errors.is_empty() {
+        new.collection_errors = collection_errors;
+    }
+}
+
+/// Turns an input/output as given into what a span of `kind` records there.
+fn convert(arg: SpanIo, kind: SpanKind, is_input: bool) -> Result<SpanIo, AnnotateError> {
     let field = if is_input { "input" } else { "output" };
     let documents_kind = if is_input {
         SpanKind::Embedding
@@ -424,8 +474,8 @@ fn convert(arg: IoArg, kind: SpanKind, is_input: bool) -> Result<SpanIo, Annotat
         SpanKind::Retrieval
     };
     match arg {
-        IoArg::Messages(m) if kind == SpanKind::Llm => Ok(SpanIo::Messages(m)),
-        IoArg::Messages(_) => Err(AnnotateError::MessagesOnNonLlmSpan {
+        SpanIo::Messages(m) if kind == SpanKind::Llm => Ok(SpanIo::Messages(m)),
+        SpanIo::Messages(_) => Err(AnnotateError::MessagesOnNonLlmSpan {
             field: if is_input {
                 "input_messages"
             } else {
@@ -433,8 +483,8 @@ fn convert(arg: IoArg, kind: SpanKind, is_input: bool) -> Result<SpanIo, Annotat
             },
             kind,
         }),
-        IoArg::Documents(d) if kind == documents_kind => Ok(SpanIo::Documents(d)),
-        IoArg::Documents(_) => Err(AnnotateError::DocumentsOnWrongKind {
+        SpanIo::Documents(d) if kind == documents_kind => Ok(SpanIo::Documents(d)),
+        SpanIo::Documents(_) => Err(AnnotateError::DocumentsOnWrongKind {
             field: if is_input {
                 "input_documents"
             } else {
@@ -443,21 +493,21 @@ fn convert(arg: IoArg, kind: SpanKind, is_input: bool) -> Result<SpanIo, Annotat
             kind,
             expected: documents_kind,
         }),
-        IoArg::Value(v) if kind == SpanKind::Llm => parse_messages(v)
+        SpanIo::Value(v) if kind == SpanKind::Llm => parse_messages(v)
             .map(SpanIo::Messages)
             .map_err(|reason| AnnotateError::InvalidIo {
                 field,
                 kind,
                 reason,
             }),
-        IoArg::Value(v) if kind == documents_kind => parse_documents(v)
+        SpanIo::Value(v) if kind == documents_kind => parse_documents(v)
             .map(SpanIo::Documents)
             .map_err(|reason| AnnotateError::InvalidIo {
                 field,
                 kind,
                 reason,
             }),
-        IoArg::Value(v) => Ok(SpanIo::Value(v)),
+        SpanIo::Value(v) => Ok(SpanIo::Value(v)),
     }
 }
 
@@ -608,7 +658,14 @@ mod tests {
             .metric("input_tokens", 1)
             .metric(String::from("cost_usd"), 0.5)
             .metric("a.b", 2);
-        let keys: Vec<_> = a.metrics.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<_> = a
+            .rec
+            .as_ref()
+            .unwrap()
+            .metrics
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
         assert!(matches!(keys[0], SharedStr::Shared(ref k) if &**k == "a_b"));
         assert!(matches!(keys[1], SharedStr::Shared(ref k) if &**k == "cost_usd"));
         assert!(matches!(keys[2], SharedStr::Static("input_tokens")));

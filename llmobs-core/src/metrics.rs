@@ -1,14 +1,20 @@
 //! The numeric metrics of a span (token counts, costs), by key.
 //!
 //! A span has a handful of metrics at most, nearly always the same three token counts, so they
-//! are kept in one small vector ordered by key rather than in a tree: an insert is a few
-//! comparisons in memory the span already touches, and the whole set is one allocation.
+//! are kept ordered by key in a small array inside the span's annotations rather than in a tree
+//! or a separate allocation: an insert is a few comparisons in memory the span already touches.
+//! Past [`INLINE`] entries they move to a vector.
 
 use std::ops::Index;
 
 use serde_json::Number;
 
 use crate::SharedStr;
+
+/// How many metrics are kept without an allocation of their own.
+const INLINE: usize = 4;
+
+type Entry = (SharedStr, Number);
 
 /// A span's metrics: keys in sorted order, one value per key, a later insert replacing the
 /// earlier value.
@@ -23,46 +29,94 @@ use crate::SharedStr;
 /// let keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
 /// assert_eq!(keys, ["input_tokens", "output_tokens"]);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Metrics(Vec<(SharedStr, Number)>);
+#[derive(Clone, Default)]
+pub struct Metrics(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// The first `len` entries are the metrics; the rest are placeholders.
+    Inline(u8, [Entry; INLINE]),
+    Heap(Vec<Entry>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Heap(Vec::new())
+    }
+}
+
+fn placeholder() -> Entry {
+    (SharedStr::Static(""), Number::from(0u8))
+}
 
 impl Metrics {
     /// No metrics.
     pub const fn new() -> Self {
-        Metrics(Vec::new())
+        Metrics(Repr::Heap(Vec::new()))
     }
 
+    fn as_slice(&self) -> &[Entry] {
+        match &self.0 {
+            Repr::Inline(len, items) => &items[..usize::from(*len)],
+            Repr::Heap(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Entry] {
+        match &mut self.0 {
+            Repr::Inline(len, items) => &mut items[..usize::from(*len)],
+            Repr::Heap(v) => v,
+        }
+    }
+
+    #[inline]
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        let items = self.as_slice();
+        // Keys usually arrive in order: check the end before searching.
+        match items.last() {
+            None => Err(0),
+            Some((last, _)) if last.as_str() < key => Err(items.len()),
+            _ => items.binary_search_by(|(k, _)| k.as_str().cmp(key)),
+        }
     }
 
     /// Sets `key` to `value`; returns the value it replaced.
     pub fn insert(&mut self, key: SharedStr, value: Number) -> Option<Number> {
-        // Keys usually arrive in order, or are the first: check the end before searching.
-        match self.0.last() {
-            None => {
-                self.0.reserve_exact(4);
-                self.0.push((key, value));
-                return None;
+        let i = match self.position(&key) {
+            Ok(i) => return Some(std::mem::replace(&mut self.as_mut_slice()[i].1, value)),
+            Err(i) => i,
+        };
+        match &mut self.0 {
+            Repr::Heap(v) if v.capacity() == 0 => {
+                let mut items: [Entry; INLINE] = std::array::from_fn(|_| placeholder());
+                items[0] = (key, value);
+                self.0 = Repr::Inline(1, items);
             }
-            Some((last, _)) if last.as_str() < key.as_str() => {
-                self.0.push((key, value));
-                return None;
+            Repr::Heap(v) => v.insert(i, (key, value)),
+            Repr::Inline(len, items) if usize::from(*len) < INLINE => {
+                let n = usize::from(*len);
+                items[n] = (key, value);
+                if i < n {
+                    items[i..=n].rotate_right(1);
+                }
+                *len += 1;
             }
-            _ => {}
+            Repr::Inline(_, items) => {
+                let mut v = Vec::with_capacity(INLINE * 2);
+                v.extend(std::mem::replace(
+                    items,
+                    std::array::from_fn(|_| placeholder()),
+                ));
+                v.insert(i, (key, value));
+                self.0 = Repr::Heap(v);
+            }
         }
-        match self.position(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                self.0.insert(i, (key, value));
-                None
-            }
-        }
+        None
     }
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Number> {
-        self.position(key).ok().map(|i| &self.0[i].1)
+        self.position(key).ok().map(|i| &self.as_slice()[i].1)
     }
 
     /// Whether `key` has a value.
@@ -72,17 +126,26 @@ impl Metrics {
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<Number> {
-        self.position(key).ok().map(|i| self.0.remove(i).1)
+        let i = self.position(key).ok()?;
+        match &mut self.0 {
+            Repr::Heap(v) => Some(v.remove(i).1),
+            Repr::Inline(len, items) => {
+                let n = usize::from(*len);
+                items[i..n].rotate_left(1);
+                *len -= 1;
+                Some(std::mem::replace(&mut items[n - 1], placeholder()).1)
+            }
+        }
     }
 
     /// The number of metrics.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// The metrics in key order.
@@ -90,14 +153,33 @@ impl Metrics {
         self.into_iter()
     }
 
-    /// Adds `other`'s metrics, its values winning; taken whole when `self` has none, so an
-    /// annotation's metrics move into a fresh span without being inserted one by one.
-    pub(crate) fn merge(&mut self, other: Metrics) {
-        if self.is_empty() {
-            *self = other;
-        } else {
-            self.extend(other);
+    /// Adds the metrics of an earlier annotation that this one does not set: `self` is the
+    /// newer set, whose values win.
+    pub(crate) fn fill_from(&mut self, older: Metrics) {
+        if older.is_empty() {
+            return;
         }
+        if self.is_empty() {
+            *self = older;
+            return;
+        }
+        for (k, v) in older {
+            if !self.contains_key(&k) {
+                self.insert(k, v);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 
@@ -117,11 +199,44 @@ impl FromIterator<(SharedStr, Number)> for Metrics {
     }
 }
 
+/// The metrics of a [`Metrics`], by value, in key order.
+#[derive(Debug)]
+pub struct IntoIter(IntoIterRepr);
+
+#[derive(Debug)]
+enum IntoIterRepr {
+    Inline(std::iter::Take<std::array::IntoIter<Entry, INLINE>>),
+    Heap(std::vec::IntoIter<Entry>),
+}
+
+impl Iterator for IntoIter {
+    type Item = (SharedStr, Number);
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IntoIterRepr::Inline(it) => it.next(),
+            IntoIterRepr::Heap(it) => it.next(),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoIterRepr::Inline(it) => it.size_hint(),
+            IntoIterRepr::Heap(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for IntoIter {}
+
 impl IntoIterator for Metrics {
     type Item = (SharedStr, Number);
-    type IntoIter = std::vec::IntoIter<(SharedStr, Number)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+    type IntoIter = IntoIter;
+    fn into_iter(self) -> IntoIter {
+        IntoIter(match self.0 {
+            Repr::Inline(len, items) => {
+                IntoIterRepr::Inline(items.into_iter().take(usize::from(len)))
+            }
+            Repr::Heap(v) => IntoIterRepr::Heap(v.into_iter()),
+        })
     }
 }
 
@@ -132,7 +247,7 @@ impl<'a> IntoIterator for &'a Metrics {
         fn(&'a (SharedStr, Number)) -> (&'a SharedStr, &'a Number),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.as_slice().iter().map(|(k, v)| (k, v))
     }
 }
 
@@ -175,6 +290,47 @@ mod tests {
         assert_eq!(m.remove("k"), Some(2.into()));
         assert_eq!(m.remove("k"), None);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn past_the_inline_entries_metrics_move_to_a_vector_and_stay_sorted() {
+        let mut m = Metrics::new();
+        let mut expected = Vec::new();
+        for (i, k) in ["f", "b", "h", "a", "d", "c", "g", "e"]
+            .into_iter()
+            .enumerate()
+        {
+            m.insert(SharedStr::Static(k), i.into());
+            expected.push(k);
+            expected.sort_unstable();
+            assert_eq!(keys(&m), expected);
+        }
+        assert_eq!(m.get("h"), Some(&2.into()));
+        assert_eq!(m.remove("a"), Some(3.into()));
+        assert_eq!(m.into_iter().count(), 7);
+        let mut m: Metrics = [("z".into(), 1.into()), ("y".into(), 2.into())]
+            .into_iter()
+            .collect();
+        assert_eq!(m.remove("y"), Some(2.into()));
+        assert_eq!(m.remove("y"), None);
+        assert_eq!(keys(&m), ["z"]);
+        let owned: Vec<_> = m.into_iter().collect();
+        assert_eq!(owned, [("z".into(), 1.into())]);
+    }
+
+    #[test]
+    fn an_earlier_set_fills_in_only_the_keys_the_newer_one_lacks() {
+        let mut newer: Metrics = [("a".into(), 1.into())].into_iter().collect();
+        newer.fill_from(
+            [("a".into(), 9.into()), ("b".into(), 2.into())]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(keys(&newer), ["a", "b"]);
+        assert_eq!(newer["a"], 1.into());
+        let mut empty = Metrics::new();
+        empty.fill_from(newer.clone());
+        assert_eq!(empty, newer);
     }
 
     #[test]

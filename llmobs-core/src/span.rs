@@ -47,6 +47,7 @@ impl SpanBuilder {
     }
 
     /// Overrides the ml_app for this span and its descendants.
+    #[inline]
     pub fn ml_app(mut self, ml_app: impl ToSharedStr) -> Self {
         if let Some(v) = ml_app.to_shared_str() {
             self.ml_app = Some(v);
@@ -55,6 +56,7 @@ impl SpanBuilder {
     }
 
     /// Sets the session id for this span and its descendants.
+    #[inline]
     pub fn session_id(mut self, session_id: impl ToSharedStr) -> Self {
         if let Some(v) = session_id.to_shared_str() {
             self.session_id = Some(v);
@@ -63,6 +65,7 @@ impl SpanBuilder {
     }
 
     /// Sets the model name (`llm` and `embedding` spans; ignored on other kinds).
+    #[inline]
     pub fn model_name(mut self, name: impl ToSharedStr) -> Self {
         if let Some(v) = name.to_shared_str() {
             self.model_name = Some(v);
@@ -71,14 +74,29 @@ impl SpanBuilder {
     }
 
     /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"custom"`).
+    #[inline]
     pub fn model_provider(mut self, provider: impl ToSharedStr) -> Self {
         if let Some(v) = provider.to_shared_str() {
-            self.model_provider = Some(if v.chars().any(char::is_uppercase) {
+            let upper = if v.is_ascii() {
+                v.bytes().any(|b| b.is_ascii_uppercase())
+            } else {
+                v.chars().any(char::is_uppercase)
+            };
+            self.model_provider = Some(if upper {
                 SharedStr::from(v.to_lowercase())
             } else {
                 v
             });
         }
+        self
+    }
+
+    /// Sets a model provider already known to be lower-case (the attributes lower-case
+    /// literals at compile time), skipping the check.
+    #[doc(hidden)]
+    #[inline]
+    pub fn model_provider_lowercase(mut self, provider: &'static str) -> Self {
+        self.model_provider = Some(SharedStr::Static(provider));
         self
     }
 
@@ -115,17 +133,14 @@ impl SpanBuilder {
             e.session_id = Some(v);
         }
         if self.kind.is_model() {
-            let a = e.annotations_mut();
-            a.model_name = Some(
+            e.model = Some((
                 self.model_name
                     .take()
                     .unwrap_or(SharedStr::Static("unknown")),
-            );
-            a.model_provider = Some(
                 self.model_provider
                     .take()
                     .unwrap_or(SharedStr::Static("custom")),
-            );
+            ));
         }
     }
 

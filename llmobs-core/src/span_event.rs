@@ -157,7 +157,11 @@ pub struct SpanEvent {
     pub error: Option<Box<SpanError>>,
     /// The nearest enclosing agent span.
     pub agent: Option<AgentAttribution>,
-    annotations: Option<Box<Annotations>>,
+    pub(crate) annotations: Option<Box<Annotations>>,
+    /// The model name and provider given when a model span started. They join the annotations
+    /// in [`crate::SpanBatch::into_events`], off the application thread, so that naming its
+    /// model does not cost a span an allocation of its own.
+    pub(crate) model: Option<(SharedStr, SharedStr)>,
     pub(crate) capture: Option<Arc<crate::testing::Collector>>,
 }
 
@@ -185,6 +189,7 @@ impl SpanEvent {
             error: None,
             agent: None,
             annotations: None,
+            model: None,
             capture: None,
         }
     }
@@ -240,11 +245,27 @@ impl SpanEvent {
     }
     /// The model name (`llm`/`embedding`).
     pub fn model_name(&self) -> Option<&str> {
-        self.annotations().model_name.as_deref()
+        match &self.model {
+            Some((name, _)) => Some(name),
+            None => self.annotations().model_name.as_deref(),
+        }
     }
     /// The model provider (`llm`/`embedding`).
     pub fn model_provider(&self) -> Option<&str> {
-        self.annotations().model_provider.as_deref()
+        match &self.model {
+            Some((_, provider)) => Some(provider),
+            None => self.annotations().model_provider.as_deref(),
+        }
+    }
+
+    /// Moves what the span stack kept aside into the annotations, where processors and the
+    /// encoder read it.
+    pub(crate) fn settle(&mut self) {
+        if let Some((name, provider)) = self.model.take() {
+            let a = self.annotations_mut();
+            a.model_name.get_or_insert(name);
+            a.model_provider.get_or_insert(provider);
+        }
     }
 
     /// Records automatic-capture input unless an explicit annotation already set one.

@@ -338,12 +338,11 @@ fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
                     lit: syn::Lit::Str(lit),
                     ..
                 }) => {
-                    let text = if method == "model_provider" {
-                        lit.value().to_lowercase()
-                    } else {
-                        lit.value()
-                    };
-                    let lit = syn::LitStr::new(&text, lit.span());
+                    if method == "model_provider" {
+                        let lit = syn::LitStr::new(&lit.value().to_lowercase(), lit.span());
+                        b.extend(quote_spanned!(v.span()=> .model_provider_lowercase(#lit)));
+                        continue;
+                    }
                     quote_spanned!(v.span()=> ::llmobs::__private::SharedStr::Static(#lit))
                 }
                 _ => quote!(#v),
