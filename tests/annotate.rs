@@ -564,3 +564,52 @@ fn a_non_finite_document_score_is_an_error_and_records_nothing() {
     });
     assert!(spans[0].output().is_none());
 }
+
+#[test]
+fn annotations_survive_the_record_being_built_later_and_runtime_names() {
+    let spans = capture(|| {
+        let _root = llmobs::workflow("root").start();
+        llmobs::annotate().metric("m", 1).apply().unwrap();
+        {
+            let _step = llmobs::task(format!("step-{}", 1)).start();
+            llmobs::annotate().output(&"done").apply().unwrap();
+        }
+        // A session needs the root's full record: what the slot held moves into it.
+        llmobs::annotate()
+            .session_id("s-1")
+            .tag("k", "v")
+            .apply()
+            .unwrap();
+    });
+    let root = spans.iter().find(|s| s.name == "root").unwrap();
+    let step = spans.iter().find(|s| s.name == "step-1").unwrap();
+    assert_eq!(root.metric("m"), Some(1.0));
+    assert_eq!(root.tag("k"), Some("v"));
+    assert_eq!(root.session_id.as_deref(), Some("s-1"));
+    assert_eq!(step.output_text().as_deref(), Some("done"));
+    assert_eq!(step.parent_id, Some(root.span_id));
+    assert_eq!(step.trace_id, root.trace_id);
+}
+
+#[test]
+fn a_model_span_keeps_its_model_with_or_without_annotations() {
+    let spans = capture(|| {
+        {
+            let _bare = llmobs::llm("bare").model_name("m1").start();
+        }
+        let _chat = llmobs::embedding("embed")
+            .model_name("m2")
+            .model_provider("Acme")
+            .start();
+        llmobs::annotate()
+            .input_documents([Document::text("a")])
+            .apply()
+            .unwrap();
+    });
+    assert_eq!(spans[0].model_name(), Some("m1"));
+    assert_eq!(spans[0].model_provider(), Some("custom"));
+    assert_eq!(spans[1].model_name(), Some("m2"));
+    assert_eq!(spans[1].model_provider(), Some("acme"));
+    assert_eq!(spans[1].annotations().model_name.as_deref(), Some("m2"));
+    assert!(spans[1].input().and_then(SpanIo::as_documents).is_some());
+}

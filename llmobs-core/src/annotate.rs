@@ -11,8 +11,8 @@ use serde_json::{Map, Number, Value};
 use crate::error::AnnotateError;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Annotations, Document, Message, Prompt, SharedStr, SpanEvent, SpanIo, SpanKind, ToolCall,
-    ToolDefinition, ToolResult,
+    Annotations, Document, Message, Prompt, SharedStr, SpanIo, SpanKind, ToolCall, ToolDefinition,
+    ToolResult,
 };
 
 /// Starts an annotation of the current span (or of a given one, with
@@ -115,7 +115,7 @@ impl Annotate {
     /// What is being built, allocated on first use.
     #[inline]
     fn rec(&mut self) -> &mut Annotations {
-        self.rec.get_or_insert_with(Default::default)
+        self.rec.get_or_insert_with(Annotations::boxed)
     }
 
     fn fail(&mut self, e: AnnotateError) {
@@ -371,44 +371,70 @@ impl Annotate {
         self.apply_on(Some(span))
     }
 
-    fn apply_on(mut self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
-        let built = self.error.take();
-        match span_ref::with_event(span, |e| match built {
-            Some(err) => Err(*err),
-            None => self.write(e),
-        }) {
+    fn apply_on(self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
+        let Annotate {
+            rec,
+            tools_set,
+            session_id,
+            error,
+        } = self;
+        let found = match session_id {
+            // Annotations alone: written where the span keeps them, without a full record.
+            None => span_ref::with_annotations(span, |kind, slot| match error {
+                Some(err) => Err(*err),
+                None => write(rec, tools_set, kind, slot),
+            }),
+            // A session changes what the span's descendants inherit: that needs the record.
+            Some(session) => span_ref::with_event(span, |e| match error {
+                Some(err) => Err(*err),
+                None => {
+                    write(rec, tools_set, e.kind, &mut e.annotations)?;
+                    e.session_id = Some(session);
+                    Ok(())
+                }
+            }),
+        };
+        match found {
             Ok(r) => r,
             Err(Missing::NotRecording) | Err(Missing::NoSpan { quiet: true }) => Ok(()),
             Err(Missing::NoSpan { quiet: false }) => Err(AnnotateError::NoActiveSpan),
             Err(Missing::Finished) => Err(AnnotateError::SpanFinished),
         }
     }
+}
 
-    /// Validates against the span's kind, then writes; nothing is written if validation fails.
-    fn write(self, e: &mut SpanEvent) -> Result<(), AnnotateError> {
-        let kind = e.kind;
-        let mut new = self.rec;
-        if let Some(a) = new.as_deref_mut() {
-            if let Some(io) = a.input.take() {
-                a.input = Some(convert(io, kind, true)?);
-                a.input_explicit = true;
-            }
-            if let Some(io) = a.output.take() {
-                a.output = Some(convert(io, kind, false)?);
-                a.output_explicit = true;
-            }
-        }
-        if let Some(s) = self.session_id {
-            e.session_id = Some(s);
-        }
-        if let Some(mut new) = new {
-            if let Some(old) = e.annotations.take() {
-                inherit(&mut new, *old, self.tools_set);
-            }
-            e.annotations = Some(new);
-        }
-        Ok(())
+/// Validates what an annotation built against the span's kind, then records it in the span's
+/// annotations (`slot`); nothing is written if validation fails.
+fn write(
+    rec: Option<Box<Annotations>>,
+    tools_set: bool,
+    kind: SpanKind,
+    slot: &mut Option<Box<Annotations>>,
+) -> Result<(), AnnotateError> {
+    let Some(mut new) = rec else {
+        return Ok(());
+    };
+    if let Some(io) = new.input.take() {
+        new.input = Some(convert(io, kind, true)?);
+        new.input_explicit = true;
     }
+    if let Some(io) = new.output.take() {
+        new.output = Some(convert(io, kind, false)?);
+        new.output_explicit = true;
+    }
+    if let Some(mut old) = slot.take() {
+        if old.holds_only_model() {
+            // A model span's first annotation: the model joins the new box and the emptied
+            // one is kept for the next span rather than freed.
+            new.model_name = old.model_name.take().or(new.model_name.take());
+            new.model_provider = old.model_provider.take().or(new.model_provider.take());
+            Annotations::recycle(old);
+        } else {
+            inherit(&mut new, *old, tools_set);
+        }
+    }
+    *slot = Some(new);
+    Ok(())
 }
 
 /// Completes a newer annotation with what an earlier one recorded and it does not replace, so

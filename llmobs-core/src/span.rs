@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::stack::{self, ParentRef, SharedEvent};
 use crate::{
-    clock, gate, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind, ToSharedStr,
+    clock, gate, Annotations, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
+    ToSharedStr,
 };
 
 /// Configures a span before it starts. Made by [`crate::workflow`], [`crate::llm`], ... or by
@@ -117,10 +118,22 @@ impl SpanBuilder {
         true
     }
 
-    /// Whether the span needs a full record from the start (anything beyond kind and name).
+    /// Whether the span needs a full record from the start (it changes what it inherits).
     #[inline]
     fn has_overrides(&self) -> bool {
-        self.ml_app.is_some() || self.session_id.is_some() || self.kind.is_model()
+        self.ml_app.is_some() || self.session_id.is_some()
+    }
+
+    /// The model name and provider of a model span, defaulted.
+    fn take_model(&mut self) -> (SharedStr, SharedStr) {
+        (
+            self.model_name
+                .take()
+                .unwrap_or(SharedStr::Static("unknown")),
+            self.model_provider
+                .take()
+                .unwrap_or(SharedStr::Static("custom")),
+        )
     }
 
     /// Moves the builder's values into the record, so the builder itself is never moved on the
@@ -133,14 +146,7 @@ impl SpanBuilder {
             e.session_id = Some(v);
         }
         if self.kind.is_model() {
-            e.model = Some((
-                self.model_name
-                    .take()
-                    .unwrap_or(SharedStr::Static("unknown")),
-                self.model_provider
-                    .take()
-                    .unwrap_or(SharedStr::Static("custom")),
-            ));
+            e.model = Some(self.take_model());
         }
     }
 
@@ -167,9 +173,17 @@ impl SpanBuilder {
                 name,
                 decorator,
                 Some(&mut |e: &mut SpanEvent| self.write_overrides(e)),
+                None,
             )
+        } else if kind.is_model() {
+            // The model goes where annotations go, which a slot holds without a full record.
+            let (model_name, model_provider) = self.take_model();
+            let mut a = Annotations::boxed();
+            a.model_name = Some(model_name);
+            a.model_provider = Some(model_provider);
+            stack::start_span(kind, name, decorator, None, Some(a))
         } else {
-            stack::start_span(kind, name, decorator, None)
+            stack::start_span(kind, name, decorator, None, None)
         };
         Span {
             id,
@@ -244,7 +258,9 @@ impl Span {
     #[doc(hidden)]
     pub fn record_input(&self, args: CapturedArgs) {
         if let Some(io) = args.into_io() {
-            self.with_event(|e| e.set_auto_input(io));
+            if let Some(id) = self.id {
+                stack::with_annotations_mut(id, |_, a| Annotations::set_auto_input(a, io));
+            }
         }
     }
 
@@ -261,7 +277,7 @@ impl Span {
     #[inline]
     pub fn enter(kind: SpanKind, name: &'static str) -> Span {
         Span {
-            id: stack::start_span(kind, SharedStr::Static(name), true, None),
+            id: stack::start_span(kind, SharedStr::Static(name), true, None, None),
             _not_send: PhantomData,
         }
     }
@@ -280,11 +296,14 @@ impl Drop for Span {
 /// stays as small as the uninstrumented one's, which is what the disabled path costs.
 #[inline(never)]
 fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
-    let want_output = stack::with_span_ref(id, |e| !e.is_some_and(SpanEvent::has_explicit_output))
-        .unwrap_or(false);
+    let want_output =
+        stack::with_annotations_ref(id, |a| !a.is_some_and(|a| a.output_explicit)).unwrap_or(false);
     let o = outcome(ret, want_output);
-    if !o.is_empty() {
+    if o.error.is_some() {
         stack::with_span_mut(id, |e| o.apply(e));
+    } else if !matches!(o.output, None | Some(Value::Null)) {
+        // Output alone goes where annotations go, without building the span's full record.
+        stack::with_annotations_mut(id, |kind, a| o.apply_output(kind, a));
     }
 }
 
@@ -469,23 +488,25 @@ impl Outcome {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.error.is_none() && matches!(self.output, None | Some(Value::Null))
-    }
-
-    pub(crate) fn apply(self, e: &mut SpanEvent) {
-        if let Some(err) = self.error {
+    pub(crate) fn apply(mut self, e: &mut SpanEvent) {
+        if let Some(err) = self.error.take() {
             e.error = Some(Box::new(err));
         }
+        self.apply_output(e.kind, &mut e.annotations);
+    }
+
+    /// Records the output in the annotations of a span of `kind`.
+    fn apply_output(self, kind: SpanKind, a: &mut Option<Box<Annotations>>) {
         match self.output {
             None | Some(Value::Null) => {}
-            Some(v) => match e.kind {
+            Some(v) => match kind {
                 SpanKind::Llm => {
                     if let Value::String(s) = v {
-                        e.set_auto_output(SpanIo::Messages(vec![Message::new("", s)]));
+                        let io = SpanIo::Messages(vec![Message::new("", s)]);
+                        Annotations::set_auto_output(a, io);
                     }
                 }
-                _ => e.set_auto_output(SpanIo::Value(v)),
+                _ => Annotations::set_auto_output(a, SpanIo::Value(v)),
             },
         }
     }

@@ -5,12 +5,13 @@
 //! readings). What a span inherits from its parent (trace ids, ml_app, session, agent, test
 //! capture) is not copied into every slot: a slot names its parent by position in the batch and
 //! the full [`SpanEvent`]s are built by [`SpanBatch::into_events`], on the exporter's thread.
-//! Only spans that carry something of their own (annotations, overrides, an error, a parent
-//! outside the batch) hold a full record from the start.
+//! Only spans that carry something of their own beyond annotations (overrides, an error, a
+//! parent outside the batch, a name known only at run time) hold a full record; an annotated
+//! span keeps its [`Annotations`] box in the slot until the record is built.
 
 use crate::span_event::AgentAttribution;
 use crate::stack::ParentRef;
-use crate::{clock, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
+use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// `Slot::parent` when the parent is not a slot of the same batch.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
@@ -24,12 +25,15 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
-    pub(crate) name: SharedStr,
+    /// The name; a name known only at run time lives in the full record (and this is empty).
+    pub(crate) name: &'static str,
     /// Monotonic start and end, in nanoseconds since the clock's anchor.
     pub(crate) start: u64,
     pub(crate) end: u64,
     /// The full record, when the span has one.
     pub(crate) event: Option<Box<SpanEvent>>,
+    /// What annotation recorded, while the span has no full record (with one, it is there).
+    pub(crate) annotations: Option<Box<Annotations>>,
 }
 
 impl Slot {
@@ -56,7 +60,7 @@ impl Slot {
         if self.kind == SpanKind::Agent {
             r.agent = Some(AgentAttribution {
                 span_id: self.span_id,
-                name: Some(self.name.clone()),
+                name: Some(SharedStr::Static(self.name)),
             });
         }
         r
@@ -70,7 +74,7 @@ impl Slot {
                     let t = self.root_trace_id();
                     (t, t)
                 });
-                let mut e = SpanEvent::new(self.kind, self.name.clone(), t, self.span_id);
+                let mut e = SpanEvent::new(self.kind, self.name, t, self.span_id);
                 e.apm_trace_id = apm;
                 e.parent_id = p.span_id;
                 e.ml_app = p.ml_app.clone();
@@ -79,12 +83,7 @@ impl Slot {
                 e.capture = p.capture.clone();
                 e
             }
-            None => SpanEvent::new(
-                self.kind,
-                self.name.clone(),
-                self.root_trace_id(),
-                self.span_id,
-            ),
+            None => SpanEvent::new(self.kind, self.name, self.root_trace_id(), self.span_id),
         };
         e.decorator = self.decorator;
         e
@@ -92,7 +91,7 @@ impl Slot {
 
     /// The full record of a span whose parent's record is `p`.
     fn child_of(&self, p: &SpanEvent) -> SpanEvent {
-        let mut e = SpanEvent::new(self.kind, self.name.clone(), p.trace_id, self.span_id);
+        let mut e = SpanEvent::new(self.kind, self.name, p.trace_id, self.span_id);
         e.apm_trace_id = p.apm_trace_id;
         e.parent_id = Some(p.span_id);
         e.ml_app = p.ml_app.clone();
@@ -153,21 +152,27 @@ impl SpanBatch {
         self.slots.is_empty() && self.complete.is_empty()
     }
 
-    /// The spans that already carry a full record (annotations, overrides, errors): the ones
-    /// whose size varies. The others are an id, a kind, a name and two times.
-    pub fn recorded(&self) -> impl Iterator<Item = &SpanEvent> {
+    /// Every span's name and what annotation recorded on it: what makes one span's encoded
+    /// size differ from another's (the rest is ids, a kind and two times).
+    ///
+    /// ```
+    /// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+    /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
+    /// let (name, annotations) = batch.contents().next().unwrap();
+    /// assert_eq!((name, annotations.is_none()), ("t", true));
+    /// ```
+    pub fn contents(&self) -> impl Iterator<Item = (&str, Option<&Annotations>)> {
         self.slots
             .iter()
-            .filter_map(|s| s.event.as_deref())
-            .chain(&self.complete)
-    }
-
-    /// The names of the spans without a full record (see [`recorded`](Self::recorded)).
-    pub fn bare_names(&self) -> impl Iterator<Item = &str> {
-        self.slots
-            .iter()
-            .filter(|s| s.event.is_none())
-            .map(|s| s.name.as_str())
+            .map(|s| match &s.event {
+                Some(e) => (e.name.as_str(), e.annotations.as_deref()),
+                None => (s.name, s.annotations.as_deref()),
+            })
+            .chain(
+                self.complete
+                    .iter()
+                    .map(|e| (e.name.as_str(), e.annotations.as_deref())),
+            )
     }
 
     /// Appends a finished span.
@@ -219,6 +224,7 @@ impl SpanBatch {
                         None => slot.build_event(None),
                     };
                     slot.stamp(&mut e);
+                    e.annotations = slot.annotations.take();
                     e
                 }
             };

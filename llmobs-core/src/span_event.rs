@@ -115,6 +115,69 @@ pub struct Annotations {
 
 static EMPTY_ANNOTATIONS: std::sync::OnceLock<Annotations> = std::sync::OnceLock::new();
 
+thread_local! {
+    /// One emptied annotations box kept for this thread's next span or annotation. A model
+    /// span's box holds only its model until the first annotation brings a box of its own; the
+    /// emptied one waits here instead of being freed and allocated again.
+    static SPARE: std::cell::Cell<Option<Box<Annotations>>> = const { std::cell::Cell::new(None) };
+}
+
+impl Annotations {
+    /// An empty box: this thread's spare if it has one, else a new one.
+    #[inline]
+    pub(crate) fn boxed() -> Box<Annotations> {
+        SPARE
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Records automatic-capture input in a span's annotations (`slot`) unless an explicit
+    /// annotation already set one.
+    pub(crate) fn set_auto_input(slot: &mut Option<Box<Annotations>>, io: SpanIo) {
+        let a = slot.get_or_insert_with(Annotations::boxed);
+        if !a.input_explicit {
+            a.input = Some(io);
+        }
+    }
+
+    /// Records automatic-capture output in a span's annotations (`slot`) unless an explicit
+    /// annotation already set one.
+    pub(crate) fn set_auto_output(slot: &mut Option<Box<Annotations>>, io: SpanIo) {
+        let a = slot.get_or_insert_with(Annotations::boxed);
+        if !a.output_explicit {
+            a.output = Some(io);
+        }
+    }
+
+    /// Whether nothing but the model is recorded.
+    pub(crate) fn holds_only_model(&self) -> bool {
+        self.input.is_none()
+            && self.output.is_none()
+            && self.metadata.is_empty()
+            && self.metrics.is_empty()
+            && self.tags.is_empty()
+            && self.prompt.is_none()
+            && self.tool_definitions.is_empty()
+            && self.collection_errors.is_empty()
+            && !self.prompt_annotated
+            && !self.input_explicit
+            && !self.output_explicit
+    }
+
+    /// Keeps a box for [`boxed`](Self::boxed) if it is empty and the thread has no spare yet.
+    pub(crate) fn recycle(a: Box<Annotations>) {
+        if a.model_name.is_none() && a.model_provider.is_none() && a.holds_only_model() {
+            let _ = SPARE.try_with(|s| {
+                if let Some(earlier) = s.replace(Some(a)) {
+                    s.set(Some(earlier));
+                }
+            });
+        }
+    }
+}
+
 /// A finished span: what processors rewrite, what tests assert on, what the exporter encodes.
 ///
 /// ```
@@ -270,18 +333,7 @@ impl SpanEvent {
 
     /// Records automatic-capture input unless an explicit annotation already set one.
     pub(crate) fn set_auto_input(&mut self, io: SpanIo) {
-        let a = self.annotations_mut();
-        if !a.input_explicit {
-            a.input = Some(io);
-        }
-    }
-
-    /// Records automatic-capture output unless an explicit annotation already set one.
-    pub(crate) fn set_auto_output(&mut self, io: SpanIo) {
-        let a = self.annotations_mut();
-        if !a.output_explicit {
-            a.output = Some(io);
-        }
+        Annotations::set_auto_input(&mut self.annotations, io);
     }
 
     /// Whether explicit annotation set the output (automatic capture then skips the work).

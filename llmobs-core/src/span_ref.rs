@@ -2,7 +2,7 @@
 //! this thread.
 
 use crate::stack::{self, Current};
-use crate::{DetachedSpan, Span, SpanEvent};
+use crate::{Annotations, DetachedSpan, Span, SpanEvent, SpanKind};
 
 mod sealed {
     use crate::SpanEvent;
@@ -67,6 +67,20 @@ pub(crate) enum Missing {
     Finished,
     /// The handle belongs to a span that is not recorded.
     NotRecording,
+}
+
+/// Runs `f` on the kind and annotations of the given span, or of the current span when `span`
+/// is `None`. The current sync span is annotated in place, without building its full record.
+pub(crate) fn with_annotations<R>(
+    span: Option<&dyn SpanRef>,
+    f: impl FnOnce(SpanKind, &mut Option<Box<Annotations>>) -> R,
+) -> Result<R, Missing> {
+    if span.is_none() {
+        if let Current::Span(id) = stack::current() {
+            return stack::with_annotations_mut(id, f).ok_or(Missing::Finished);
+        }
+    }
+    with_event(span, |e| f(e.kind, &mut e.annotations))
 }
 
 /// Runs `f` on the event of the given span, or of the current span when `span` is `None`.

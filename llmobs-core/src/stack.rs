@@ -8,9 +8,10 @@
 //!
 //! A slot whose parent is the slot below it on this thread holds no copy of what it inherits
 //! (trace ids, ml_app, session, agent, test capture): it names its parent's position, and the
-//! full record is built when something needs it (an annotation, an error, a child on another
-//! thread) or, for most spans, on the exporter's thread by [`SpanBatch::into_events`]. This keeps
-//! an empty span to an id, two clock readings and a 64-byte write.
+//! full record is built when something needs it (an error, a session or ml_app override, a child
+//! on another thread) or, for most spans, on the exporter's thread by
+//! [`SpanBatch::into_events`]. Annotations live in the slot's own box until then. This keeps an
+//! empty span to an id, two clock readings and a 64-byte write.
 //!
 //! Frames say what is current, innermost last:
 //! - `Arena(i)`: a sync span, the `i`-th slot of the arena;
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use crate::span_batch::{Slot, SpanBatch, NO_SLOT};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
-use crate::{SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
+use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// What a new span inherits from where it starts.
 #[derive(Clone, Debug, Default)]
@@ -152,7 +153,8 @@ fn local() -> Option<*const RefCell<Stack>> {
 }
 
 /// Starts a sync span as a child of the current frame and makes it current. With `setup`, the
-/// span gets its full record at once and `setup` writes the builder's overrides into it.
+/// span gets its full record at once and `setup` writes the builder's overrides into it; a
+/// name known only at run time gets one too. `annotations` is what the span starts with.
 /// `None` when nothing is recorded (disabled, and outside any test capture).
 #[inline]
 pub(crate) fn start_span(
@@ -160,6 +162,7 @@ pub(crate) fn start_span(
     name: SharedStr,
     decorator: bool,
     setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
+    annotations: Option<Box<Annotations>>,
 ) -> Option<SpanId> {
     // SAFETY: a thread's locals outlive every call made on that thread.
     let cell = unsafe { &*local()? };
@@ -169,13 +172,14 @@ pub(crate) fn start_span(
         return None;
     }
     let span_id = SpanId::generate();
-    let (parent, event) = match s.frames.last() {
-        Some(&Frame::Arena(p)) => (p as u32, None),
-        None => (NO_SLOT, None),
-        Some(_) => {
-            let mut e = s.current_parent().child_event(kind, name.clone(), span_id);
+    let (parent, event, name, annotations) = match (s.frames.last(), name) {
+        (Some(&Frame::Arena(p)), SharedStr::Static(name)) => (p as u32, None, name, annotations),
+        (None, SharedStr::Static(name)) => (NO_SLOT, None, name, annotations),
+        (_, name) => {
+            let mut e = s.current_parent().child_event(kind, name, span_id);
             e.decorator = decorator;
-            (NO_SLOT, Some(Box::new(e)))
+            e.annotations = annotations;
+            (NO_SLOT, Some(Box::new(e)), "", None)
         }
     };
     let i = s.arena.len();
@@ -195,6 +199,7 @@ pub(crate) fn start_span(
         addr_of_mut!((*p).start).write(start);
         addr_of_mut!((*p).end).write(0);
         addr_of_mut!((*p).event).write(event);
+        addr_of_mut!((*p).annotations).write(annotations);
         s.arena.set_len(i + 1);
     }
     if let Some(setup) = setup {
@@ -376,13 +381,47 @@ pub(crate) fn with_span_mut<R>(id: SpanId, f: impl FnOnce(&mut SpanEvent) -> R) 
     .flatten()
 }
 
-/// Runs `f` on the record of the open span with this id, without building one: `None` is
-/// passed for a span that has recorded nothing of its own yet. `None` if the span is not open.
-pub(crate) fn with_span_ref<R>(id: SpanId, f: impl FnOnce(Option<&SpanEvent>) -> R) -> Option<R> {
+/// Runs `f` on the annotations of the open span with this id (`None`: nothing annotated yet)
+/// without building its full record. `None` if the span is not open.
+pub(crate) fn with_annotations_ref<R>(
+    id: SpanId,
+    f: impl FnOnce(Option<&Annotations>) -> R,
+) -> Option<R> {
     with(|s| match find(s, id)? {
-        Found::Arena(i) => Some(f(s.arena[i].event.as_deref())),
+        Found::Arena(i) => {
+            let slot = &s.arena[i];
+            Some(f(match &slot.event {
+                Some(e) => e.annotations.as_deref(),
+                None => slot.annotations.as_deref(),
+            }))
+        }
         // SAFETY: see `enter_pinned`.
-        Found::Pinned(p) => Some(f(Some(unsafe { p.as_ref() }))),
+        Found::Pinned(p) => Some(f(unsafe { p.as_ref() }.annotations.as_deref())),
+    })
+    .flatten()
+}
+
+/// Runs `f` on the kind and the annotations of the open span with this id, where the span
+/// keeps them: in its slot while it has no full record, so annotating builds none. `None` if
+/// the span is not open.
+pub(crate) fn with_annotations_mut<R>(
+    id: SpanId,
+    f: impl FnOnce(SpanKind, &mut Option<Box<Annotations>>) -> R,
+) -> Option<R> {
+    with(|s| match find(s, id)? {
+        Found::Arena(i) => {
+            let slot = &mut s.arena[i];
+            Some(match &mut slot.event {
+                Some(e) => f(e.kind, &mut e.annotations),
+                None => f(slot.kind, &mut slot.annotations),
+            })
+        }
+        // SAFETY: see `enter_pinned`; the stack borrow guarantees no other reference to the
+        // record is live during `f`.
+        Found::Pinned(p) => {
+            let e = unsafe { &mut *p.as_ptr() };
+            Some(f(e.kind, &mut e.annotations))
+        }
     })
     .flatten()
 }
@@ -448,12 +487,13 @@ impl Stack {
     fn materialize(&mut self, i: usize) -> &mut SpanEvent {
         if self.arena[i].event.is_none() {
             let slot = &self.arena[i];
-            let e = if slot.parent == NO_SLOT {
+            let mut e = if slot.parent == NO_SLOT {
                 slot.build_event(None)
             } else {
                 let parent = self.child_ref(slot.parent as usize);
                 slot.build_event(Some(&parent))
             };
+            e.annotations = self.arena[i].annotations.take();
             self.arena[i].event = Some(Box::new(e));
         }
         match &mut self.arena[i].event {

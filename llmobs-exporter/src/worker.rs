@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
-use llmobs_core::{EvaluationMetric, Sink, SpanBatch, SpanEvent, SpanIo};
+use llmobs_core::{Annotations, EvaluationMetric, Sink, SpanBatch, SpanEvent, SpanIo};
 use serde_json::Value;
 
 use crate::batch::{Batch, Batcher, Kind};
@@ -299,11 +299,10 @@ impl Shared {
             return;
         }
         let n = spans.len();
-        let bytes = spans.recorded().map(approx_span_bytes).sum::<usize>()
-            + spans
-                .bare_names()
-                .map(|name| EMPTY_SPAN_BYTES + name.len())
-                .sum::<usize>();
+        let bytes = spans
+            .contents()
+            .map(|(name, a)| approx_span_bytes(name, a))
+            .sum::<usize>();
         self.enqueue(Item::Spans(spans, bytes), Kind::Spans, n, bytes);
     }
 
@@ -367,8 +366,10 @@ fn kind_index(kind: Kind) -> usize {
 const EMPTY_SPAN_BYTES: usize = 600;
 
 /// A rough size of a span's event, cheap enough for the application thread: no JSON is built.
-fn approx_span_bytes(span: &SpanEvent) -> usize {
-    let a = span.annotations();
+fn approx_span_bytes(name: &str, a: Option<&Annotations>) -> usize {
+    let Some(a) = a else {
+        return EMPTY_SPAN_BYTES + name.len();
+    };
     let io = |io: &Option<SpanIo>| match io {
         None => 0,
         Some(SpanIo::Value(v)) => approx_value_bytes(v),
@@ -376,7 +377,7 @@ fn approx_span_bytes(span: &SpanEvent) -> usize {
         Some(SpanIo::Documents(d)) => d.iter().map(|d| d.text.len() + 48).sum(),
     };
     EMPTY_SPAN_BYTES
-        + span.name.len()
+        + name.len()
         + io(&a.input)
         + io(&a.output)
         + a.metadata
