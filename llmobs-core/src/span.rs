@@ -277,7 +277,7 @@ impl Span {
     #[inline]
     pub fn enter(kind: SpanKind, name: &'static str) -> Span {
         Span {
-            id: stack::start_span(kind, SharedStr::Static(name), true, None, None),
+            id: stack::enter_span(kind, name),
             _not_send: PhantomData,
         }
     }

@@ -164,6 +164,29 @@ pub(crate) fn start_span(
     setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
     annotations: Option<Box<Annotations>>,
 ) -> Option<SpanId> {
+    match name {
+        SharedStr::Static(name) => start_slot(kind, name, None, decorator, setup, annotations),
+        runtime => start_slot(kind, "", Some(runtime), decorator, setup, annotations),
+    }
+}
+
+/// [`start_span`] for the attributes' spans without options: a static name, nothing else. Out
+/// of line, so that an instrumented function's own frame stays small (the disabled path).
+#[inline(never)]
+pub(crate) fn enter_span(kind: SpanKind, name: &'static str) -> Option<SpanId> {
+    start_slot(kind, name, None, true, None, None)
+}
+
+/// Writes the slot of a new span; a `runtime` name is kept in the full record it then gets.
+#[inline(always)]
+fn start_slot(
+    kind: SpanKind,
+    name: &'static str,
+    runtime: Option<SharedStr>,
+    decorator: bool,
+    setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
+    mut annotations: Option<Box<Annotations>>,
+) -> Option<SpanId> {
     // SAFETY: a thread's locals outlive every call made on that thread.
     let cell = unsafe { &*local()? };
     let mut guard = cell.try_borrow_mut().ok()?;
@@ -172,14 +195,15 @@ pub(crate) fn start_span(
         return None;
     }
     let span_id = SpanId::generate();
-    let (parent, event, name, annotations) = match (s.frames.last(), name) {
-        (Some(&Frame::Arena(p)), SharedStr::Static(name)) => (p as u32, None, name, annotations),
-        (None, SharedStr::Static(name)) => (NO_SLOT, None, name, annotations),
-        (_, name) => {
+    let (parent, event) = match (s.frames.last(), runtime) {
+        (Some(&Frame::Arena(p)), None) => (p as u32, None),
+        (None, None) => (NO_SLOT, None),
+        (_, runtime) => {
+            let name = runtime.unwrap_or(SharedStr::Static(name));
             let mut e = s.current_parent().child_event(kind, name, span_id);
             e.decorator = decorator;
-            e.annotations = annotations;
-            (NO_SLOT, Some(Box::new(e)), "", None)
+            e.annotations = annotations.take();
+            (NO_SLOT, Some(Box::new(e)))
         }
     };
     let i = s.arena.len();
