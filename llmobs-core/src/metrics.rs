@@ -88,8 +88,7 @@ impl Metrics {
         };
         match &mut self.0 {
             Repr::Heap(v) if v.capacity() == 0 => {
-                let mut items: [Entry; INLINE] = std::array::from_fn(|_| placeholder());
-                items[0] = (key, value);
+                let items = [(key, value), placeholder(), placeholder(), placeholder()];
                 self.0 = Repr::Inline(1, items);
             }
             Repr::Heap(v) => v.insert(i, (key, value)),
