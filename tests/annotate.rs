@@ -565,30 +565,96 @@ fn a_non_finite_document_score_is_an_error_and_records_nothing() {
     assert!(spans[0].output().is_none());
 }
 
+/// Under `capture()` the outermost span hangs off the capture's context and has a full record
+/// from the start; the spans under it are slots, which is what these tests annotate.
 #[test]
-fn annotations_survive_the_record_being_built_later_and_runtime_names() {
+fn annotations_held_in_a_slot_survive_the_record_being_built_later() {
     let spans = capture(|| {
+        let _outer = llmobs::workflow("outer").start();
         let _root = llmobs::workflow("root").start();
         llmobs::annotate().metric("m", 1).apply().unwrap();
         {
             let _step = llmobs::task(format!("step-{}", 1)).start();
             llmobs::annotate().output(&"done").apply().unwrap();
+            {
+                let _leaf = llmobs::agent("leaf").start();
+            }
         }
-        // A session needs the root's full record: what the slot held moves into it.
+        // A session needs the root's full record: what its slot held moves into it.
         llmobs::annotate()
             .session_id("s-1")
             .tag("k", "v")
             .apply()
             .unwrap();
+        let err = llmobs::annotate()
+            .metric("m", f64::NAN)
+            .apply()
+            .unwrap_err();
+        assert!(matches!(err, AnnotateError::NonFiniteMetric { .. }));
     });
-    let root = spans.iter().find(|s| s.name == "root").unwrap();
-    let step = spans.iter().find(|s| s.name == "step-1").unwrap();
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    let (root, step, leaf) = (by_name("root"), by_name("step-1"), by_name("leaf"));
     assert_eq!(root.metric("m"), Some(1.0));
     assert_eq!(root.tag("k"), Some("v"));
     assert_eq!(root.session_id.as_deref(), Some("s-1"));
     assert_eq!(step.output_text().as_deref(), Some("done"));
     assert_eq!(step.parent_id, Some(root.span_id));
+    assert_eq!(leaf.parent_id, Some(step.span_id));
     assert_eq!(step.trace_id, root.trace_id);
+    // Finished before the session was set: they keep what they had, as in the reference.
+    assert_eq!(step.session_id, None);
+}
+
+#[test]
+fn a_span_named_at_run_time_inherits_what_its_ancestors_hold_when_it_finishes() {
+    let spans = capture(|| {
+        let _outer = llmobs::workflow("outer").start();
+        let root = llmobs::workflow("root").start();
+        {
+            let _step = llmobs::task(format!("step-{}", 2)).start();
+            llmobs::annotate()
+                .session_id("s-2")
+                .apply_to(&root)
+                .unwrap();
+            let _child = llmobs::tool("child").start();
+        }
+        root.finish();
+    });
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    assert_eq!(by_name("step-2").session_id.as_deref(), Some("s-2"));
+    assert_eq!(by_name("child").session_id.as_deref(), Some("s-2"));
+    assert_eq!(by_name("child").parent_id, Some(by_name("step-2").span_id));
+}
+
+#[test]
+fn explicit_output_in_a_slot_stops_automatic_capture_and_a_spare_box_carries_nothing() {
+    #[llmobs::task]
+    fn answer() -> &'static str {
+        llmobs::annotate().output(&"explicit").apply().unwrap();
+        "returned"
+    }
+    let spans = capture(|| {
+        let _outer = llmobs::workflow("outer").start();
+        {
+            // Its first annotation empties the model box, which the thread keeps.
+            let _chat = llmobs::llm("chat").model_name("m").start();
+            llmobs::annotate()
+                .metric("input_tokens", 1)
+                .apply()
+                .unwrap();
+        }
+        answer();
+        let _t = llmobs::task("after").start();
+        llmobs::annotate().metric("n", 2).apply().unwrap();
+    });
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    assert_eq!(by_name("chat").model_name(), Some("m"));
+    assert_eq!(by_name("chat").metric("input_tokens"), Some(1.0));
+    assert_eq!(by_name("answer").output_text().as_deref(), Some("explicit"));
+    let after = by_name("after");
+    assert_eq!(after.model_name(), None);
+    assert_eq!(after.metric("input_tokens"), None);
+    assert_eq!(after.annotations().metrics.len(), 1);
 }
 
 #[test]

@@ -428,6 +428,7 @@ fn write(
             // one is kept for the next span rather than freed.
             new.model_name = old.model_name.take().or(new.model_name.take());
             new.model_provider = old.model_provider.take().or(new.model_provider.take());
+            new.name = old.name.take();
             Annotations::recycle(old);
         } else {
             inherit(&mut new, *old, tools_set);
@@ -455,7 +456,9 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
         prompt_annotated,
         input_explicit,
         output_explicit,
+        name,
     } = old;
+    new.name = new.name.take().or(name);
     new.model_name = new.model_name.take().or(model_name);
     new.model_provider = new.model_provider.take().or(model_provider);
     if new.input.is_none() {

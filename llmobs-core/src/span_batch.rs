@@ -6,8 +6,8 @@
 //! capture) is not copied into every slot: a slot names its parent by position in the batch and
 //! the full [`SpanEvent`]s are built by [`SpanBatch::into_events`], on the exporter's thread.
 //! Only spans that carry something of their own beyond annotations (overrides, an error, a
-//! parent outside the batch, a name known only at run time) hold a full record; an annotated
-//! span keeps its [`Annotations`] box in the slot until the record is built.
+//! parent outside the batch) hold a full record; an annotated span, or one named at run time,
+//! keeps an [`Annotations`] box in the slot until the record is built.
 
 use crate::span_event::AgentAttribution;
 use crate::stack::ParentRef;
@@ -25,7 +25,7 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
-    /// The name; a name known only at run time lives in the full record (and this is empty).
+    /// The name; a name known only at run time is held in `annotations` (and this is empty).
     pub(crate) name: &'static str,
     /// Monotonic start and end, in nanoseconds since the clock's anchor.
     pub(crate) start: u64,
@@ -60,7 +60,7 @@ impl Slot {
         if self.kind == SpanKind::Agent {
             r.agent = Some(AgentAttribution {
                 span_id: self.span_id,
-                name: Some(SharedStr::Static(self.name)),
+                name: Some(self.name()),
             });
         }
         r
@@ -100,6 +100,24 @@ impl Slot {
         e.capture = p.capture.clone();
         e.decorator = self.decorator;
         e
+    }
+
+    /// The span's name, static or known only at run time.
+    fn name(&self) -> SharedStr {
+        match self.annotations.as_ref().and_then(|a| a.name.as_ref()) {
+            Some(n) => n.clone(),
+            None => SharedStr::Static(self.name),
+        }
+    }
+
+    /// Moves what the slot holds for the span into its new record.
+    pub(crate) fn give_annotations(&mut self, e: &mut SpanEvent) {
+        if let Some(mut a) = self.annotations.take() {
+            if let Some(name) = a.name.take() {
+                e.name = name;
+            }
+            e.annotations = Some(a);
+        }
     }
 
     /// Stamps the slot's times on its record.
@@ -166,7 +184,10 @@ impl SpanBatch {
             .iter()
             .map(|s| match &s.event {
                 Some(e) => (e.name.as_str(), e.annotations.as_deref()),
-                None => (s.name, s.annotations.as_deref()),
+                None => match s.annotations.as_deref() {
+                    Some(a) => (a.name.as_deref().unwrap_or(s.name), Some(a)),
+                    None => (s.name, None),
+                },
             })
             .chain(
                 self.complete
@@ -224,7 +245,7 @@ impl SpanBatch {
                         None => slot.build_event(None),
                     };
                     slot.stamp(&mut e);
-                    e.annotations = slot.annotations.take();
+                    slot.give_annotations(&mut e);
                     e
                 }
             };

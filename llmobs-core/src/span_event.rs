@@ -111,6 +111,8 @@ pub struct Annotations {
     pub(crate) input_explicit: bool,
     /// Output was set by an explicit annotation, which automatic capture must not replace.
     pub(crate) output_explicit: bool,
+    /// The name of a span whose slot holds only static names, until its record is built.
+    pub(crate) name: Option<SharedStr>,
 }
 
 static EMPTY_ANNOTATIONS: std::sync::OnceLock<Annotations> = std::sync::OnceLock::new();
@@ -168,7 +170,11 @@ impl Annotations {
 
     /// Keeps a box for [`boxed`](Self::boxed) if it is empty and the thread has no spare yet.
     pub(crate) fn recycle(a: Box<Annotations>) {
-        if a.model_name.is_none() && a.model_provider.is_none() && a.holds_only_model() {
+        if a.model_name.is_none()
+            && a.model_provider.is_none()
+            && a.name.is_none()
+            && a.holds_only_model()
+        {
             let _ = SPARE.try_with(|s| {
                 if let Some(earlier) = s.replace(Some(a)) {
                     s.set(Some(earlier));

@@ -8,10 +8,11 @@
 //!
 //! A slot whose parent is the slot below it on this thread holds no copy of what it inherits
 //! (trace ids, ml_app, session, agent, test capture): it names its parent's position, and the
-//! full record is built when something needs it (an error, a session or ml_app override, a child
-//! on another thread) or, for most spans, on the exporter's thread by
-//! [`SpanBatch::into_events`]. Annotations live in the slot's own box until then. This keeps an
-//! empty span to an id, two clock readings and a 64-byte write.
+//! full record is built when something needs it (an error, a session or ml_app override, a
+//! parent that is not a slot of this thread, a child on another thread) or, for most spans, on
+//! the exporter's thread by [`SpanBatch::into_events`]. Annotations, and a name known only at
+//! run time, live in the slot's own box until then. This keeps an empty span to an id, two
+//! clock readings and a 64-byte write.
 //!
 //! Frames say what is current, innermost last:
 //! - `Arena(i)`: a sync span, the `i`-th slot of the arena;
@@ -153,8 +154,8 @@ fn local() -> Option<*const RefCell<Stack>> {
 }
 
 /// Starts a sync span as a child of the current frame and makes it current. With `setup`, the
-/// span gets its full record at once and `setup` writes the builder's overrides into it; a
-/// name known only at run time gets one too. `annotations` is what the span starts with.
+/// span gets its full record at once and `setup` writes the builder's overrides into it.
+/// `annotations` is what the span starts with.
 /// `None` when nothing is recorded (disabled, and outside any test capture).
 #[inline]
 pub(crate) fn start_span(
@@ -177,7 +178,7 @@ pub(crate) fn enter_span(kind: SpanKind, name: &'static str) -> Option<SpanId> {
     start_slot(kind, name, None, true, None, None)
 }
 
-/// Writes the slot of a new span; a `runtime` name is kept in the full record it then gets.
+/// Writes the slot of a new span; a `runtime` name is held in the slot's annotations box.
 #[inline(always)]
 fn start_slot(
     kind: SpanKind,
@@ -195,17 +196,21 @@ fn start_slot(
         return None;
     }
     let span_id = SpanId::generate();
-    let (parent, event) = match (s.frames.last(), runtime) {
-        (Some(&Frame::Arena(p)), None) => (p as u32, None),
-        (None, None) => (NO_SLOT, None),
-        (_, runtime) => {
-            let name = runtime.unwrap_or(SharedStr::Static(name));
+    let mut runtime = runtime;
+    let (parent, event) = match s.frames.last() {
+        Some(&Frame::Arena(p)) => (p as u32, None),
+        None => (NO_SLOT, None),
+        Some(_) => {
+            let name = runtime.take().unwrap_or(SharedStr::Static(name));
             let mut e = s.current_parent().child_event(kind, name, span_id);
             e.decorator = decorator;
             e.annotations = annotations.take();
             (NO_SLOT, Some(Box::new(e)))
         }
     };
+    if let Some(name) = runtime {
+        annotations.get_or_insert_with(Annotations::boxed).name = Some(name);
+    }
     let i = s.arena.len();
     s.arena.reserve(1);
     let start = crate::clock::mono_ns();
@@ -517,7 +522,7 @@ impl Stack {
                 let parent = self.child_ref(slot.parent as usize);
                 slot.build_event(Some(&parent))
             };
-            e.annotations = self.arena[i].annotations.take();
+            self.arena[i].give_annotations(&mut e);
             self.arena[i].event = Some(Box::new(e));
         }
         match &mut self.arena[i].event {
