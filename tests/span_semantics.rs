@@ -305,8 +305,13 @@ fn a_long_running_root_hands_children_over_early_and_keeps_its_open_spans() {
     let spans = capture(|| {
         let root = llmobs::workflow("root").start();
         let a = llmobs::agent("a").start();
+        llmobs::annotate().metric("early", 1).apply().unwrap();
         for i in 0..1_200 {
             let _c = llmobs::task(format!("c{i}")).start();
+            if i % 100 == 0 {
+                llmobs::annotate().metric("i", i).apply().unwrap();
+            }
+            let _leaf = llmobs::tool("leaf").start();
         }
         // Both open spans were moved when finished children were handed over; they must still
         // be found, annotated and finished.
@@ -316,11 +321,41 @@ fn a_long_running_root_hands_children_over_early_and_keeps_its_open_spans() {
         drop(a);
         drop(root);
     });
-    assert_eq!(spans.len(), 1_203);
+    assert_eq!(spans.len(), 2_403);
     let by = |n: &str| spans.iter().find(|s| s.name == n).unwrap().clone();
     assert_eq!(by("a").tag("late"), Some("yes"));
+    assert_eq!(by("a").metric("early"), Some(1.0));
+    assert_eq!(by("c500").metric("i"), Some(500.0));
+    assert_eq!(by("c501").metric("i"), None);
+    let c700 = by("c700");
+    let leaves_of_c700 = spans
+        .iter()
+        .filter(|s| s.name == "leaf" && s.parent_id == Some(c700.span_id))
+        .count();
+    assert_eq!(leaves_of_c700, 1);
     assert_eq!(by("after").parent_id, Some(by("a").span_id));
     assert_eq!(by("c1199").parent_id, Some(by("a").span_id));
     assert_eq!(by("a").parent_id, Some(by("root").span_id));
     assert!(spans.iter().all(|s| s.trace_id == by("root").trace_id));
+}
+
+#[test]
+fn a_thread_that_exits_with_a_span_open_hands_over_its_annotated_finished_spans() {
+    let spans = capture(|| {
+        let ctx = Context::current();
+        std::thread::spawn(move || {
+            let _g = ctx.attach();
+            let open = llmobs::workflow("never-finished").start();
+            {
+                let _done = llmobs::task("done").start();
+                llmobs::annotate().output(&"kept").apply().unwrap();
+            }
+            std::mem::forget(open);
+        })
+        .join()
+        .unwrap();
+    });
+    let done = spans.iter().find(|s| s.name == "done").unwrap();
+    assert_eq!(done.output_text().as_deref(), Some("kept"));
+    assert!(spans.iter().all(|s| s.name != "never-finished"));
 }

@@ -51,7 +51,7 @@ pub use id::{SpanId, TraceId};
 pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;
 pub use message::{Message, ToolCall, ToolResult};
-pub use metrics::Metrics;
+pub use metrics::{IntoIter as MetricsIntoIter, Metrics};
 pub use prompt::{Prompt, ToolDefinition};
 pub use propagation::{
     activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,

@@ -226,6 +226,8 @@ impl Iterator for IntoIter {
 
 impl ExactSizeIterator for IntoIter {}
 
+impl std::iter::FusedIterator for IntoIter {}
+
 impl IntoIterator for Metrics {
     type Item = (SharedStr, Number);
     type IntoIter = IntoIter;

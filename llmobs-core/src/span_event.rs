@@ -111,7 +111,8 @@ pub struct Annotations {
     pub(crate) input_explicit: bool,
     /// Output was set by an explicit annotation, which automatic capture must not replace.
     pub(crate) output_explicit: bool,
-    /// The name of a span whose slot holds only static names, until its record is built.
+    /// A name known only at run time, held here while the span is a slot (a slot's own name is
+    /// static) and moved into the span's record when that is built.
     pub(crate) name: Option<SharedStr>,
 }
 
@@ -227,9 +228,9 @@ pub struct SpanEvent {
     /// The nearest enclosing agent span.
     pub agent: Option<AgentAttribution>,
     pub(crate) annotations: Option<Box<Annotations>>,
-    /// The model name and provider given when a model span started. They join the annotations
-    /// in [`crate::SpanBatch::into_events`], off the application thread, so that naming its
-    /// model does not cost a span an allocation of its own.
+    /// The model name and provider given when a model span with a full record started. They
+    /// join the annotations in [`crate::SpanBatch::into_events`] (on the exporter's thread for
+    /// exported spans), so that naming its model does not cost a span an allocation of its own.
     pub(crate) model: Option<(SharedStr, SharedStr)>,
     pub(crate) capture: Option<Arc<crate::testing::Collector>>,
 }
