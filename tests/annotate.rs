@@ -674,6 +674,27 @@ fn a_model_span_keeps_its_model_with_or_without_annotations() {
     });
     assert_eq!(spans[0].model_name(), Some("m1"));
     assert_eq!(spans[0].model_provider(), Some("custom"));
+
+    // With a session override the span has a full record from the start; the model is kept
+    // through its annotation all the same.
+    let with_session = capture(|| {
+        let _outer = llmobs::workflow("outer").start();
+        let _chat = llmobs::llm("chat")
+            .model_name("m3")
+            .session_id("s-3")
+            .start();
+        llmobs::annotate()
+            .metric("input_tokens", 2)
+            .apply()
+            .unwrap();
+    });
+    let chat = with_session.iter().find(|s| s.name == "chat").unwrap();
+    assert_eq!(
+        (chat.model_name(), chat.model_provider()),
+        (Some("m3"), Some("custom"))
+    );
+    assert_eq!(chat.session_id.as_deref(), Some("s-3"));
+    assert_eq!(chat.metric("input_tokens"), Some(2.0));
     assert_eq!(spans[1].model_name(), Some("m2"));
     assert_eq!(spans[1].model_provider(), Some("acme"));
     assert_eq!(spans[1].annotations().model_name.as_deref(), Some("m2"));

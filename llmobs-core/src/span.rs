@@ -78,12 +78,7 @@ impl SpanBuilder {
     #[inline]
     pub fn model_provider(mut self, provider: impl ToSharedStr) -> Self {
         if let Some(v) = provider.to_shared_str() {
-            let upper = if v.is_ascii() {
-                v.bytes().any(|b| b.is_ascii_uppercase())
-            } else {
-                v.chars().any(char::is_uppercase)
-            };
-            self.model_provider = Some(if upper {
+            self.model_provider = Some(if v.chars().any(char::is_uppercase) {
                 SharedStr::from(v.to_lowercase())
             } else {
                 v
@@ -146,7 +141,10 @@ impl SpanBuilder {
             e.session_id = Some(v);
         }
         if self.kind.is_model() {
-            e.model = Some(self.take_model());
+            let (name, provider) = self.take_model();
+            let a = e.annotations.get_or_insert_with(Annotations::boxed);
+            a.model_name = Some(name);
+            a.model_provider = Some(provider);
         }
     }
 
@@ -297,7 +295,8 @@ impl Drop for Span {
 #[inline(never)]
 fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
     let want_output =
-        stack::with_annotations_ref(id, |a| !a.is_some_and(|a| a.output_explicit)).unwrap_or(false);
+        stack::with_annotations_mut(id, |_, a| !a.as_ref().is_some_and(|a| a.output_explicit))
+            .unwrap_or(false);
     let o = outcome(ret, want_output);
     if o.error.is_some() {
         stack::with_span_mut(id, |e| o.apply(e));

@@ -219,7 +219,6 @@ impl SpanBatch {
 
     /// The finished spans as full records, in the order they started.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
-        self.complete.iter_mut().for_each(SpanEvent::settle);
         if self.slots.is_empty() {
             return self.complete;
         }
@@ -232,7 +231,6 @@ impl SpanBatch {
             let e = match slot.event.take() {
                 Some(mut e) => {
                     slot.stamp(&mut e);
-                    e.settle();
                     *e
                 }
                 None => {

@@ -228,10 +228,6 @@ pub struct SpanEvent {
     /// The nearest enclosing agent span.
     pub agent: Option<AgentAttribution>,
     pub(crate) annotations: Option<Box<Annotations>>,
-    /// The model name and provider given when a model span with a full record started. They
-    /// join the annotations in [`crate::SpanBatch::into_events`] (on the exporter's thread for
-    /// exported spans), so that naming its model does not cost a span an allocation of its own.
-    pub(crate) model: Option<(SharedStr, SharedStr)>,
     pub(crate) capture: Option<Arc<crate::testing::Collector>>,
 }
 
@@ -259,7 +255,6 @@ impl SpanEvent {
             error: None,
             agent: None,
             annotations: None,
-            model: None,
             capture: None,
         }
     }
@@ -315,27 +310,11 @@ impl SpanEvent {
     }
     /// The model name (`llm`/`embedding`).
     pub fn model_name(&self) -> Option<&str> {
-        match &self.model {
-            Some((name, _)) => Some(name),
-            None => self.annotations().model_name.as_deref(),
-        }
+        self.annotations().model_name.as_deref()
     }
     /// The model provider (`llm`/`embedding`).
     pub fn model_provider(&self) -> Option<&str> {
-        match &self.model {
-            Some((_, provider)) => Some(provider),
-            None => self.annotations().model_provider.as_deref(),
-        }
-    }
-
-    /// Moves what the span stack kept aside into the annotations, where processors and the
-    /// encoder read it.
-    pub(crate) fn settle(&mut self) {
-        if let Some((name, provider)) = self.model.take() {
-            let a = self.annotations_mut();
-            a.model_name.get_or_insert(name);
-            a.model_provider.get_or_insert(provider);
-        }
+        self.annotations().model_provider.as_deref()
     }
 
     /// Records automatic-capture input unless an explicit annotation already set one.

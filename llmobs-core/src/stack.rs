@@ -183,7 +183,7 @@ pub(crate) fn enter_span(kind: SpanKind, name: &'static str) -> Option<SpanId> {
 fn start_slot(
     kind: SpanKind,
     name: &'static str,
-    runtime: Option<SharedStr>,
+    mut runtime: Option<SharedStr>,
     decorator: bool,
     setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
     mut annotations: Option<Box<Annotations>>,
@@ -196,7 +196,6 @@ fn start_slot(
         return None;
     }
     let span_id = SpanId::generate();
-    let mut runtime = runtime;
     let (parent, event) = match s.frames.last() {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
@@ -406,26 +405,6 @@ pub(crate) fn with_span_mut<R>(id: SpanId, f: impl FnOnce(&mut SpanEvent) -> R) 
         // SAFETY: see `enter_pinned`; the stack borrow guarantees no other reference to the
         // record is live during `f`.
         Found::Pinned(p) => Some(f(unsafe { &mut *p.as_ptr() })),
-    })
-    .flatten()
-}
-
-/// Runs `f` on the annotations of the open span with this id (`None`: nothing annotated yet)
-/// without building its full record. `None` if the span is not open.
-pub(crate) fn with_annotations_ref<R>(
-    id: SpanId,
-    f: impl FnOnce(Option<&Annotations>) -> R,
-) -> Option<R> {
-    with(|s| match find(s, id)? {
-        Found::Arena(i) => {
-            let slot = &s.arena[i];
-            Some(f(match &slot.event {
-                Some(e) => e.annotations.as_deref(),
-                None => slot.annotations.as_deref(),
-            }))
-        }
-        // SAFETY: see `enter_pinned`.
-        Found::Pinned(p) => Some(f(unsafe { p.as_ref() }.annotations.as_deref())),
     })
     .flatten()
 }
