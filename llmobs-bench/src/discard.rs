@@ -8,7 +8,7 @@ use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use llmobs_core::{EvaluationMetric, SpanBatch};
+use llmobs_core::{EvaluationMetric, Recycler, SpanBatch};
 use llmobs_exporter::{Config, Encoder};
 
 /// What the consumer did, so a bench can say how much of the load was encoded.
@@ -43,6 +43,7 @@ impl DiscardSink {
         let counts = Arc::new(Counts::default());
         let encoder = Encoder::new(&Config::default().ml_app("llmobs-bench"));
         let c = counts.clone();
+        let mut recycler = Recycler::new();
         std::thread::Builder::new()
             .name("discard-sink".into())
             .spawn(move || loop {
@@ -50,15 +51,22 @@ impl DiscardSink {
                 // channel makes every send a wake-up system call on the application thread.
                 match rx.try_recv() {
                     Ok(batch) => {
-                        let batch = batch.into_events();
+                        // As the exporter does: memory goes back to the recording thread.
+                        let origin = batch.origin();
+                        let batch = recycler.events(batch);
                         for span in &batch {
                             let encoded = encoder.encode_span(span);
                             c.bytes
                                 .fetch_add(encoded.json.len() as u64, Ordering::Relaxed);
                         }
-                        c.encoded.fetch_add(batch.len() as u64, Ordering::Release);
+                        let n = batch.len() as u64;
+                        recycler.reclaim(origin, batch);
+                        c.encoded.fetch_add(n, Ordering::Release);
                     }
-                    Err(TryRecvError::Empty) => std::thread::sleep(POLL_INTERVAL),
+                    Err(TryRecvError::Empty) => {
+                        recycler.send();
+                        std::thread::sleep(POLL_INTERVAL)
+                    }
                     Err(TryRecvError::Disconnected) => return,
                 }
             })

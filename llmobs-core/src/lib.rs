@@ -27,6 +27,7 @@ mod outcome;
 mod panic;
 mod prompt;
 mod propagation;
+mod recycle;
 mod settings;
 mod shared_str;
 mod sink;
@@ -57,6 +58,7 @@ pub use propagation::{
     activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,
     HeaderCarrier, RemoteContextGuard,
 };
+pub use recycle::{Origin, Recycler};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
 pub use sink::{set_sink, spans_dropped_without_sink, Sink};
@@ -75,6 +77,7 @@ pub mod __private {
     pub use crate::outcome::{
         ErrRef, ErrViaDebug, ErrViaDisplay, ErrViaNothing, ErrViaStd, Ret, SplitPlain, SplitResult,
     };
+    pub use crate::recycle::kept_on_this_thread;
     pub use crate::span::{CapturedArgs, Outcome, PendingSpan};
     pub use crate::{SharedStr, Span, SpanBuilder, SpanKind};
 

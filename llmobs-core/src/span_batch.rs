@@ -9,6 +9,7 @@
 //! parent outside the batch) hold a full record; an annotated span, or one named at run time,
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
+use crate::recycle::Origin;
 use crate::span_event::AgentAttribution;
 use crate::stack::ParentRef;
 use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -138,12 +139,33 @@ impl Slot {
 /// assert_eq!(batch.len(), 1);
 /// assert_eq!(batch.into_events()[0].name, "t");
 /// ```
-#[derive(Default)]
 pub struct SpanBatch {
     pub(crate) slots: Vec<Slot>,
     /// Spans whose records were finished elsewhere (async and detached spans, spans built by
     /// hand): kept as they are.
     pub(crate) complete: Vec<SpanEvent>,
+    /// The thread whose memory the batch holds (see [`crate::Recycler`]).
+    pub(crate) origin: Origin,
+}
+
+impl Default for SpanBatch {
+    fn default() -> Self {
+        SpanBatch {
+            slots: Vec::new(),
+            complete: Vec::new(),
+            origin: Origin::NONE,
+        }
+    }
+}
+
+impl Drop for SpanBatch {
+    fn drop(&mut self) {
+        // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
+        // its memory there for the next trace.
+        if self.slots.capacity() > 0 {
+            crate::recycle::dropped(self.origin, &mut self.slots);
+        }
+    }
 }
 
 impl std::fmt::Debug for SpanBatch {
@@ -158,6 +180,11 @@ impl SpanBatch {
     /// An empty batch.
     pub fn new() -> Self {
         SpanBatch::default()
+    }
+
+    /// The thread that recorded the batch, for [`crate::Recycler::reclaim`].
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// How many spans the batch holds.
@@ -219,12 +246,17 @@ impl SpanBatch {
 
     /// The finished spans as full records, in the order they started.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
+        self.build_events()
+    }
+
+    /// [`into_events`](Self::into_events), leaving the slot arena empty but allocated.
+    pub(crate) fn build_events(&mut self) -> Vec<SpanEvent> {
         if self.slots.is_empty() {
-            return self.complete;
+            return std::mem::take(&mut self.complete);
         }
         let mut out: Vec<SpanEvent> = Vec::with_capacity(self.slots.len());
         let mut open = Vec::new();
-        for mut slot in std::mem::take(&mut self.slots) {
+        for mut slot in self.slots.drain(..) {
             if slot.open {
                 open.push(out.len());
             }
@@ -266,6 +298,7 @@ impl From<Vec<SpanEvent>> for SpanBatch {
         SpanBatch {
             slots: Vec::new(),
             complete: events,
+            origin: Origin::NONE,
         }
     }
 }
@@ -275,6 +308,7 @@ impl From<SpanEvent> for SpanBatch {
         SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
+            origin: Origin::NONE,
         }
     }
 }

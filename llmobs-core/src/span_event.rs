@@ -118,22 +118,11 @@ pub struct Annotations {
 
 static EMPTY_ANNOTATIONS: std::sync::OnceLock<Annotations> = std::sync::OnceLock::new();
 
-thread_local! {
-    /// One emptied annotations box kept for this thread's next span or annotation. A model
-    /// span's box holds only its model until the first annotation brings a box of its own; the
-    /// emptied one waits here instead of being freed and allocated again.
-    static SPARE: std::cell::Cell<Option<Box<Annotations>>> = const { std::cell::Cell::new(None) };
-}
-
 impl Annotations {
-    /// An empty box: this thread's spare if it has one, else a new one.
+    /// An empty box: one this thread kept or got back if it has one, else a new one.
     #[inline]
     pub(crate) fn boxed() -> Box<Annotations> {
-        SPARE
-            .try_with(std::cell::Cell::take)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        crate::recycle::annotations_box()
     }
 
     /// Records automatic-capture input in a span's annotations (`slot`) unless an explicit
@@ -169,19 +158,57 @@ impl Annotations {
             && !self.output_explicit
     }
 
-    /// Keeps a box for [`boxed`](Self::boxed) if it is empty and the thread has no spare yet.
-    pub(crate) fn recycle(a: Box<Annotations>) {
-        if a.model_name.is_none()
-            && a.model_provider.is_none()
-            && a.name.is_none()
-            && a.holds_only_model()
-        {
-            let _ = SPARE.try_with(|s| {
-                if let Some(earlier) = s.replace(Some(a)) {
-                    s.set(Some(earlier));
-                }
-            });
+    /// Empties the annotations for reuse, touching only what holds something: cheaper than
+    /// assigning a default (which drops and rewrites every field) for a box that held a few.
+    pub(crate) fn clear(&mut self) {
+        fn none<T>(o: &mut Option<T>) {
+            if o.is_some() {
+                *o = None;
+            }
         }
+        // Destructured in full, so that a new field cannot be forgotten here.
+        let Annotations {
+            model_name,
+            model_provider,
+            input,
+            output,
+            metadata,
+            metrics,
+            tags,
+            prompt,
+            tool_definitions,
+            collection_errors,
+            prompt_annotated,
+            input_explicit,
+            output_explicit,
+            name,
+        } = self;
+        none(model_name);
+        none(model_provider);
+        none(input);
+        none(output);
+        if !metadata.is_empty() {
+            *metadata = Map::new();
+        }
+        if !metrics.is_empty() {
+            *metrics = Metrics::new();
+        }
+        if !tags.is_empty() {
+            *tags = BTreeMap::new();
+        }
+        none(prompt);
+        tool_definitions.clear();
+        collection_errors.clear();
+        *prompt_annotated = false;
+        *input_explicit = false;
+        *output_explicit = false;
+        none(name);
+    }
+
+    /// Keeps a box this thread no longer needs for its next [`boxed`](Self::boxed) (which
+    /// empties it first).
+    pub(crate) fn recycle(a: Box<Annotations>) {
+        crate::recycle::keep_box(a);
     }
 }
 

@@ -561,9 +561,14 @@ impl Stack {
             // The next trace on this thread is probably shaped like this one: size its arena
             // alike so it fills without reallocating.
             let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
-            let slots = std::mem::replace(&mut self.arena, Vec::with_capacity(cap));
+            let (next, origin) = crate::recycle::next_arena(cap);
+            let slots = std::mem::replace(&mut self.arena, next);
             let complete = std::mem::take(&mut self.complete);
-            return Some(SpanBatch { slots, complete });
+            return Some(SpanBatch {
+                slots,
+                complete,
+                origin,
+            });
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
             return None;
@@ -609,6 +614,7 @@ impl Stack {
         let batch = SpanBatch {
             slots: finished,
             complete: std::mem::take(&mut self.complete),
+            origin: crate::recycle::origin(),
         };
         (!batch.is_empty()).then_some(batch)
     }

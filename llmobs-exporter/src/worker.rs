@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
-use llmobs_core::{Annotations, EvaluationMetric, Sink, SpanBatch, SpanEvent, SpanIo};
+use llmobs_core::{Annotations, EvaluationMetric, Recycler, Sink, SpanBatch, SpanEvent, SpanIo};
 use serde_json::Value;
 
 use crate::batch::{Batch, Batcher, Kind};
@@ -597,6 +597,8 @@ struct Worker {
     local: Option<LocalSink>,
     spans: Batcher,
     evals: Batcher,
+    /// What the spans allocated on application threads, on its way back to them.
+    recycler: Recycler,
     kept: VecDeque<Batch>,
     kept_bytes: usize,
     retry_buffer_bytes: usize,
@@ -646,6 +648,7 @@ fn run(
         local,
         spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
         evals: Batcher::new(Kind::Evals, config.payload_size_bytes),
+        recycler: Recycler::new(),
         kept: VecDeque::new(),
         kept_bytes: 0,
         retry_buffer_bytes: config.retry_buffer_bytes,
@@ -711,7 +714,10 @@ impl Worker {
             match item {
                 Item::Spans(spans, bytes) => {
                     self.shared.taken(spans.len(), bytes);
-                    self.process_spans(spans.into_events());
+                    let origin = spans.origin();
+                    let events = self.recycler.events(spans);
+                    let done = self.process_spans(events);
+                    self.recycler.reclaim(origin, done);
                 }
                 Item::Eval(metric, bytes) => {
                     self.shared.taken(1, bytes);
@@ -731,9 +737,12 @@ impl Worker {
         if let Some(local) = &mut self.local {
             local.print_pending();
         }
+        // Once per tick, not per trace: one lock per application thread.
+        self.recycler.send();
     }
 
-    fn process_spans(&mut self, mut spans: Vec<SpanEvent>) {
+    /// Processes, encodes and batches spans; returns the records it is done with.
+    fn process_spans(&mut self, mut spans: Vec<SpanEvent>) -> Vec<SpanEvent> {
         // The reference sends a trace's spans in start order (root first), whatever order they
         // finished in.
         spans.sort_by_key(|s| s.start_ns);
@@ -759,6 +768,7 @@ impl Worker {
                 self.dispatch(b);
             }
         }
+        kept
     }
 
     /// Runs the processors, then redaction, on each span; the spans left to send.
