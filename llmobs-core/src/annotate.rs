@@ -152,13 +152,13 @@ impl Annotate {
 
     /// Sets the input messages of an `llm` span.
     pub fn input_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.rec().input = Some(SpanIo::Messages(messages.into_iter().collect()));
+        self.rec().input = Some(SpanIo::Messages(crate::recycle::message_list(messages)));
         self
     }
 
     /// Sets the output messages of an `llm` span.
     pub fn output_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.rec().output = Some(SpanIo::Messages(messages.into_iter().collect()));
+        self.rec().output = Some(SpanIo::Messages(crate::recycle::message_list(messages)));
         self
     }
 

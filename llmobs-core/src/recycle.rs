@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::span_batch::Slot;
-use crate::{Annotations, SpanBatch, SpanEvent};
+use crate::{Annotations, Message, SpanBatch, SpanEvent, SpanIo};
 
 /// How many threads can have a home at once; further threads simply do not recycle.
 const HOMES: usize = 64;
@@ -36,6 +36,11 @@ pub(crate) const MAX_SLOTS: usize = 8192;
 /// The most annotations boxes a thread keeps, and a home takes, at a time (600 bytes each,
 /// plus what they still hold until reused).
 pub(crate) const MAX_BOXES: usize = 2048;
+/// The most emptied message lists a thread keeps for its next `input_messages` and
+/// `output_messages`.
+const MAX_MESSAGE_LISTS: usize = 64;
+/// Message lists with room for more than this are not kept.
+const MAX_LIST_CAPACITY: usize = 64;
 /// Arenas larger than this (a trace of unusual size) are not kept.
 const MAX_ARENA_SLOTS: usize = 1024;
 
@@ -154,6 +159,8 @@ const UNCLAIMED: u32 = u32::MAX - 1;
 struct Local {
     home: u32,
     parcel: Parcel,
+    /// Emptied message lists from boxes emptied here, for the next annotation's messages.
+    message_lists: Vec<Vec<Message>>,
 }
 
 impl Drop for Local {
@@ -170,6 +177,7 @@ thread_local! {
         RefCell::new(Local {
             home: UNCLAIMED,
             parcel: Parcel::new(),
+            message_lists: Vec::new(),
         })
     };
 }
@@ -262,6 +270,50 @@ pub(crate) fn annotations_box() -> Box<Annotations> {
             b
         }
         None => Box::default(),
+    }
+}
+
+/// Empties a message list (its messages are freed here) and keeps its allocation for
+/// [`message_list`], if there is room.
+pub(crate) fn keep_messages(mut list: Vec<Message>) {
+    if list.capacity() == 0 || list.capacity() > MAX_LIST_CAPACITY {
+        return;
+    }
+    list.clear();
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if l.message_lists.len() < MAX_MESSAGE_LISTS {
+                l.message_lists.push(list);
+            }
+        }
+    });
+}
+
+/// The messages as a list, in an allocation this thread kept if it has one.
+#[inline]
+pub(crate) fn message_list(messages: impl IntoIterator<Item = Message>) -> Vec<Message> {
+    let kept = LOCAL
+        .try_with(|l| {
+            l.try_borrow_mut()
+                .ok()
+                .and_then(|mut l| l.message_lists.pop())
+        })
+        .ok()
+        .flatten();
+    match kept {
+        Some(mut list) => {
+            list.extend(messages);
+            list
+        }
+        None => messages.into_iter().collect(),
+    }
+}
+
+/// Empties an input or output, keeping a message list's allocation.
+pub(crate) fn clear_io(io: &mut Option<SpanIo>) {
+    match io.take() {
+        Some(SpanIo::Messages(list)) => keep_messages(list),
+        other => drop(other),
     }
 }
 
@@ -446,6 +498,23 @@ mod tests {
                 assert_eq!(l.parcel.slots, MAX_SLOTS - 4);
                 assert_eq!(l.parcel.boxes.len(), MAX_BOXES);
             });
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_kept_message_list_is_reused_empty() {
+        std::thread::spawn(|| {
+            let list = vec![Message::user("old"), Message::assistant("older")];
+            let at = list.as_ptr();
+            keep_messages(list);
+            let reused = message_list([Message::user("new")]);
+            assert_eq!(reused.as_ptr(), at, "the allocation is reused");
+            assert_eq!(reused, [Message::user("new")]);
+            // Too large to keep: freed instead.
+            keep_messages(Vec::with_capacity(MAX_LIST_CAPACITY + 1));
+            assert!(LOCAL.with(|l| l.borrow().message_lists.is_empty()));
         })
         .join()
         .unwrap();

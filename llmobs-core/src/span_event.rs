@@ -185,8 +185,12 @@ impl Annotations {
         } = self;
         none(model_name);
         none(model_provider);
-        none(input);
-        none(output);
+        if input.is_some() {
+            crate::recycle::clear_io(input);
+        }
+        if output.is_some() {
+            crate::recycle::clear_io(output);
+        }
         if !metadata.is_empty() {
             *metadata = Map::new();
         }
