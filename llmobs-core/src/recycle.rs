@@ -15,10 +15,11 @@
 //! [`SpanBatch`] it hands over names it ([`Origin`]). The exporter's worker keeps what it
 //! finished with in a [`Recycler`] and posts it home once per tick: one lock per home per tick,
 //! never one per span. The application thread looks for mail with one relaxed load when it hands
-//! a trace over, and takes what was posted when there is some. Everything is bounded: a home
-//! takes at most [`MAX_ARENAS`] arenas and [`MAX_BOXES`] boxes, a thread keeps at most as many,
-//! and the rest is freed where it is. A thread that cannot claim a home (all taken) works as
-//! before; a thread that exits gives its home up and frees its mail.
+//! a trace over, and takes what was posted when there is some. Everything is bounded, in count
+//! and, for what boxes hold, in bytes ([`MAX_ARENAS`], [`MAX_SLOTS`], [`MAX_BOXES`],
+//! `MAX_CONTENT_BYTES`): per thread, what it keeps plus as much again in its mailbox. What does
+//! not fit is freed where it is. A thread that cannot claim a home (all taken) works as before; a
+//! thread that exits gives its home up and frees its mail.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,12 +38,17 @@ pub(crate) const MAX_SLOTS: usize = 8192;
 /// plus what they still hold until reused).
 pub(crate) const MAX_BOXES: usize = 2048;
 /// The most emptied message lists a thread keeps for its next `input_messages` and
-/// `output_messages`.
+/// `output_messages`...
 const MAX_MESSAGE_LISTS: usize = 64;
-/// Message lists with room for more than this are not kept.
-const MAX_LIST_CAPACITY: usize = 64;
-/// Arenas larger than this (a trace of unusual size) are not kept.
-const MAX_ARENA_SLOTS: usize = 1024;
+/// ...with room for at most this many messages each.
+const MAX_LIST_CAPACITY: usize = 8;
+/// Arenas larger than this (a trace of unusual size) are not kept; as many as a thread sizes
+/// its next arena for.
+const MAX_ARENA_SLOTS: usize = 128;
+/// A box goes home with what it holds only while that is at most this many bytes (roughly);
+/// a larger content is freed by the worker and the box goes home empty. This bounds in bytes
+/// what a thread that stops recording holds until it exits.
+const MAX_CONTENT_BYTES: usize = 1024;
 
 /// What goes back to one thread.
 #[derive(Default)]
@@ -331,11 +337,13 @@ pub(crate) fn keep_box(b: Box<Annotations>) {
 pub fn kept_on_this_thread() -> (usize, usize) {
     LOCAL
         .try_with(|l| {
-            let mut l = l.borrow_mut();
+            let mut l = l.try_borrow_mut().ok()?;
             let origin = l.origin();
             l.collect(origin);
-            (l.parcel.arenas.len(), l.parcel.boxes.len())
+            Some((l.parcel.arenas.len(), l.parcel.boxes.len()))
         })
+        .ok()
+        .flatten()
         .unwrap_or((0, 0))
 }
 
@@ -431,7 +439,10 @@ impl Recycler {
             if p.boxes.len() >= MAX_BOXES {
                 break;
             }
-            if let Some(a) = span.annotations.take() {
+            if let Some(mut a) = span.annotations.take() {
+                if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
+                    *a = Annotations::default();
+                }
                 p.boxes.push(a);
             }
         }
@@ -451,6 +462,73 @@ impl Recycler {
             home.has_mail.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Roughly how many bytes `a` holds outside its box, counted until past `limit`.
+fn content_bytes(a: &Annotations, limit: usize) -> usize {
+    fn io(io: &Option<SpanIo>, limit: usize) -> usize {
+        match io {
+            None => 0,
+            Some(SpanIo::Messages(m)) => {
+                m.capacity() * std::mem::size_of::<Message>()
+                    + m.iter()
+                        .map(|m| {
+                            m.content.capacity() + 64 * (m.tool_calls.len() + m.tool_results.len())
+                        })
+                        .sum::<usize>()
+            }
+            Some(SpanIo::Documents(d)) => {
+                d.capacity() * std::mem::size_of::<crate::Document>()
+                    + d.iter().map(|d| d.text.capacity()).sum::<usize>()
+            }
+            Some(SpanIo::Value(v)) => value(v, limit),
+        }
+    }
+    fn value(v: &serde_json::Value, limit: usize) -> usize {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => 32 + s.capacity(),
+            Value::Array(items) => {
+                let mut n = 32;
+                for item in items {
+                    n += value(item, limit);
+                    if n > limit {
+                        break;
+                    }
+                }
+                n
+            }
+            Value::Object(map) => {
+                let mut n = 64;
+                for (k, item) in map {
+                    n += 32 + k.len() + value(item, limit);
+                    if n > limit {
+                        break;
+                    }
+                }
+                n
+            }
+            _ => 16,
+        }
+    }
+    let mut n = io(&a.input, limit) + io(&a.output, limit);
+    if n <= limit && !a.metadata.is_empty() {
+        n += a
+            .metadata
+            .iter()
+            .map(|(k, v)| 32 + k.len() + value(v, limit))
+            .sum::<usize>();
+    }
+    n += a
+        .tags
+        .iter()
+        .map(|(k, v)| 64 + k.len() + v.len())
+        .sum::<usize>();
+    // Prompts, tool definitions and collection errors are rare: count them as large.
+    if a.prompt.is_some() || !a.tool_definitions.is_empty() || !a.collection_errors.is_empty() {
+        n += limit + 1;
+    }
+    n
 }
 
 #[cfg(test)]
@@ -515,6 +593,74 @@ mod tests {
             // Too large to keep: freed instead.
             keep_messages(Vec::with_capacity(MAX_LIST_CAPACITY + 1));
             assert!(LOCAL.with(|l| l.borrow().message_lists.is_empty()));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_large_content_goes_home_freed() {
+        let o = origin();
+        let mut small = Box::<Annotations>::default();
+        small.input = Some(SpanIo::Messages(vec![Message::user("short")]));
+        let mut large = Box::<Annotations>::default();
+        large.input = Some(SpanIo::Messages(vec![Message::user("x".repeat(4096))]));
+        let mut events = Vec::new();
+        for a in [small, large] {
+            let mut e = SpanEvent::new(
+                crate::SpanKind::Llm,
+                "c",
+                crate::TraceId(1),
+                crate::SpanId(1),
+            );
+            e.annotations = Some(a);
+            events.push(e);
+        }
+        let mut r = Recycler::new();
+        r.reclaim(o, events);
+        let p = r.parcel(o).unwrap();
+        assert_eq!(p.boxes.len(), 2, "both boxes go home");
+        assert!(
+            p.boxes[0].input.is_some(),
+            "a small content goes home with its box"
+        );
+        assert_eq!(
+            *p.boxes[1],
+            Annotations::default(),
+            "a large one is freed first"
+        );
+    }
+
+    #[test]
+    fn a_batch_dropped_on_its_own_thread_keeps_its_memory_there() {
+        std::thread::spawn(|| {
+            let (before_arenas, before_boxes) = kept_on_this_thread();
+            let mut slots = Vec::with_capacity(4);
+            slots.push(Slot {
+                span_id: crate::SpanId(1),
+                parent: crate::span_batch::NO_SLOT,
+                kind: crate::SpanKind::Task,
+                open: false,
+                decorator: false,
+                name: "t",
+                start: 0,
+                end: 0,
+                event: None,
+                annotations: Some(Box::default()),
+            });
+            drop(SpanBatch {
+                slots,
+                complete: Vec::new(),
+                origin: origin(),
+            });
+            assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
+            // A batch from another thread's origin is freed, not kept.
+            drop(SpanBatch {
+                slots: Vec::with_capacity(4),
+                complete: Vec::new(),
+                origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
+            });
+            assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
         })
         .join()
         .unwrap();

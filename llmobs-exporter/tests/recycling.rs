@@ -42,7 +42,8 @@ fn the_worker_gives_memory_back_and_reused_memory_carries_nothing_over() {
                 .mode(Mode::Agent)
                 .agent_url(intake.url())
                 .ml_app("recycling")
-                .interval(Duration::from_millis(20)),
+                // No tick but the ones flush forces: none lands while a round records.
+                .interval(Duration::from_secs(3600)),
         )
         .expect("start"),
     );
@@ -73,6 +74,11 @@ fn the_worker_gives_memory_back_and_reused_memory_carries_nothing_over() {
 
     // The second round runs on reused boxes: each span must hold its own annotations only.
     record("second", 20);
+    let (_, left) = kept_on_this_thread();
+    assert!(
+        left < boxes,
+        "round two took boxes that came back: {boxes} -> {left}"
+    );
     let report = exporter.flush(Duration::from_secs(10));
     assert_eq!((report.delivered, report.timed_out), (40, false));
     let events = intake.span_events();
