@@ -237,10 +237,16 @@ pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
             let mut l = l.try_borrow_mut().ok()?;
             let origin = l.origin();
             l.collect(origin);
-            let arena = l
-                .parcel
-                .pop_arena()
-                .unwrap_or_else(|| Vec::with_capacity(capacity));
+            let arena = match l.parcel.pop_arena() {
+                // Sized for the trace before, as a new one would be: one reallocation now
+                // rather than a doubling chain as it fills.
+                Some(mut a) if a.capacity() < capacity => {
+                    a.reserve_exact(capacity);
+                    a
+                }
+                Some(a) => a,
+                None => Vec::with_capacity(capacity),
+            };
             Some((arena, origin))
         })
         .ok()
@@ -570,10 +576,15 @@ mod tests {
             let (arena, o2) = next_arena(1);
             assert_eq!(o2, o);
             assert_eq!(arena.capacity(), 4, "a posted arena is reused");
+            let (grown, _) = next_arena(64);
+            assert!(
+                grown.capacity() >= 64,
+                "a small one is sized for the trace before"
+            );
             LOCAL.with(|l| {
                 let l = l.borrow();
-                assert_eq!(l.parcel.arenas.len(), MAX_SLOTS / 4 - 1);
-                assert_eq!(l.parcel.slots, MAX_SLOTS - 4);
+                assert_eq!(l.parcel.arenas.len(), MAX_SLOTS / 4 - 2);
+                assert_eq!(l.parcel.slots, MAX_SLOTS - 8);
                 assert_eq!(l.parcel.boxes.len(), MAX_BOXES);
             });
         })
