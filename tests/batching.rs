@@ -49,6 +49,13 @@ fn one_batch_per_local_trace_in_start_order() {
             let _c = llmobs::task(format!("sync_child_{i}")).start();
         }
     }
+    // The next trace on the thread reuses the arena the first one's slots were copied out of.
+    {
+        let _root = llmobs::workflow("sync_root_2").start();
+        for _ in 0..20 {
+            let _c = llmobs::task("second_child").start();
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -64,10 +71,15 @@ fn one_batch_per_local_trace_in_start_order() {
     assert_eq!(llmobs_core::spans_dropped_without_sink(), before + 1);
 
     let batches = rec.batches.lock().unwrap().clone();
-    assert_eq!(batches.len(), 3, "{batches:?}");
+    assert_eq!(batches.len(), 4, "{batches:?}");
     assert_eq!(batches[0].len(), 101);
     assert_eq!(batches[0][0], "sync_root", "start order: root first");
     assert_eq!(batches[0][100], "sync_child_99");
+    let second: Vec<String> = std::iter::once("sync_root_2".to_string())
+        .chain(std::iter::repeat_n("second_child".to_string(), 20))
+        .collect();
+    assert_eq!(batches[1], second, "nothing of the first trace is left");
+    let batches = &batches[1..];
     assert_eq!(
         batches[1].len(),
         4,
