@@ -49,7 +49,7 @@ fn one_batch_per_local_trace_in_start_order() {
             let _c = llmobs::task(format!("sync_child_{i}")).start();
         }
     }
-    // The next trace on the thread reuses the arena the first one's slots were copied out of.
+    // A second trace on the same thread: nothing of the first is left in what it reuses.
     {
         let _root = llmobs::workflow("sync_root_2").start();
         for _ in 0..20 {

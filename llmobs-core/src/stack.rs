@@ -105,10 +105,6 @@ pub(crate) const PARTIAL_FLUSH_AT: usize = 512;
 /// The most span slots a thread keeps reserved for its next trace.
 const REUSED_CAPACITY_MAX: usize = 128;
 
-/// The arena size from which a finished trace's slots are copied out rather than handed over
-/// with the arena (see `take_batch`).
-const COPY_OUT_FROM: usize = 8;
-
 #[derive(Default)]
 pub(crate) struct Stack {
     frames: Vec<Frame>,
@@ -564,20 +560,9 @@ impl Stack {
         if self.open_spans == 0 {
             // The next trace on this thread is probably shaped like this one: size its arena
             // alike so it fills without reallocating.
-            let (slots, origin) =
-                if (COPY_OUT_FROM..=REUSED_CAPACITY_MAX).contains(&self.arena.capacity()) {
-                    // The thread keeps its arena, which its caches hold, for the next trace, and
-                    // the slots leave in one copy into a kept (or new) one: writing a new span into
-                    // memory another core touched last costs a cache miss per slot, which one
-                    // sequential copy overlaps. A trace of a few spans is handed over whole.
-                    let (mut out, origin) = crate::recycle::next_arena(self.arena.len());
-                    out.append(&mut self.arena);
-                    (out, origin)
-                } else {
-                    let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
-                    let (next, origin) = crate::recycle::next_arena(cap);
-                    (std::mem::replace(&mut self.arena, next), origin)
-                };
+            let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
+            let (next, origin) = crate::recycle::next_arena(cap);
+            let slots = std::mem::replace(&mut self.arena, next);
             let complete = std::mem::take(&mut self.complete);
             return Some(SpanBatch {
                 slots,
