@@ -105,8 +105,9 @@ impl Parcel {
         for a in other.arenas {
             self.add_arena(a);
         }
-        let room = MAX_BOXES.saturating_sub(self.boxes.len());
-        self.boxes.extend(other.boxes.into_iter().take(room));
+        for b in other.boxes {
+            self.add_box(b);
+        }
     }
 }
 
@@ -447,9 +448,10 @@ impl Recycler {
             }
             if let Some(mut a) = span.annotations.take() {
                 if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
+                    // A plain reset, not `clear`: this thread keeps no message lists.
                     *a = Annotations::default();
                 }
-                p.boxes.push(a);
+                p.add_box(a);
             }
         }
     }
