@@ -700,3 +700,171 @@ fn a_model_span_keeps_its_model_with_or_without_annotations() {
     assert_eq!(spans[1].annotations().model_name.as_deref(), Some("m2"));
     assert!(spans[1].input().and_then(SpanIo::as_documents).is_some());
 }
+
+/// Plain messages and metrics on the current sync span are recorded as notes; everything else
+/// goes into the span's annotations directly. Mixed, the annotations must still apply in the
+/// order they were made.
+#[test]
+fn noted_and_direct_annotations_apply_in_the_order_they_were_made() {
+    let spans = capture(|| {
+        let _root = llmobs::workflow("root").start();
+        let _chat = llmobs::llm("chat").model_name("m").start();
+        // Noted.
+        llmobs::annotate()
+            .input_messages([Message::user("first")])
+            .metric("input_tokens", 1)
+            .metric("cost_usd", 0.5)
+            .apply()
+            .unwrap();
+        // Direct: a value replaces the noted input; the noted metrics stay.
+        llmobs::annotate().input(&"second").apply().unwrap();
+        // Noted again: a later metric wins, output set.
+        llmobs::annotate()
+            .metric("input_tokens", 2)
+            .output_messages([Message::assistant("out")])
+            .apply()
+            .unwrap();
+        // Direct, with a session (the span gets its full record now).
+        llmobs::annotate()
+            .tag("k", "v")
+            .session_id("s-9")
+            .apply()
+            .unwrap();
+        // Noted after the full record exists: applied to it.
+        llmobs::annotate()
+            .metric("input_tokens", 3)
+            .apply()
+            .unwrap();
+    });
+    let chat = spans.iter().find(|s| s.name == "chat").unwrap();
+    assert_eq!(
+        chat.input().and_then(SpanIo::as_messages).unwrap(),
+        [Message::new("", "second")]
+    );
+    assert_eq!(
+        chat.output().and_then(SpanIo::as_messages).unwrap(),
+        [Message::assistant("out")]
+    );
+    assert_eq!(chat.metric("input_tokens"), Some(3.0));
+    assert_eq!(chat.metric("cost_usd"), Some(0.5));
+    assert_eq!(chat.tag("k"), Some("v"));
+    assert_eq!(chat.session_id.as_deref(), Some("s-9"));
+    assert_eq!(chat.model_name(), Some("m"));
+}
+
+#[test]
+fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
+    let call = ToolCall::function("lookup", json!({"sku": "S1"}));
+    let spans = capture(|| {
+        let _chat = llmobs::llm("chat").model_name("m").start();
+        llmobs::annotate()
+            .metric("input_tokens", 7)
+            .input_messages([
+                Message::system("sys"),
+                Message::assistant("").tool_calls([call.clone()]),
+                Message::new("critic", "odd role"),
+                Message::user("last"),
+            ])
+            .apply()
+            .unwrap();
+    });
+    let input = spans[0].input().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(
+        input,
+        [
+            Message::system("sys"),
+            Message::assistant("").tool_calls([call]),
+            Message::new("critic", "odd role"),
+            Message::user("last"),
+        ]
+    );
+    assert_eq!(spans[0].metric("input_tokens"), Some(7.0));
+}
+
+#[test]
+fn noted_annotations_of_many_spans_survive_a_partial_flush() {
+    // Far more children than a thread buffers before handing the finished ones over while the
+    // root stays open: notes name spans by position, which that hand-over changes.
+    let spans = capture(|| {
+        let _root = llmobs::workflow("root").start();
+        llmobs::annotate()
+            .metric("input_tokens", 1)
+            .apply()
+            .unwrap();
+        for i in 0..1300u64 {
+            let _c = llmobs::llm("call").model_name("m").start();
+            llmobs::annotate()
+                .output_messages([Message::assistant(format!("reply {i}"))])
+                .metric("output_tokens", i)
+                .apply()
+                .unwrap();
+        }
+        llmobs::annotate()
+            .metric("total_tokens", 2)
+            .apply()
+            .unwrap();
+    });
+    assert_eq!(spans.len(), 1301);
+    let root = spans.iter().find(|s| s.name == "root").unwrap();
+    assert_eq!(
+        (root.metric("input_tokens"), root.metric("total_tokens")),
+        (Some(1.0), Some(2.0))
+    );
+    let mut seen = 0;
+    for s in spans.iter().filter(|s| s.name == "call") {
+        let n = s.metric("output_tokens").unwrap();
+        let text = &s.output().and_then(SpanIo::as_messages).unwrap()[0].content;
+        assert_eq!(text, &format!("reply {n}"));
+        assert_eq!(s.parent_id, Some(root.span_id));
+        seen += 1;
+    }
+    assert_eq!(seen, 1300);
+}
+
+#[test]
+fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
+    #[llmobs::llm(model_name = "gpt-4o-mini", model_provider = "OpenAI")]
+    fn chat(q: &str) -> String {
+        llmobs::annotate()
+            .input_messages([Message::user(q)])
+            .metric("input_tokens", 3)
+            .apply()
+            .unwrap();
+        format!("re: {q}")
+    }
+    #[llmobs::embedding(model_name = "e5")]
+    fn embed() {}
+    let spans = capture(|| {
+        chat("q1");
+        embed();
+        // Under a span with a full record of its own (a session override), too.
+        let _s = llmobs::workflow("w").session_id("s").start();
+        chat("q2");
+    });
+    let first = &spans[0];
+    assert_eq!(
+        (first.model_name(), first.model_provider()),
+        (Some("gpt-4o-mini"), Some("openai"))
+    );
+    assert_eq!(first.metric("input_tokens"), Some(3.0));
+    assert_eq!(
+        first.input().and_then(SpanIo::as_messages).unwrap(),
+        [Message::user("q1")]
+    );
+    // The return value is captured as the output, after the noted annotation.
+    assert_eq!(
+        first.output().and_then(SpanIo::as_messages).unwrap(),
+        [Message::new("", "re: q1")]
+    );
+    assert_eq!(
+        (spans[1].model_name(), spans[1].model_provider()),
+        (Some("e5"), Some("custom"))
+    );
+    let second = spans.iter().filter(|s| s.name == "chat").nth(1).unwrap();
+    assert_eq!(second.model_name(), Some("gpt-4o-mini"));
+    assert_eq!(second.session_id.as_deref(), Some("s"));
+    assert_eq!(
+        second.output().and_then(SpanIo::as_messages).unwrap(),
+        [Message::new("", "re: q2")]
+    );
+}

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::error::AnnotateError;
+use crate::notes::{known_metric, Notes, KNOWN_METRICS};
 use crate::span_ref::{self, Missing, SpanRef};
+use crate::stack::{self, Noted};
 use crate::{
     Annotations, Document, Message, Prompt, SharedStr, SpanIo, SpanKind, ToolCall, ToolDefinition,
     ToolResult,
@@ -51,22 +53,17 @@ pub struct Annotate {
     /// of a span moves it in whole, and the builder stays small to move between calls. Input
     /// and output hold what was given; `write` checks and converts them for the span's kind.
     rec: Option<Box<Annotations>>,
+    /// What is being built, while it is only plain messages and metrics: as notes, which the
+    /// current sync span takes without an annotations box (see [`crate::notes`]). At most one
+    /// of `rec` and `notes` is set; the first step that notes cannot hold moves the notes into
+    /// `rec`.
+    notes: Option<Box<Notes>>,
     /// Tool definitions were given (possibly none), replacing the span's.
     tools_set: bool,
     session_id: Option<SharedStr>,
     /// The first problem found while building, reported by `apply`.
     error: Option<Box<AnnotateError>>,
 }
-
-/// The metric keys recorded without an allocation: the token counts LLM Observability knows.
-const KNOWN_METRICS: &[&str] = &[
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_input_tokens",
-    "cache_write_input_tokens",
-    "reasoning_output_tokens",
-];
 
 /// A number accepted as a metric or a score: any primitive integer or float.
 ///
@@ -112,10 +109,50 @@ impl MetricValue for f32 {
 }
 
 impl Annotate {
-    /// What is being built, allocated on first use.
+    /// What is being built, allocated on first use (with what notes held so far).
     #[inline]
     fn rec(&mut self) -> &mut Annotations {
+        if let Some(notes) = self.notes.take() {
+            let mut a = Annotations::boxed();
+            notes.apply_all(&mut a);
+            crate::recycle::keep_pending(notes);
+            self.rec = Some(a);
+        }
         self.rec.get_or_insert_with(Annotations::boxed)
+    }
+
+    /// The notes being built, if the annotation is still only notes.
+    #[inline]
+    fn notes(&mut self) -> Option<&mut Notes> {
+        if self.rec.is_some() {
+            return None;
+        }
+        Some(self.notes.get_or_insert_with(crate::recycle::pending_notes))
+    }
+
+    /// Sets the input or output messages.
+    fn messages(&mut self, output: bool, messages: impl IntoIterator<Item = Message>) {
+        if let Some(notes) = self.notes() {
+            notes.messages(output);
+            let mut messages = messages.into_iter();
+            while let Some(m) = messages.next() {
+                if let Err(m) = notes.message(output, m) {
+                    // One a note cannot hold: this and the rest go the general way.
+                    let a = self.rec();
+                    let io = if output { &mut a.output } else { &mut a.input };
+                    if let Some(SpanIo::Messages(list)) = io {
+                        list.push(m);
+                        list.extend(messages);
+                    }
+                    return;
+                }
+            }
+            return;
+        }
+        let list = crate::recycle::message_list(messages);
+        let a = self.rec();
+        let io = if output { &mut a.output } else { &mut a.input };
+        *io = Some(SpanIo::Messages(list));
     }
 
     fn fail(&mut self, e: AnnotateError) {
@@ -152,13 +189,13 @@ impl Annotate {
 
     /// Sets the input messages of an `llm` span.
     pub fn input_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.rec().input = Some(SpanIo::Messages(crate::recycle::message_list(messages)));
+        self.messages(false, messages);
         self
     }
 
     /// Sets the output messages of an `llm` span.
     pub fn output_messages(mut self, messages: impl IntoIterator<Item = Message>) -> Self {
-        self.rec().output = Some(SpanIo::Messages(crate::recycle::message_list(messages)));
+        self.messages(true, messages);
         self
     }
 
@@ -243,28 +280,52 @@ impl Annotate {
     /// cache and reasoning variants) are recorded without copying the key.
     #[inline]
     pub fn metric(mut self, key: impl AsRef<str>, value: impl MetricValue) -> Self {
-        self.add_metric(key.as_ref(), value.to_number());
+        let key = key.as_ref();
+        // Inlined, a literal key is matched at compile time.
+        match known_metric(key) {
+            Some(i) => self.add_known_metric(i, value.to_number()),
+            None => self.add_metric(key, value.to_number()),
+        }
         self
     }
 
-    fn add_metric(&mut self, key: &str, value: Result<Number, f64>) {
-        let key = match SharedStr::known(key, KNOWN_METRICS) {
-            Some(known) => known,
-            None if key.contains('.') => {
-                let fixed = key.replace('.', "_");
-                log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
-                SharedStr::from(fixed)
+    /// Adds the token count `KNOWN_METRICS[i]`.
+    fn add_known_metric(&mut self, i: u8, value: Result<Number, f64>) {
+        match (value, self.notes()) {
+            (Ok(n), Some(notes)) => notes.known_metric(i, n),
+            (value, _) => {
+                let key = KNOWN_METRICS.get(usize::from(i)).copied().unwrap_or("");
+                self.add_metric(key, value);
             }
-            None => SharedStr::copy_from(key),
+        }
+    }
+
+    fn add_metric(&mut self, key: &str, value: Result<Number, f64>) {
+        let fixed;
+        let key = match SharedStr::known(key, KNOWN_METRICS) {
+            Some(_) => key,
+            None if key.contains('.') => {
+                fixed = key.replace('.', "_");
+                log::warn!("llmobs: metric key `{key}` contains '.', which the intake rejects; recording it as `{fixed}`");
+                fixed.as_str()
+            }
+            None => key,
         };
-        match value {
-            Ok(n) => {
+        let n = match value {
+            Ok(n) => n,
+            Err(value) => {
+                return self.fail(AnnotateError::NonFiniteMetric {
+                    key: key.to_string(),
+                    value,
+                })
+            }
+        };
+        match self.notes() {
+            Some(notes) if notes.holds_key(key) => notes.metric(key, n),
+            _ => {
+                let key = SharedStr::known_or_copy(key, KNOWN_METRICS);
                 self.rec().metrics.insert(key, n);
             }
-            Err(value) => self.fail(AnnotateError::NonFiniteMetric {
-                key: key.to_string(),
-                value,
-            }),
         }
     }
 
@@ -373,11 +434,32 @@ impl Annotate {
 
     fn apply_on(self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
         let Annotate {
-            rec,
+            mut rec,
+            notes,
             tools_set,
             session_id,
             error,
         } = self;
+        if let Some(notes) = notes {
+            // The usual case: plain messages and metrics for the current sync span.
+            if error.is_none() && span.is_none() && session_id.is_none() {
+                match stack::note_current(&notes) {
+                    Noted::Done => {
+                        crate::recycle::keep_pending(notes);
+                        return Ok(());
+                    }
+                    Noted::Invalid(e) => {
+                        crate::recycle::keep_pending(notes);
+                        return Err(e);
+                    }
+                    Noted::Elsewhere => {}
+                }
+            }
+            let mut a = Annotations::boxed();
+            notes.apply_all(&mut a);
+            crate::recycle::keep_pending(notes);
+            rec = Some(a);
+        }
         let found = match session_id {
             // Annotations alone: written where the span keeps them, without a full record.
             None => span_ref::with_annotations(span, |kind, slot| match error {
@@ -683,18 +765,11 @@ mod tests {
             Message::new("critic", "hi").role,
             SharedStr::Shared(_)
         ));
-        let a = annotate()
+        let mut a = annotate()
             .metric("input_tokens", 1)
             .metric(String::from("cost_usd"), 0.5)
             .metric("a.b", 2);
-        let keys: Vec<_> = a
-            .rec
-            .as_ref()
-            .unwrap()
-            .metrics
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
+        let keys: Vec<_> = a.rec().metrics.iter().map(|(k, _)| k.clone()).collect();
         assert!(matches!(keys[0], SharedStr::Shared(ref k) if &**k == "a_b"));
         assert!(matches!(keys[1], SharedStr::Shared(ref k) if &**k == "cost_usd"));
         assert!(matches!(keys[2], SharedStr::Static("input_tokens")));

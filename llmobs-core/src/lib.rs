@@ -23,6 +23,7 @@ pub mod json;
 mod kind;
 mod message;
 mod metrics;
+mod notes;
 mod outcome;
 mod panic;
 mod prompt;

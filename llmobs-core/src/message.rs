@@ -6,7 +6,12 @@ use serde_json::Value;
 use crate::SharedStr;
 
 /// Roles recorded without an allocation.
-const KNOWN_ROLES: &[&str] = &["user", "assistant", "system", "tool", ""];
+pub(crate) const KNOWN_ROLES: &[&str] = &["user", "assistant", "system", "tool", ""];
+
+/// The index of `role` in [`KNOWN_ROLES`].
+pub(crate) fn known_role(role: &str) -> Option<u8> {
+    KNOWN_ROLES.iter().position(|r| *r == role).map(|i| i as u8)
+}
 
 /// One chat message of an `llm` span's input or output.
 ///
@@ -42,7 +47,7 @@ impl Message {
             content,
         )
     }
-    fn with_role(role: SharedStr, content: impl Into<String>) -> Self {
+    pub(crate) fn with_role(role: SharedStr, content: impl Into<String>) -> Self {
         Message {
             role,
             content: content.into(),

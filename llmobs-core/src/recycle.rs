@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use crate::notes::Notes;
 use crate::span_batch::Slot;
 use crate::{Annotations, Message, SpanBatch, SpanEvent, SpanIo};
 
@@ -49,6 +50,16 @@ const MAX_ARENA_SLOTS: usize = 128;
 /// a larger content is freed by the worker and the box goes home empty. This bounds in bytes
 /// what a thread that stops recording holds until it exits.
 const MAX_CONTENT_BYTES: usize = 1024;
+/// The most emptied notes buffers (see [`crate::notes`]) a thread keeps, and a home takes...
+const MAX_NOTES: usize = 256;
+/// ...each with room for at most this many notes...
+const MAX_NOTE_CAPACITY: usize = 1024;
+/// ...and this many bytes of text.
+const MAX_NOTE_TEXT_CAPACITY: usize = 64 * 1024;
+/// The most buffers a thread keeps for annotations being built.
+const MAX_PENDING: usize = 8;
+/// The most boxes the exporter's thread keeps for annotations it builds from notes.
+const MAX_SPARE_BOXES: usize = 2048;
 
 /// What goes back to one thread.
 #[derive(Default)]
@@ -59,6 +70,7 @@ struct Parcel {
     // Boxed on purpose: the boxes are the allocations spans hold and give back.
     #[allow(clippy::vec_box)]
     boxes: Vec<Box<Annotations>>,
+    notes: Vec<Notes>,
 }
 
 impl Parcel {
@@ -67,11 +79,24 @@ impl Parcel {
             arenas: Vec::new(),
             slots: 0,
             boxes: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.arenas.is_empty() && self.boxes.is_empty()
+        self.arenas.is_empty() && self.boxes.is_empty() && self.notes.is_empty()
+    }
+
+    /// Adds an emptied notes buffer if the bounds allow; else it is freed here.
+    fn add_notes(&mut self, mut notes: Notes) {
+        if notes.ops.capacity() > 0
+            && notes.ops.capacity() <= MAX_NOTE_CAPACITY
+            && notes.text.capacity() <= MAX_NOTE_TEXT_CAPACITY
+            && self.notes.len() < MAX_NOTES
+        {
+            notes.clear();
+            self.notes.push(notes);
+        }
     }
 
     /// Adds an emptied arena if the bounds allow; else it is freed here.
@@ -107,6 +132,9 @@ impl Parcel {
         }
         for b in other.boxes {
             self.add_box(b);
+        }
+        for n in other.notes {
+            self.add_notes(n);
         }
     }
 }
@@ -168,6 +196,9 @@ struct Local {
     parcel: Parcel,
     /// Emptied message lists from boxes emptied here, for the next annotation's messages.
     message_lists: Vec<Vec<Message>>,
+    /// Buffers for annotations being built ([`crate::Annotate`]).
+    #[allow(clippy::vec_box)]
+    pending: Vec<Box<Notes>>,
 }
 
 impl Drop for Local {
@@ -185,6 +216,7 @@ thread_local! {
             home: UNCLAIMED,
             parcel: Parcel::new(),
             message_lists: Vec::new(),
+            pending: Vec::new(),
         })
     };
 }
@@ -253,6 +285,49 @@ pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
         .ok()
         .flatten()
         .unwrap_or_else(|| (Vec::with_capacity(capacity), Origin::NONE))
+}
+
+/// A notes buffer for this thread's current trace: one that came back home if there is one.
+#[inline]
+pub(crate) fn trace_notes() -> Notes {
+    LOCAL
+        .try_with(|l| {
+            l.try_borrow_mut()
+                .ok()
+                .and_then(|mut l| l.parcel.notes.pop())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Notes {
+            ops: Vec::with_capacity(16),
+            text: String::with_capacity(256),
+        })
+}
+
+/// An empty buffer for an annotation being built.
+#[inline]
+pub(crate) fn pending_notes() -> Box<Notes> {
+    LOCAL
+        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.pending.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Keeps the buffer of an annotation that was applied (or dropped) for the next one.
+#[inline]
+pub(crate) fn keep_pending(mut notes: Box<Notes>) {
+    if notes.ops.capacity() > MAX_NOTE_CAPACITY || notes.text.capacity() > MAX_NOTE_TEXT_CAPACITY {
+        return;
+    }
+    notes.clear();
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if l.pending.len() < MAX_PENDING {
+                l.pending.push(notes);
+            }
+        }
+    });
 }
 
 /// This thread's origin (claiming a home on first use).
@@ -356,7 +431,7 @@ pub fn kept_on_this_thread() -> (usize, usize) {
 
 /// Keeps the memory of a batch dropped on the thread that recorded it (`origin`) for that
 /// thread's next spans; elsewhere it is simply freed.
-pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>) {
+pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: &mut Notes) {
     if origin == Origin::NONE {
         return;
     }
@@ -374,6 +449,7 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>) {
         }
         slots.clear();
         l.parcel.add_arena(std::mem::take(slots));
+        l.parcel.add_notes(std::mem::take(notes));
     });
 }
 
@@ -398,6 +474,13 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>) {
 #[derive(Default)]
 pub struct Recycler {
     parcels: Vec<(Origin, Parcel)>,
+    /// Boxes this thread made for annotations it built from notes, emptied, for the next ones.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Annotations>>,
+    /// The addresses of the boxes notes were applied to in the last batch built, sorted, and
+    /// whether this thread made them: their contents were allocated here, so they are emptied
+    /// here, and the boxes made here stay here.
+    noted: Vec<(usize, bool)>,
 }
 
 impl std::fmt::Debug for Recycler {
@@ -429,28 +512,74 @@ impl Recycler {
     /// The batch's spans as full records (as [`SpanBatch::into_events`]), keeping its slot
     /// arena to go back to the thread that recorded it.
     pub fn events(&mut self, mut batch: SpanBatch) -> Vec<SpanEvent> {
-        let events = batch.build_events();
+        let Recycler { spare, noted, .. } = self;
+        noted.clear();
+        let mut made = Vec::new();
+        let events = batch.build_events(
+            &mut || {
+                let b = spare.pop().unwrap_or_default();
+                made.push(&*b as *const Annotations as usize);
+                b
+            },
+            &mut |a| noted.push((a as *const Annotations as usize, false)),
+        );
+        if !noted.is_empty() {
+            made.sort_unstable();
+            for (at, here) in noted.iter_mut() {
+                *here = made.binary_search(at).is_ok();
+            }
+            noted.sort_unstable();
+        }
         if let Some(p) = self.parcel(batch.origin) {
             p.add_arena(std::mem::take(&mut batch.slots));
+            p.add_notes(std::mem::take(&mut batch.notes));
         }
         events
     }
 
     /// Takes the annotations of spans that came in a batch from `origin` (see
     /// [`SpanBatch::origin`]), to go back to that thread; the rest of the records is dropped.
+    /// Call it with the records of the batch [`events`](Self::events) built last.
     pub fn reclaim(&mut self, origin: Origin, spans: Vec<SpanEvent>) {
-        let Some(p) = self.parcel(origin) else {
+        let has_home = self.parcel(origin).is_some();
+        if !has_home && self.noted.is_empty() {
             return;
-        };
+        }
+        let Recycler {
+            parcels,
+            spare,
+            noted,
+        } = self;
+        let mut p = parcels
+            .iter_mut()
+            .find(|(o, _)| *o == origin)
+            .map(|(_, p)| p);
         for mut span in spans {
-            if p.boxes.len() >= MAX_BOXES {
-                break;
-            }
-            if let Some(mut a) = span.annotations.take() {
-                if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
-                    // A plain reset, not `clear`: this thread keeps no message lists.
+            let Some(mut a) = span.annotations.take() else {
+                continue;
+            };
+            let at = &*a as *const Annotations as usize;
+            match noted
+                .binary_search_by_key(&at, |&(p, _)| p)
+                .map(|i| noted[i].1)
+            {
+                // Built here from notes: emptied here (a plain reset, not `clear`: this thread
+                // keeps no message lists), and kept here if it was made here.
+                Ok(here) => {
+                    *a = Annotations::default();
+                    if here {
+                        if spare.len() < MAX_SPARE_BOXES {
+                            spare.push(a);
+                        }
+                        continue;
+                    }
+                }
+                Err(_) if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES => {
                     *a = Annotations::default();
                 }
+                Err(_) => {}
+            }
+            if let Some(p) = p.as_deref_mut() {
                 p.add_box(a);
             }
         }
@@ -655,6 +784,7 @@ mod tests {
                 kind: crate::SpanKind::Task,
                 open: false,
                 decorator: false,
+                noted: 0,
                 name: "t",
                 start: 0,
                 end: 0,
@@ -665,6 +795,7 @@ mod tests {
                 slots,
                 complete: Vec::new(),
                 origin: origin(),
+                notes: Notes::new(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
             // A batch from another thread's origin is freed, not kept.
@@ -672,11 +803,68 @@ mod tests {
                 slots: Vec::with_capacity(4),
                 complete: Vec::new(),
                 origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
+                notes: Notes::new(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn boxes_built_from_notes_are_emptied_by_the_worker_and_its_own_stay_there() {
+        let slot = |id, annotations| Slot {
+            span_id: crate::SpanId(id),
+            parent: crate::span_batch::NO_SLOT,
+            kind: crate::SpanKind::Llm,
+            open: false,
+            decorator: false,
+            noted: crate::span_batch::NOTED,
+            name: "chat",
+            start: 0,
+            end: 0,
+            event: None,
+            annotations,
+        };
+        let mut mine = Box::<Annotations>::default();
+        mine.model_name = Some("m".into());
+        let mut notes = Notes::new();
+        let mut one = Notes::new();
+        one.messages(true);
+        one.message(true, Message::assistant("noted")).unwrap();
+        notes.take_for(0, &one);
+        notes.take_for(1, &one);
+        let o = origin();
+        let batch = SpanBatch {
+            slots: vec![slot(1, Some(mine)), slot(2, None)],
+            complete: Vec::new(),
+            origin: o,
+            notes,
+        };
+        let mut r = Recycler::new();
+        let events = r.events(batch);
+        for e in &events {
+            assert_eq!(
+                e.annotations.as_ref().unwrap().output,
+                Some(SpanIo::Messages(vec![Message::assistant("noted")]))
+            );
+        }
+        assert_eq!(
+            events[0]
+                .annotations
+                .as_ref()
+                .unwrap()
+                .model_name
+                .as_deref(),
+            Some("m")
+        );
+        r.reclaim(o, events);
+        assert_eq!(r.spare.len(), 1, "the box the worker made stays with it");
+        assert_eq!(*r.spare[0], Annotations::default());
+        let p = r.parcel(o).unwrap();
+        assert_eq!(p.boxes.len(), 1, "the thread's own box goes home");
+        assert_eq!(*p.boxes[0], Annotations::default(), "emptied by the worker");
+        assert_eq!(p.notes.len(), 1, "and so does the notes buffer");
     }
 
     #[test]

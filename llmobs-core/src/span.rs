@@ -279,6 +279,21 @@ impl Span {
             _not_send: PhantomData,
         }
     }
+
+    /// Starts an attribute's `llm` or `embedding` span whose model name and provider (lower-cased)
+    /// are literals.
+    #[doc(hidden)]
+    #[inline]
+    pub fn enter_model(
+        kind: SpanKind,
+        name: &'static str,
+        model: &'static [&'static str; 2],
+    ) -> Span {
+        Span {
+            id: stack::enter_model_span(kind, name, model),
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl Drop for Span {
@@ -294,9 +309,7 @@ impl Drop for Span {
 /// stays as small as the uninstrumented one's, which is what the disabled path costs.
 #[inline(never)]
 fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool) -> Outcome) {
-    let want_output =
-        stack::with_annotations_mut(id, |_, a| !a.as_ref().is_some_and(|a| a.output_explicit))
-            .unwrap_or(false);
+    let want_output = stack::output_wanted(id);
     let o = outcome(ret, want_output);
     if o.error.is_some() {
         stack::with_span_mut(id, |e| o.apply(e));

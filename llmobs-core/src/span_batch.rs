@@ -9,6 +9,7 @@
 //! parent outside the batch) hold a full record; an annotated span, or one named at run time,
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
+use crate::notes::Notes;
 use crate::recycle::Origin;
 use crate::span_event::AgentAttribution;
 use crate::stack::ParentRef;
@@ -16,6 +17,13 @@ use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId}
 
 /// `Slot::parent` when the parent is not a slot of the same batch.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// `Slot::noted`: the trace's notes hold notes for the span...
+pub(crate) const NOTED: u8 = 1;
+/// ...which set its input...
+pub(crate) const INPUT_NOTED: u8 = 2;
+/// ...or its output.
+pub(crate) const OUTPUT_NOTED: u8 = 4;
 
 /// One span as the stack records it.
 pub(crate) struct Slot {
@@ -26,6 +34,8 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
+    /// What the trace's notes hold for this span ([`NOTED`], [`INPUT_NOTED`], [`OUTPUT_NOTED`]).
+    pub(crate) noted: u8,
     /// The name; a name known only at run time is held in `annotations` (and this is empty).
     pub(crate) name: &'static str,
     /// Monotonic start and end, in nanoseconds since the clock's anchor.
@@ -146,6 +156,8 @@ pub struct SpanBatch {
     pub(crate) complete: Vec<SpanEvent>,
     /// The thread whose memory the batch holds (see [`crate::Recycler`]).
     pub(crate) origin: Origin,
+    /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]).
+    pub(crate) notes: Notes,
 }
 
 impl Default for SpanBatch {
@@ -154,6 +166,7 @@ impl Default for SpanBatch {
             slots: Vec::new(),
             complete: Vec::new(),
             origin: Origin::NONE,
+            notes: Notes::new(),
         }
     }
 }
@@ -163,7 +176,7 @@ impl Drop for SpanBatch {
         // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
         // its memory there for the next trace.
         if self.slots.capacity() > 0 {
-            crate::recycle::dropped(self.origin, &mut self.slots);
+            crate::recycle::dropped(self.origin, &mut self.slots, &mut self.notes);
         }
     }
 }
@@ -248,6 +261,13 @@ impl SpanBatch {
         total
     }
 
+    /// Roughly how many bytes of intake JSON the annotations the batch holds as notes add to
+    /// what [`sum_contents`](Self::sum_contents) counts (they are not in the [`Annotations`] it
+    /// passes until the records are built).
+    pub fn noted_bytes(&self) -> usize {
+        self.notes.approx_bytes()
+    }
+
     /// Appends a finished span.
     pub fn push(&mut self, event: SpanEvent) {
         self.complete.push(event);
@@ -261,6 +281,10 @@ impl SpanBatch {
         }
         self.complete.append(&mut other.complete);
         let offset = self.slots.len() as u32;
+        if !other.notes.is_empty() {
+            self.notes.append(&other.notes, offset);
+            other.notes.clear();
+        }
         for s in &mut other.slots {
             if s.parent != NO_SLOT {
                 s.parent += offset;
@@ -271,11 +295,17 @@ impl SpanBatch {
 
     /// The finished spans as full records, in the order they started.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
-        self.build_events()
+        self.build_events(&mut Box::default, &mut |_| {})
     }
 
-    /// [`into_events`](Self::into_events), leaving the slot arena empty but allocated.
-    pub(crate) fn build_events(&mut self) -> Vec<SpanEvent> {
+    /// [`into_events`](Self::into_events), leaving the slot arena and the notes empty but
+    /// allocated. Spans annotated by notes and holding no box get one from `boxes`, and every
+    /// box notes were applied to is passed to `noted`.
+    pub(crate) fn build_events(
+        &mut self,
+        boxes: &mut dyn FnMut() -> Box<Annotations>,
+        noted: &mut dyn FnMut(&Annotations),
+    ) -> Vec<SpanEvent> {
         if self.slots.is_empty() {
             return std::mem::take(&mut self.complete);
         }
@@ -306,6 +336,29 @@ impl SpanBatch {
             };
             out.push(e);
         }
+        if !self.notes.is_empty() {
+            for n in &self.notes.ops {
+                let Some(e) = out.get_mut(n.slot as usize) else {
+                    continue;
+                };
+                let a = e.annotations.get_or_insert_with(&mut *boxes);
+                self.notes.apply(&n.op, a);
+            }
+            let mut last = crate::notes::APPLIED;
+            for n in &self.notes.ops {
+                if n.slot == last {
+                    continue;
+                }
+                last = n.slot;
+                if let Some(a) = out
+                    .get(n.slot as usize)
+                    .and_then(|e| e.annotations.as_deref())
+                {
+                    noted(a);
+                }
+            }
+            self.notes.clear();
+        }
         // Only a thread that exits with spans still open hands them over: they never finish.
         for i in open.into_iter().rev() {
             out.remove(i);
@@ -324,6 +377,7 @@ impl From<Vec<SpanEvent>> for SpanBatch {
             slots: Vec::new(),
             complete: events,
             origin: Origin::NONE,
+            notes: Notes::new(),
         }
     }
 }
@@ -334,6 +388,7 @@ impl From<SpanEvent> for SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
             origin: Origin::NONE,
+            notes: Notes::new(),
         }
     }
 }

@@ -29,10 +29,11 @@ use std::cell::RefCell;
 use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
-use crate::span_batch::{Slot, SpanBatch, NO_SLOT};
+use crate::notes::Notes;
+use crate::span_batch::{Slot, SpanBatch, INPUT_NOTED, NOTED, NO_SLOT, OUTPUT_NOTED};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
-use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
+use crate::{AnnotateError, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// What a new span inherits from where it starts.
 #[derive(Clone, Debug, Default)]
@@ -112,6 +113,8 @@ pub(crate) struct Stack {
     arena: Vec<Slot>,
     /// Async and detached spans of the current local trace(s) that finished on this thread.
     complete: Vec<SpanEvent>,
+    /// Annotations of the arena's spans, recorded as notes (see [`crate::notes`]).
+    notes: Notes,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
 }
@@ -166,8 +169,10 @@ pub(crate) fn start_span(
     annotations: Option<Box<Annotations>>,
 ) -> Option<SpanId> {
     match name {
-        SharedStr::Static(name) => start_slot(kind, name, None, decorator, setup, annotations),
-        runtime => start_slot(kind, "", Some(runtime), decorator, setup, annotations),
+        SharedStr::Static(name) => {
+            start_slot(kind, name, None, decorator, setup, annotations, None)
+        }
+        runtime => start_slot(kind, "", Some(runtime), decorator, setup, annotations, None),
     }
 }
 
@@ -175,7 +180,18 @@ pub(crate) fn start_span(
 /// of line, so that an instrumented function's own frame stays small (the disabled path).
 #[inline(never)]
 pub(crate) fn enter_span(kind: SpanKind, name: &'static str) -> Option<SpanId> {
-    start_slot(kind, name, None, true, None, None)
+    start_slot(kind, name, None, true, None, None, None)
+}
+
+/// [`enter_span`] for an attribute's `llm` or `embedding` span whose model name and provider
+/// are literals: the model is noted, with no annotations box.
+#[inline(never)]
+pub(crate) fn enter_model_span(
+    kind: SpanKind,
+    name: &'static str,
+    model: &'static [&'static str; 2],
+) -> Option<SpanId> {
+    start_slot(kind, name, None, true, None, None, Some(model))
 }
 
 /// Writes the slot of a new span; a `runtime` name is held in the slot's annotations box.
@@ -187,6 +203,7 @@ fn start_slot(
     decorator: bool,
     setup: Option<&mut dyn FnMut(&mut SpanEvent)>,
     mut annotations: Option<Box<Annotations>>,
+    model: Option<&'static [&'static str; 2]>,
 ) -> Option<SpanId> {
     // SAFETY: a thread's locals outlive every call made on that thread.
     let cell = unsafe { &*local()? };
@@ -223,12 +240,16 @@ fn start_slot(
         addr_of_mut!((*p).kind).write(kind);
         addr_of_mut!((*p).open).write(true);
         addr_of_mut!((*p).decorator).write(decorator);
+        addr_of_mut!((*p).noted).write(0);
         addr_of_mut!((*p).name).write(name);
         addr_of_mut!((*p).start).write(start);
         addr_of_mut!((*p).end).write(0);
         addr_of_mut!((*p).event).write(event);
         addr_of_mut!((*p).annotations).write(annotations);
         s.arena.set_len(i + 1);
+    }
+    if let Some(model) = model {
+        s.note_model(i, model);
     }
     if let Some(setup) = setup {
         setup(s.materialize(i));
@@ -418,6 +439,7 @@ pub(crate) fn with_annotations_mut<R>(
 ) -> Option<R> {
     with(|s| match find(s, id)? {
         Found::Arena(i) => {
+            s.apply_notes(i);
             let slot = &mut s.arena[i];
             Some(match &mut slot.event {
                 Some(e) => f(e.kind, &mut e.annotations),
@@ -432,6 +454,72 @@ pub(crate) fn with_annotations_mut<R>(
         }
     })
     .flatten()
+}
+
+/// Whether the open span with this id still wants its output captured: no annotation set its
+/// output explicitly.
+pub(crate) fn output_wanted(id: SpanId) -> bool {
+    with(|s| match find(s, id)? {
+        Found::Arena(i) => {
+            let slot = &s.arena[i];
+            let a = match &slot.event {
+                Some(e) => e.annotations.as_deref(),
+                None => slot.annotations.as_deref(),
+            };
+            Some(slot.noted & OUTPUT_NOTED == 0 && !a.is_some_and(|a| a.output_explicit))
+        }
+        // SAFETY: see `enter_pinned`.
+        Found::Pinned(p) => Some(
+            !unsafe { p.as_ref() }
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.output_explicit),
+        ),
+    })
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// What became of an annotation offered as notes to the current span.
+pub(crate) enum Noted {
+    /// Recorded.
+    Done,
+    /// Refused: the annotation does not fit the span.
+    Invalid(AnnotateError),
+    /// The current span is not a sync span without a full record: annotate it the general way.
+    Elsewhere,
+}
+
+/// Records one annotation's notes (`pending`) for the current span, if it is a sync span with
+/// no full record of its own. Messages are checked against the span's kind first, as
+/// [`crate::Annotate::apply`] checks them.
+pub(crate) fn note_current(pending: &Notes) -> Noted {
+    with(|s| {
+        let Some(&Frame::Arena(i)) = s.frames.last() else {
+            return Noted::Elsewhere;
+        };
+        let slot = &s.arena[i];
+        if slot.event.is_some() {
+            return Noted::Elsewhere;
+        }
+        let (input, output) = pending.sets_messages();
+        if (input || output) && slot.kind != SpanKind::Llm {
+            return Noted::Invalid(AnnotateError::MessagesOnNonLlmSpan {
+                field: if input {
+                    "input_messages"
+                } else {
+                    "output_messages"
+                },
+                kind: slot.kind,
+            });
+        }
+        let flags =
+            NOTED | if input { INPUT_NOTED } else { 0 } | if output { OUTPUT_NOTED } else { 0 };
+        s.arena[i].noted |= flags;
+        s.notes_for_trace().take_for(i as u32, pending);
+        Noted::Done
+    })
+    .unwrap_or(Noted::Elsewhere)
 }
 
 /// What the top frame is, for annotating "the current span".
@@ -460,6 +548,42 @@ pub(crate) fn has_open_span() -> bool {
 }
 
 impl Stack {
+    /// The notes of the arena's trace, with room reserved once a trace starts noting.
+    #[inline]
+    fn notes_for_trace(&mut self) -> &mut Notes {
+        if self.notes.ops.capacity() == 0 {
+            self.notes = crate::recycle::trace_notes();
+        }
+        &mut self.notes
+    }
+
+    /// Records the model of slot `i`'s span: a note, or in its full record if it has one.
+    fn note_model(&mut self, i: usize, model: &'static [&'static str; 2]) {
+        match self.arena[i].event.as_mut() {
+            None => {
+                self.arena[i].noted |= NOTED;
+                self.notes_for_trace().model(i as u32, model);
+            }
+            Some(e) => {
+                let a = e.annotations.get_or_insert_with(Annotations::boxed);
+                a.model_name = Some(SharedStr::Static(model[0]));
+                a.model_provider = Some(SharedStr::Static(model[1]));
+            }
+        }
+    }
+
+    /// Applies the notes of slot `i` to its annotations: before anything else writes there, or
+    /// the span gets its full record, so that what came first stays first.
+    #[inline]
+    fn apply_notes(&mut self, i: usize) {
+        let slot = &mut self.arena[i];
+        if slot.noted & NOTED != 0 {
+            slot.noted = 0;
+            self.notes
+                .apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
+        }
+    }
+
     fn current_parent(&self) -> ParentRef {
         match self.frames.last() {
             None => ParentRef::default(),
@@ -494,6 +618,7 @@ impl Stack {
     /// The full record of slot `i`, built from what it inherits if it had none.
     fn materialize(&mut self, i: usize) -> &mut SpanEvent {
         if self.arena[i].event.is_none() {
+            self.apply_notes(i);
             let slot = &self.arena[i];
             let mut e = if slot.parent == NO_SLOT {
                 slot.build_event(None)
@@ -564,10 +689,12 @@ impl Stack {
             let (next, origin) = crate::recycle::next_arena(cap);
             let slots = std::mem::replace(&mut self.arena, next);
             let complete = std::mem::take(&mut self.complete);
+            let notes = std::mem::take(&mut self.notes);
             return Some(SpanBatch {
                 slots,
                 complete,
                 origin,
+                notes,
             });
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
@@ -581,6 +708,11 @@ impl Stack {
     /// no longer find each other by position.
     fn split_finished(&mut self) -> Option<SpanBatch> {
         let n = self.arena.len();
+        // Notes name slots by position, which changes here: every span takes its own along.
+        for i in 0..n {
+            self.apply_notes(i);
+        }
+        self.notes.clear();
         for i in 0..n {
             let s = &self.arena[i];
             let parent_stays = s.parent != NO_SLOT && self.arena[s.parent as usize].open;
@@ -615,6 +747,7 @@ impl Stack {
             slots: finished,
             complete: std::mem::take(&mut self.complete),
             origin: crate::recycle::origin(),
+            notes: Notes::new(),
         };
         (!batch.is_empty()).then_some(batch)
     }

@@ -302,11 +302,34 @@ fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
         && opts.ml_app.is_none()
         && opts.model_name.is_none()
         && opts.model_provider.is_none();
+    let literal = |v: &Option<Expr>| match v {
+        Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        })) => Some(lit.clone()),
+        _ => None,
+    };
+    let variant = Ident::new(kind.spec().variant, Span::call_site());
+    let name = &opts.name;
     if plain {
-        let variant = Ident::new(kind.spec().variant, Span::call_site());
-        let name = &opts.name;
         quote! {
             ::llmobs::__private::Span::enter(::llmobs::__private::SpanKind::#variant, #name)
+        }
+    } else if let (None, None, Some(model), true) = (
+        &opts.session_id,
+        &opts.ml_app,
+        literal(&opts.model_name),
+        opts.model_provider.is_none() || literal(&opts.model_provider).is_some(),
+    ) {
+        // A model known at compile time: noted, with no builder and no annotations box.
+        let provider = literal(&opts.model_provider)
+            .map_or_else(|| "custom".to_owned(), |p| p.value().to_lowercase());
+        quote! {
+            ::llmobs::__private::Span::enter_model(
+                ::llmobs::__private::SpanKind::#variant,
+                #name,
+                &[#model, #provider],
+            )
         }
     } else {
         let builder = builder(kind, opts);
