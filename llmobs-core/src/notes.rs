@@ -215,6 +215,29 @@ impl Notes {
         });
     }
 
+    /// Notes `text` as the whole output, one message with no role, of the span in slot `slot`
+    /// (a model call's return value); `false` if it is too long for a note.
+    pub(crate) fn output_text(&mut self, slot: u32, text: &str) -> bool {
+        if text.len() > MAX_NOTE_TEXT || self.text.len() + text.len() > u32::MAX as usize {
+            return false;
+        }
+        let text = self.push_text(text);
+        let role = known_role("").unwrap_or(0);
+        self.ops.push(Note {
+            slot,
+            op: Op::Messages { output: true },
+        });
+        self.ops.push(Note {
+            slot,
+            op: Op::Message {
+                output: true,
+                role,
+                text,
+            },
+        });
+        true
+    }
+
     /// Whether a metric key can be held in a note.
     pub(crate) fn holds_key(&self, key: &str) -> bool {
         key.len() <= MAX_NOTE_TEXT && self.text.len() + key.len() <= u32::MAX as usize

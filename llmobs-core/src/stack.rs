@@ -480,6 +480,23 @@ pub(crate) fn output_wanted(id: SpanId) -> bool {
     .unwrap_or(false)
 }
 
+/// Notes `text` as the output message (with no role) of the open `llm` span with this id, if
+/// it is a sync span with no full record; returns whether it did.
+pub(crate) fn note_output_text(id: SpanId, text: &str) -> bool {
+    with(|s| match find(s, id)? {
+        Found::Arena(i) if s.arena[i].event.is_none() && s.arena[i].kind == SpanKind::Llm => {
+            let noted = s.notes_for_trace().output_text(i as u32, text);
+            if noted {
+                s.arena[i].noted |= NOTED;
+            }
+            Some(noted)
+        }
+        _ => Some(false),
+    })
+    .flatten()
+    .unwrap_or(false)
+}
+
 /// What became of an annotation offered as notes to the current span.
 pub(crate) enum Noted {
     /// Recorded.
