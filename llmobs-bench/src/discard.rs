@@ -12,16 +12,31 @@ use llmobs_core::{EvaluationMetric, Recycler, SpanBatch};
 use llmobs_exporter::{Config, Encoder};
 
 /// What the consumer did, so a bench can say how much of the load was encoded.
+///
+/// Every counter is on cache lines of its own, as the exporter's are: sharing a line, each
+/// hand-over would fetch it from the consumer's core.
 #[derive(Debug, Default)]
 pub struct Counts {
     /// Spans encoded.
-    pub encoded: AtomicU64,
+    pub encoded: Line,
     /// Bytes of JSON produced.
-    pub bytes: AtomicU64,
+    pub bytes: Line,
     /// Spans dropped because the queue was full.
-    pub dropped: AtomicU64,
+    pub dropped: Line,
     /// Spans accepted into the queue.
-    pub accepted: AtomicU64,
+    pub accepted: Line,
+}
+
+/// A counter alone on a pair of cache lines.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Line(pub AtomicU64);
+
+impl std::ops::Deref for Line {
+    type Target = AtomicU64;
+    fn deref(&self) -> &AtomicU64 {
+        &self.0
+    }
 }
 
 /// The sink; install it with [`DiscardSink::install`].

@@ -211,7 +211,9 @@ impl SpanBatch {
     }
 
     /// Every span's name and what annotation recorded on it: what makes one span's encoded
-    /// size differ from another's (the rest is ids, a kind and two times).
+    /// size differ from another's (the rest is ids, a kind and two times). Plain messages and
+    /// metrics of sync spans are held as notes until the records are built, and are not in
+    /// these [`Annotations`]: [`noted_bytes`](Self::noted_bytes) counts them.
     ///
     /// ```
     /// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
