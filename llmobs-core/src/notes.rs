@@ -125,13 +125,6 @@ pub(crate) struct Notes {
 pub(crate) const APPLIED: u32 = u32::MAX;
 
 impl Notes {
-    pub(crate) const fn new() -> Self {
-        Notes {
-            ops: Vec::new(),
-            text: String::new(),
-        }
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
@@ -267,6 +260,15 @@ impl Notes {
         }));
     }
 
+    /// Moves the notes' spans `slots` later (their batch was appended to another).
+    pub(crate) fn shift_slots(&mut self, slots: u32) {
+        for n in &mut self.ops {
+            if n.slot != APPLIED {
+                n.slot += slots;
+            }
+        }
+    }
+
     /// Which of the input and output messages the notes set: `(input, output)`.
     pub(crate) fn sets_messages(&self) -> (bool, bool) {
         let mut sets = (false, false);
@@ -379,7 +381,7 @@ mod tests {
     use super::*;
 
     fn one(f: impl FnOnce(&mut Notes)) -> Annotations {
-        let mut n = Notes::new();
+        let mut n = Notes::default();
         f(&mut n);
         let mut a = Annotations::default();
         n.apply_all(&mut a);
@@ -409,7 +411,7 @@ mod tests {
 
     #[test]
     fn only_plain_messages_of_known_roles_are_noted() {
-        let mut n = Notes::new();
+        let mut n = Notes::default();
         assert!(n.message(false, Message::new("critic", "x")).is_err());
         assert!(n.message(false, Message::tool("42", "call-1")).is_err());
         let big = "x".repeat(MAX_NOTE_TEXT + 1);
@@ -443,14 +445,14 @@ mod tests {
 
     #[test]
     fn notes_of_one_slot_are_applied_once_and_texts_survive_appending() {
-        let mut one_annotation = Notes::new();
+        let mut one_annotation = Notes::default();
         one_annotation.messages(true);
         one_annotation
             .message(true, Message::assistant("hi"))
             .unwrap();
-        let mut trace = Notes::new();
+        let mut trace = Notes::default();
         trace.take_for(1, &one_annotation);
-        let mut other = Notes::new();
+        let mut other = Notes::default();
         other.take_for(0, &one_annotation);
         trace.append(&other, 2);
         assert_eq!(
@@ -476,7 +478,7 @@ mod tests {
             model_name: Some("set".into()),
             ..Annotations::default()
         };
-        let n = Notes::new();
+        let n = Notes::default();
         n.apply(&Op::Model(&["gpt", "openai"]), &mut a);
         assert_eq!(a.model_name.as_deref(), Some("set"));
         assert_eq!(a.model_provider.as_deref(), Some("openai"));

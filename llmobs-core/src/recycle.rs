@@ -70,7 +70,8 @@ struct Parcel {
     // Boxed on purpose: the boxes are the allocations spans hold and give back.
     #[allow(clippy::vec_box)]
     boxes: Vec<Box<Annotations>>,
-    notes: Vec<Notes>,
+    #[allow(clippy::vec_box)]
+    notes: Vec<Box<Notes>>,
 }
 
 impl Parcel {
@@ -88,7 +89,7 @@ impl Parcel {
     }
 
     /// Adds an emptied notes buffer if the bounds allow; else it is freed here.
-    fn add_notes(&mut self, mut notes: Notes) {
+    fn add_notes(&mut self, mut notes: Box<Notes>) {
         if notes.ops.capacity() > 0
             && notes.ops.capacity() <= MAX_NOTE_CAPACITY
             && notes.text.capacity() <= MAX_NOTE_TEXT_CAPACITY
@@ -294,7 +295,7 @@ pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
 
 /// A notes buffer for this thread's current trace: one that came back home if there is one.
 #[inline]
-pub(crate) fn trace_notes() -> Notes {
+pub(crate) fn trace_notes() -> Box<Notes> {
     LOCAL
         .try_with(|l| {
             l.try_borrow_mut()
@@ -303,9 +304,11 @@ pub(crate) fn trace_notes() -> Notes {
         })
         .ok()
         .flatten()
-        .unwrap_or_else(|| Notes {
-            ops: Vec::with_capacity(16),
-            text: String::with_capacity(256),
+        .unwrap_or_else(|| {
+            Box::new(Notes {
+                ops: Vec::with_capacity(16),
+                text: String::with_capacity(256),
+            })
         })
 }
 
@@ -436,7 +439,7 @@ pub fn kept_on_this_thread() -> (usize, usize) {
 
 /// Keeps the memory of a batch dropped on the thread that recorded it (`origin`) for that
 /// thread's next spans; elsewhere it is simply freed.
-pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: &mut Notes) {
+pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<Notes>>) {
     if origin == Origin::NONE {
         return;
     }
@@ -454,7 +457,9 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: &mut Notes) 
         }
         slots.clear();
         l.parcel.add_arena(std::mem::take(slots));
-        l.parcel.add_notes(std::mem::take(notes));
+        if let Some(notes) = notes {
+            l.parcel.add_notes(notes);
+        }
     });
 }
 
@@ -537,7 +542,9 @@ impl Recycler {
         }
         if let Some(p) = self.parcel(batch.origin) {
             p.add_arena(std::mem::take(&mut batch.slots));
-            p.add_notes(std::mem::take(&mut batch.notes));
+            if let Some(notes) = batch.notes.take() {
+                p.add_notes(notes);
+            }
         }
         events
     }
@@ -737,7 +744,7 @@ mod tests {
                 slots: Vec::with_capacity(8),
                 complete: Vec::new(),
                 origin: o,
-                notes: Notes::new(),
+                notes: None,
             });
             std::thread::spawn(move || {
                 let mut r = Recycler::new();
@@ -826,7 +833,7 @@ mod tests {
                 slots,
                 complete: Vec::new(),
                 origin: origin(),
-                notes: Notes::new(),
+                notes: None,
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
             // A batch from another thread's origin is freed, not kept.
@@ -834,7 +841,7 @@ mod tests {
                 slots: Vec::with_capacity(4),
                 complete: Vec::new(),
                 origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
-                notes: Notes::new(),
+                notes: None,
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
         })
@@ -859,8 +866,8 @@ mod tests {
         };
         let mut mine = Box::<Annotations>::default();
         mine.model_name = Some("m".into());
-        let mut notes = Notes::new();
-        let mut one = Notes::new();
+        let mut notes = Notes::default();
+        let mut one = Notes::default();
         one.messages(true);
         one.message(true, Message::assistant("noted")).unwrap();
         notes.take_for(0, &one);
@@ -870,7 +877,7 @@ mod tests {
             slots: vec![slot(1, Some(mine)), slot(2, None)],
             complete: Vec::new(),
             origin: o,
-            notes,
+            notes: Some(Box::new(notes)),
         };
         let mut r = Recycler::new();
         let events = r.events(batch);

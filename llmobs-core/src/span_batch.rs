@@ -156,8 +156,9 @@ pub struct SpanBatch {
     pub(crate) complete: Vec<SpanEvent>,
     /// The thread whose memory the batch holds (see [`crate::Recycler`]).
     pub(crate) origin: Origin,
-    /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]).
-    pub(crate) notes: Notes,
+    /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]); boxed, so
+    /// that a batch without any stays small to move.
+    pub(crate) notes: Option<Box<Notes>>,
 }
 
 impl Default for SpanBatch {
@@ -166,7 +167,7 @@ impl Default for SpanBatch {
             slots: Vec::new(),
             complete: Vec::new(),
             origin: Origin::NONE,
-            notes: Notes::new(),
+            notes: None,
         }
     }
 }
@@ -176,7 +177,7 @@ impl Drop for SpanBatch {
         // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
         // its memory there for the next trace.
         if self.slots.capacity() > 0 {
-            crate::recycle::dropped(self.origin, &mut self.slots, &mut self.notes);
+            crate::recycle::dropped(self.origin, &mut self.slots, self.notes.take());
         }
     }
 }
@@ -267,7 +268,7 @@ impl SpanBatch {
     /// what [`sum_contents`](Self::sum_contents) counts (they are not in the [`Annotations`] it
     /// passes until the records are built).
     pub fn noted_bytes(&self) -> usize {
-        self.notes.approx_bytes()
+        self.notes.as_ref().map_or(0, |n| n.approx_bytes())
     }
 
     /// Appends a finished span.
@@ -283,9 +284,15 @@ impl SpanBatch {
         }
         self.complete.append(&mut other.complete);
         let offset = self.slots.len() as u32;
-        if !other.notes.is_empty() {
-            self.notes.append(&other.notes, offset);
-            other.notes.clear();
+        if let Some(theirs) = other.notes.take() {
+            match &mut self.notes {
+                Some(ours) => ours.append(&theirs, offset),
+                None => {
+                    let mut theirs = theirs;
+                    theirs.shift_slots(offset);
+                    self.notes = Some(theirs);
+                }
+            }
         }
         for s in &mut other.slots {
             if s.parent != NO_SLOT {
@@ -338,16 +345,16 @@ impl SpanBatch {
             };
             out.push(e);
         }
-        if !self.notes.is_empty() {
-            for n in &self.notes.ops {
+        if let Some(notes) = self.notes.as_deref_mut().filter(|n| !n.is_empty()) {
+            for n in &notes.ops {
                 let Some(e) = out.get_mut(n.slot as usize) else {
                     continue;
                 };
                 let a = e.annotations.get_or_insert_with(&mut *boxes);
-                self.notes.apply(&n.op, a);
+                notes.apply(&n.op, a);
             }
             let mut last = crate::notes::APPLIED;
-            for n in &self.notes.ops {
+            for n in &notes.ops {
                 if n.slot == last {
                     continue;
                 }
@@ -359,7 +366,7 @@ impl SpanBatch {
                     noted(a);
                 }
             }
-            self.notes.clear();
+            notes.clear();
         }
         // Only a thread that exits with spans still open hands them over: they never finish.
         for i in open.into_iter().rev() {
@@ -379,7 +386,7 @@ impl From<Vec<SpanEvent>> for SpanBatch {
             slots: Vec::new(),
             complete: events,
             origin: Origin::NONE,
-            notes: Notes::new(),
+            notes: None,
         }
     }
 }
@@ -390,7 +397,7 @@ impl From<SpanEvent> for SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
             origin: Origin::NONE,
-            notes: Notes::new(),
+            notes: None,
         }
     }
 }
@@ -402,5 +409,51 @@ mod tests {
     #[test]
     fn a_slot_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 64);
+    }
+
+    fn root(id: u64, notes: Option<(u32, &str)>) -> SpanBatch {
+        let slot = Slot {
+            span_id: SpanId(id),
+            parent: NO_SLOT,
+            kind: SpanKind::Llm,
+            open: false,
+            decorator: false,
+            noted: 0,
+            name: "chat",
+            start: 0,
+            end: 0,
+            event: None,
+            annotations: None,
+        };
+        let notes = notes.map(|(slot, text)| {
+            let mut one = Notes::default();
+            one.messages(true);
+            one.message(true, crate::Message::assistant(text)).unwrap();
+            let mut trace = Notes::default();
+            trace.take_for(slot, &one);
+            Box::new(trace)
+        });
+        SpanBatch {
+            slots: vec![slot],
+            complete: Vec::new(),
+            origin: Origin::NONE,
+            notes,
+        }
+    }
+
+    #[test]
+    fn appended_batches_keep_each_span_its_notes() {
+        let text = |e: &SpanEvent| match e.annotations.as_ref().and_then(|a| a.output.as_ref()) {
+            Some(crate::SpanIo::Messages(m)) => m[0].content.clone(),
+            _ => String::new(),
+        };
+        let mut b = root(1, None);
+        b.append(root(2, Some((0, "two"))));
+        b.append(root(3, Some((0, "three"))));
+        let events = b.into_events();
+        assert_eq!(
+            events.iter().map(text).collect::<Vec<_>>(),
+            ["", "two", "three"]
+        );
     }
 }

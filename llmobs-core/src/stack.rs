@@ -113,8 +113,9 @@ pub(crate) struct Stack {
     arena: Vec<Slot>,
     /// Async and detached spans of the current local trace(s) that finished on this thread.
     complete: Vec<SpanEvent>,
-    /// Annotations of the arena's spans, recorded as notes (see [`crate::notes`]).
-    notes: Notes,
+    /// Annotations of the arena's spans, recorded as notes (see [`crate::notes`]), once there
+    /// are any.
+    notes: Option<Box<Notes>>,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
 }
@@ -568,10 +569,7 @@ impl Stack {
     /// The notes of the arena's trace, with room reserved once a trace starts noting.
     #[inline]
     fn notes_for_trace(&mut self) -> &mut Notes {
-        if self.notes.ops.capacity() == 0 {
-            self.notes = crate::recycle::trace_notes();
-        }
-        &mut self.notes
+        self.notes.get_or_insert_with(crate::recycle::trace_notes)
     }
 
     /// Records the model of slot `i`'s span: a note, or in its full record if it has one.
@@ -596,8 +594,9 @@ impl Stack {
         let slot = &mut self.arena[i];
         if slot.noted & NOTED != 0 {
             slot.noted = 0;
-            self.notes
-                .apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
+            if let Some(notes) = &mut self.notes {
+                notes.apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
+            }
         }
     }
 
@@ -706,7 +705,7 @@ impl Stack {
             let (next, origin) = crate::recycle::next_arena(cap);
             let slots = std::mem::replace(&mut self.arena, next);
             let complete = std::mem::take(&mut self.complete);
-            let notes = std::mem::take(&mut self.notes);
+            let notes = self.notes.take();
             return Some(SpanBatch {
                 slots,
                 complete,
@@ -729,7 +728,9 @@ impl Stack {
         for i in 0..n {
             self.apply_notes(i);
         }
-        self.notes.clear();
+        if let Some(notes) = &mut self.notes {
+            notes.clear();
+        }
         for i in 0..n {
             let s = &self.arena[i];
             let parent_stays = s.parent != NO_SLOT && self.arena[s.parent as usize].open;
@@ -764,7 +765,7 @@ impl Stack {
             slots: finished,
             complete: std::mem::take(&mut self.complete),
             origin: crate::recycle::origin(),
-            notes: Notes::new(),
+            notes: None,
         };
         (!batch.is_empty()).then_some(batch)
     }
