@@ -50,8 +50,11 @@ const MAX_ARENA_SLOTS: usize = 128;
 /// a larger content is freed by the worker and the box goes home empty. This bounds in bytes
 /// what a thread that stops recording holds until it exits.
 const MAX_CONTENT_BYTES: usize = 1024;
-/// The most emptied notes buffers (see [`crate::notes`]) a thread keeps, and a home takes...
-const MAX_NOTES: usize = 256;
+/// The most emptied notes buffers (see [`crate::notes`]) a thread keeps, and a home takes, as
+/// many as arenas: a burst of annotated traces needs one each...
+const MAX_NOTES: usize = 2048;
+/// ...holding at most this many bytes together...
+const MAX_NOTES_BYTES: usize = 1 << 20;
 /// ...each with room for at most this many notes...
 const MAX_NOTE_CAPACITY: usize = 1024;
 /// ...and this many bytes of text.
@@ -72,6 +75,15 @@ struct Parcel {
     boxes: Vec<Box<Annotations>>,
     #[allow(clippy::vec_box)]
     notes: Vec<Box<Notes>>,
+    /// The bytes `notes` hold (see [`notes_bytes`]).
+    notes_bytes: usize,
+}
+
+/// What a kept notes buffer holds, in bytes.
+fn notes_bytes(n: &Notes) -> usize {
+    std::mem::size_of::<Notes>()
+        + n.ops.capacity() * std::mem::size_of::<crate::notes::Note>()
+        + n.text.capacity()
 }
 
 impl Parcel {
@@ -81,6 +93,7 @@ impl Parcel {
             slots: 0,
             boxes: Vec::new(),
             notes: Vec::new(),
+            notes_bytes: 0,
         }
     }
 
@@ -90,12 +103,15 @@ impl Parcel {
 
     /// Adds an emptied notes buffer if the bounds allow; else it is freed here.
     fn add_notes(&mut self, mut notes: Box<Notes>) {
+        let bytes = notes_bytes(&notes);
         if notes.ops.capacity() > 0
             && notes.ops.capacity() <= MAX_NOTE_CAPACITY
             && notes.text.capacity() <= MAX_NOTE_TEXT_CAPACITY
             && self.notes.len() < MAX_NOTES
+            && self.notes_bytes + bytes <= MAX_NOTES_BYTES
         {
             notes.clear();
+            self.notes_bytes += bytes;
             self.notes.push(notes);
         }
     }
@@ -111,6 +127,12 @@ impl Parcel {
             self.slots += cap;
             self.arenas.push(arena);
         }
+    }
+
+    fn pop_notes(&mut self) -> Option<Box<Notes>> {
+        let n = self.notes.pop()?;
+        self.notes_bytes -= notes_bytes(&n);
+        Some(n)
     }
 
     fn pop_arena(&mut self) -> Option<Vec<Slot>> {
@@ -300,14 +322,14 @@ pub(crate) fn trace_notes() -> Box<Notes> {
         .try_with(|l| {
             l.try_borrow_mut()
                 .ok()
-                .and_then(|mut l| l.parcel.notes.pop())
+                .and_then(|mut l| l.parcel.pop_notes())
         })
         .ok()
         .flatten()
         .unwrap_or_else(|| {
             Box::new(Notes {
-                ops: Vec::with_capacity(16),
-                text: String::with_capacity(256),
+                ops: Vec::with_capacity(8),
+                text: String::with_capacity(128),
             })
         })
 }
