@@ -22,6 +22,7 @@
 //! thread that exits gives its home up and frees its mail.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -67,14 +68,16 @@ const MAX_SPARE_BOXES: usize = 2048;
 /// What goes back to one thread.
 #[derive(Default)]
 struct Parcel {
-    arenas: Vec<Vec<Slot>>,
+    /// Reused from the back: what this thread kept itself is pushed there, what came home
+    /// (last read on the exporter's core) at the front.
+    arenas: VecDeque<Vec<Slot>>,
     /// The capacity of `arenas`, in slots.
     slots: usize,
     // Boxed on purpose: the boxes are the allocations spans hold and give back.
     #[allow(clippy::vec_box)]
     boxes: Vec<Box<Annotations>>,
-    #[allow(clippy::vec_box)]
-    notes: Vec<Box<Notes>>,
+    /// As `arenas`.
+    notes: VecDeque<Box<Notes>>,
     /// The bytes `notes` hold (see [`notes_bytes`]).
     notes_bytes: usize,
 }
@@ -89,10 +92,10 @@ fn notes_bytes(n: &Notes) -> usize {
 impl Parcel {
     const fn new() -> Self {
         Parcel {
-            arenas: Vec::new(),
+            arenas: VecDeque::new(),
             slots: 0,
             boxes: Vec::new(),
-            notes: Vec::new(),
+            notes: VecDeque::new(),
             notes_bytes: 0,
         }
     }
@@ -101,8 +104,9 @@ impl Parcel {
         self.arenas.is_empty() && self.boxes.is_empty() && self.notes.is_empty()
     }
 
-    /// Adds an emptied notes buffer if the bounds allow; else it is freed here.
-    fn add_notes(&mut self, mut notes: Box<Notes>) {
+    /// Adds an emptied notes buffer if the bounds allow (`home`: at the front, as one that came
+    /// home); else it is freed here.
+    fn add_notes(&mut self, mut notes: Box<Notes>, home: bool) {
         let bytes = notes_bytes(&notes);
         if notes.ops.capacity() > 0
             && notes.ops.capacity() <= MAX_NOTE_CAPACITY
@@ -112,12 +116,17 @@ impl Parcel {
         {
             notes.clear();
             self.notes_bytes += bytes;
-            self.notes.push(notes);
+            if home {
+                self.notes.push_front(notes);
+            } else {
+                self.notes.push_back(notes);
+            }
         }
     }
 
-    /// Adds an emptied arena if the bounds allow; else it is freed here.
-    fn add_arena(&mut self, arena: Vec<Slot>) {
+    /// Adds an emptied arena if the bounds allow (`home`: at the front, as one that came home);
+    /// else it is freed here.
+    fn add_arena(&mut self, arena: Vec<Slot>, home: bool) {
         let cap = arena.capacity();
         if cap > 0
             && cap <= MAX_ARENA_SLOTS
@@ -125,18 +134,22 @@ impl Parcel {
             && self.slots + cap <= MAX_SLOTS
         {
             self.slots += cap;
-            self.arenas.push(arena);
+            if home {
+                self.arenas.push_front(arena);
+            } else {
+                self.arenas.push_back(arena);
+            }
         }
     }
 
     fn pop_notes(&mut self) -> Option<Box<Notes>> {
-        let n = self.notes.pop()?;
+        let n = self.notes.pop_back()?;
         self.notes_bytes -= notes_bytes(&n);
         Some(n)
     }
 
     fn pop_arena(&mut self) -> Option<Vec<Slot>> {
-        let a = self.arenas.pop()?;
+        let a = self.arenas.pop_back()?;
         self.slots -= a.capacity();
         Some(a)
     }
@@ -148,16 +161,17 @@ impl Parcel {
         }
     }
 
-    /// Moves as much of `other` in as the bounds allow; the rest is freed with `other`.
-    fn take_from(&mut self, other: Parcel) {
+    /// Moves as much of `other` in as the bounds allow (`home`: below what is here, as what
+    /// came home); the rest is freed with `other`.
+    fn take_from(&mut self, other: Parcel, home: bool) {
         for a in other.arenas {
-            self.add_arena(a);
+            self.add_arena(a, home);
         }
         for b in other.boxes {
             self.add_box(b);
         }
         for n in other.notes {
-            self.add_notes(n);
+            self.add_notes(n, home);
         }
     }
 }
@@ -265,13 +279,10 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn collect_slow(&mut self, home: &Home) {
-        // What does not fit is freed here, on the thread that allocated it.
-        let kept = self.parcel.arenas.len();
-        self.parcel.take_from(home.take_mail());
-        // Arenas this thread kept itself (batches dropped here) are still in its cache; those
-        // that came home were last read on the exporter's core. Reused last-in first-out, the
-        // ones kept here go first.
-        self.parcel.arenas.rotate_left(kept);
+        // What does not fit is freed here, on the thread that allocated it. Arenas and notes
+        // this thread kept itself (batches dropped here) are still in its cache; those that
+        // came home were last read on the exporter's core: they go below, to be reused last.
+        self.parcel.take_from(home.take_mail(), true);
     }
 }
 
@@ -478,9 +489,9 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
             }
         }
         slots.clear();
-        l.parcel.add_arena(std::mem::take(slots));
+        l.parcel.add_arena(std::mem::take(slots), false);
         if let Some(notes) = notes {
-            l.parcel.add_notes(notes);
+            l.parcel.add_notes(notes, false);
         }
     });
 }
@@ -563,9 +574,9 @@ impl Recycler {
             noted.sort_unstable();
         }
         if let Some(p) = self.parcel(batch.origin) {
-            p.add_arena(std::mem::take(&mut batch.slots));
+            p.add_arena(std::mem::take(&mut batch.slots), false);
             if let Some(notes) = batch.notes.take() {
-                p.add_notes(notes);
+                p.add_notes(notes, false);
             }
         }
         events
@@ -628,7 +639,7 @@ impl Recycler {
                 continue;
             }
             if let Ok(mut mail) = home.mail.lock() {
-                mail.take_from(parcel);
+                mail.take_from(parcel, false);
             }
             home.has_mail.store(true, Ordering::Relaxed);
         }
@@ -728,9 +739,9 @@ mod tests {
                 let mut r = Recycler::new();
                 let p = r.parcel(o).unwrap();
                 for _ in 0..MAX_SLOTS / 4 + 5 {
-                    p.add_arena(Vec::with_capacity(4));
+                    p.add_arena(Vec::with_capacity(4), false);
                 }
-                p.add_arena(Vec::with_capacity(MAX_ARENA_SLOTS + 1));
+                p.add_arena(Vec::with_capacity(MAX_ARENA_SLOTS + 1), false);
                 for _ in 0..MAX_BOXES + 5 {
                     p.add_box(Box::default());
                 }
@@ -770,7 +781,7 @@ mod tests {
             });
             std::thread::spawn(move || {
                 let mut r = Recycler::new();
-                r.parcel(o).unwrap().add_arena(Vec::with_capacity(4));
+                r.parcel(o).unwrap().add_arena(Vec::with_capacity(4), false);
                 r.send();
             })
             .join()
