@@ -724,12 +724,20 @@ impl Stack {
     /// no longer find each other by position.
     fn split_finished(&mut self) -> Option<SpanBatch> {
         let n = self.arena.len();
-        // Notes name slots by position, which changes here: every span takes its own along.
-        for i in 0..n {
-            self.apply_notes(i);
-        }
-        if let Some(notes) = &mut self.notes {
+        // Notes name slots by position, which changes here: every span takes its own along,
+        // in one pass over the notes.
+        if let Some(notes) = self.notes.as_deref_mut() {
+            for k in 0..notes.ops.len() {
+                let Some(slot) = self.arena.get_mut(notes.ops[k].slot as usize) else {
+                    continue;
+                };
+                let a = slot.annotations.get_or_insert_with(Annotations::boxed);
+                notes.apply(&notes.ops[k].op, a);
+            }
             notes.clear();
+            for slot in &mut self.arena {
+                slot.noted = 0;
+            }
         }
         for i in 0..n {
             let s = &self.arena[i];
