@@ -756,6 +756,9 @@ fn noted_and_direct_annotations_apply_in_the_order_they_were_made() {
 fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
     let call = ToolCall::function("lookup", json!({"sku": "S1"}));
     let spans = capture(|| {
+        // Under a plain root, so that the chat span is a slot that takes notes (a span started
+        // straight under a test capture gets its full record at once).
+        let _root = llmobs::workflow("root").start();
         let _chat = llmobs::llm("chat").model_name("m").start();
         llmobs::annotate()
             .metric("input_tokens", 7)
@@ -768,7 +771,8 @@ fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
             .apply()
             .unwrap();
     });
-    let input = spans[0].input().and_then(SpanIo::as_messages).unwrap();
+    let chat = spans.iter().find(|s| s.name == "chat").unwrap();
+    let input = chat.input().and_then(SpanIo::as_messages).unwrap();
     assert_eq!(
         input,
         [
@@ -778,7 +782,32 @@ fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
             Message::user("last"),
         ]
     );
-    assert_eq!(spans[0].metric("input_tokens"), Some(7.0));
+    assert_eq!(chat.metric("input_tokens"), Some(7.0));
+}
+
+#[test]
+fn a_span_annotated_over_and_over_keeps_the_last_annotation() {
+    // A streamed reply re-annotated on every chunk: past the notes' bounds the annotations go
+    // into the span's box, where each replaces the one before.
+    let chunk = "y".repeat(4096);
+    let spans = capture(|| {
+        let _root = llmobs::workflow("root").start();
+        let _chat = llmobs::llm("chat").model_name("m").start();
+        let mut reply = String::new();
+        for i in 0..200u64 {
+            reply.push_str(&chunk[..20]);
+            llmobs::annotate()
+                .output_messages([Message::assistant(format!("{reply}{chunk}"))])
+                .metric("output_tokens", i)
+                .apply()
+                .unwrap();
+        }
+    });
+    let chat = spans.iter().find(|s| s.name == "chat").unwrap();
+    let out = chat.output().and_then(SpanIo::as_messages).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].content.len(), 200 * 20 + 4096);
+    assert_eq!(chat.metric("output_tokens"), Some(199.0));
 }
 
 #[test]
@@ -835,13 +864,17 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
     #[llmobs::embedding(model_name = "e5")]
     fn embed() {}
     let spans = capture(|| {
-        chat("q1");
-        embed();
-        // Under a span with a full record of its own (a session override), too.
-        let _s = llmobs::workflow("w").session_id("s").start();
+        {
+            // Slots under a plain root: the model, the annotation and the returned text are
+            // noted.
+            let _root = llmobs::workflow("root").start();
+            chat("q1");
+            embed();
+        }
+        // Straight under the capture, a span gets its full record at once: the general way.
         chat("q2");
     });
-    let first = &spans[0];
+    let first = spans.iter().find(|s| s.name == "chat").unwrap();
     assert_eq!(
         (first.model_name(), first.model_provider()),
         (Some("gpt-4o-mini"), Some("openai"))
@@ -856,13 +889,21 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
         first.output().and_then(SpanIo::as_messages).unwrap(),
         [Message::new("", "re: q1")]
     );
+    let embed = spans.iter().find(|s| s.name == "embed").unwrap();
     assert_eq!(
-        (spans[1].model_name(), spans[1].model_provider()),
+        (embed.model_name(), embed.model_provider()),
         (Some("e5"), Some("custom"))
     );
     let second = spans.iter().filter(|s| s.name == "chat").nth(1).unwrap();
-    assert_eq!(second.model_name(), Some("gpt-4o-mini"));
-    assert_eq!(second.session_id.as_deref(), Some("s"));
+    assert_eq!(
+        (second.model_name(), second.model_provider()),
+        (Some("gpt-4o-mini"), Some("openai"))
+    );
+    assert_eq!(second.metric("input_tokens"), Some(3.0));
+    assert_eq!(
+        second.input().and_then(SpanIo::as_messages).unwrap(),
+        [Message::user("q2")]
+    );
     assert_eq!(
         second.output().and_then(SpanIo::as_messages).unwrap(),
         [Message::new("", "re: q2")]

@@ -132,7 +132,7 @@ impl Annotate {
 
     /// Sets the input or output messages.
     fn messages(&mut self, output: bool, messages: impl IntoIterator<Item = Message>) {
-        if let Some(notes) = self.notes() {
+        if let Some(notes) = self.notes().filter(|n| n.has_room(1, 0)) {
             notes.messages(output);
             let mut messages = messages.into_iter();
             while let Some(m) = messages.next() {
@@ -292,7 +292,7 @@ impl Annotate {
     /// Adds the token count `KNOWN_METRICS[i]`.
     fn add_known_metric(&mut self, i: u8, value: Result<Number, f64>) {
         match (value, self.notes()) {
-            (Ok(n), Some(notes)) => notes.known_metric(i, n),
+            (Ok(n), Some(notes)) if notes.has_room(1, 0) => notes.known_metric(i, n),
             (value, _) => {
                 let key = KNOWN_METRICS.get(usize::from(i)).copied().unwrap_or("");
                 self.add_metric(key, value);

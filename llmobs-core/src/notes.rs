@@ -49,6 +49,19 @@ pub(crate) fn known_metric(key: &str) -> Option<u8> {
 /// The longest message text (and metric key) recorded as a note; a longer one is recorded the
 /// general way, so that a trace's text buffer stays small enough to keep for the next trace.
 pub(crate) const MAX_NOTE_TEXT: usize = 16 * 1024;
+/// The most notes a trace (or an annotation being built) holds...
+pub(crate) const MAX_NOTES: usize = 1024;
+/// ...and the most text. Past either, annotations go the general way: a span annotated over
+/// and over (a streamed reply, say) keeps replacing what its box holds instead of piling up
+/// notes. This also keeps every text offset far inside `u32`.
+pub(crate) const MAX_NOTES_TEXT: usize = 64 * 1024;
+
+/// `Notes::fields`: the notes write the input...
+pub(crate) const INPUT: u8 = 1;
+/// ...the output...
+pub(crate) const OUTPUT: u8 = 2;
+/// ...or the metrics.
+pub(crate) const METRICS: u8 = 4;
 
 /// A range of a [`Notes`]' text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +117,9 @@ pub(crate) enum Op {
     NamedMetric { key: Text, value: Value },
     /// The span's model name and provider, as the attribute gave them.
     Model(&'static [&'static str; 2]),
+    /// A model call's returned text, captured as its output unless an annotation set one: one
+    /// message with no role, not marked explicit.
+    CapturedOutput(Text),
 }
 
 /// An [`Op`] for the span in slot `slot` of its batch.
@@ -173,7 +189,7 @@ impl Notes {
             || !m.tool_results.is_empty()
             || m.tool_id.is_some()
             || m.content.len() > MAX_NOTE_TEXT
-            || self.text.len() + m.content.len() > u32::MAX as usize
+            || !self.has_room(1, m.content.len())
         {
             return Err(m);
         }
@@ -208,32 +224,28 @@ impl Notes {
         });
     }
 
-    /// Notes `text` as the whole output, one message with no role, of the span in slot `slot`
-    /// (a model call's return value); `false` if it is too long for a note.
+    /// Notes `text` as the captured output of the span in slot `slot` (a model call's return
+    /// value); `false` if the notes have no room for it.
     pub(crate) fn output_text(&mut self, slot: u32, text: &str) -> bool {
-        if text.len() > MAX_NOTE_TEXT || self.text.len() + text.len() > u32::MAX as usize {
+        if text.len() > MAX_NOTE_TEXT || !self.has_room(1, text.len()) {
             return false;
         }
         let text = self.push_text(text);
-        let role = known_role("").unwrap_or(0);
         self.ops.push(Note {
             slot,
-            op: Op::Messages { output: true },
-        });
-        self.ops.push(Note {
-            slot,
-            op: Op::Message {
-                output: true,
-                role,
-                text,
-            },
+            op: Op::CapturedOutput(text),
         });
         true
     }
 
-    /// Whether a metric key can be held in a note.
+    /// Whether `ops` more notes and `text` more bytes of text stay within the bounds.
+    pub(crate) fn has_room(&self, ops: usize, text: usize) -> bool {
+        self.ops.len() + ops <= MAX_NOTES && self.text.len() + text <= MAX_NOTES_TEXT
+    }
+
+    /// Whether a metric with this key can be held in a note.
     pub(crate) fn holds_key(&self, key: &str) -> bool {
-        key.len() <= MAX_NOTE_TEXT && self.text.len() + key.len() <= u32::MAX as usize
+        key.len() <= MAX_NOTE_TEXT && self.has_room(1, key.len())
     }
 
     /// Appends the notes of one annotation (`from`) for the span in slot `slot`.
@@ -342,6 +354,12 @@ impl Notes {
                 a.metrics
                     .insert(SharedStr::copy_from(self.text(*key)), value.number());
             }
+            Op::CapturedOutput(text) => {
+                if !a.output_explicit {
+                    let m = Message::with_role(SharedStr::Static(""), self.text(*text));
+                    a.output = Some(SpanIo::Messages(vec![m]));
+                }
+            }
             Op::Model([name, provider]) => {
                 if a.model_name.is_none() {
                     a.model_name = Some(SharedStr::Static(name));
@@ -355,6 +373,18 @@ impl Notes {
 }
 
 impl Op {
+    /// Which field of the annotations the step writes ([`INPUT`], [`OUTPUT`], [`METRICS`]).
+    pub(crate) fn field(&self) -> u8 {
+        match self {
+            Op::Messages { output: false } | Op::Message { output: false, .. } => INPUT,
+            Op::Messages { output: true }
+            | Op::Message { output: true, .. }
+            | Op::CapturedOutput(_) => OUTPUT,
+            Op::Metric { .. } | Op::NamedMetric { .. } => METRICS,
+            Op::Model(_) => 0,
+        }
+    }
+
     /// The same step with its text `base` bytes later.
     fn shifted(&self, base: u32) -> Op {
         let shift = |t: &Text| Text {
@@ -371,6 +401,7 @@ impl Op {
                 key: shift(key),
                 value: *value,
             },
+            Op::CapturedOutput(text) => Op::CapturedOutput(shift(text)),
             other => other.clone(),
         }
     }
@@ -482,6 +513,48 @@ mod tests {
         n.apply(&Op::Model(&["gpt", "openai"]), &mut a);
         assert_eq!(a.model_name.as_deref(), Some("set"));
         assert_eq!(a.model_provider.as_deref(), Some("openai"));
+    }
+
+    #[test]
+    fn captured_output_is_not_explicit_and_never_replaces_an_explicit_one() {
+        let mut n = Notes::default();
+        assert!(n.output_text(0, "returned"));
+        let mut a = Annotations::default();
+        n.apply_all(&mut a);
+        assert_eq!(
+            a.output,
+            Some(SpanIo::Messages(vec![Message::new("", "returned")]))
+        );
+        assert!(!a.output_explicit);
+        let mut explicit = Annotations::default();
+        let mut e = Notes::default();
+        e.messages(true);
+        e.message(true, Message::assistant("said")).unwrap();
+        e.apply_all(&mut explicit);
+        n.apply_all(&mut explicit);
+        assert_eq!(
+            explicit.output,
+            Some(SpanIo::Messages(vec![Message::assistant("said")]))
+        );
+    }
+
+    #[test]
+    fn notes_stop_at_their_bounds() {
+        let mut n = Notes::default();
+        let text = "x".repeat(MAX_NOTE_TEXT);
+        let mut taken = 0;
+        while n.message(true, Message::assistant(text.clone())).is_ok() {
+            taken += 1;
+        }
+        assert_eq!(taken, MAX_NOTES_TEXT / MAX_NOTE_TEXT);
+        assert!(!n.output_text(0, "x"));
+        let mut few = Notes::default();
+        for _ in 0..MAX_NOTES {
+            few.known_metric(0, 1.into());
+        }
+        assert!(!few.has_room(1, 0));
+        assert!(!few.holds_key("k"));
+        assert_eq!(few.ops[0].op.field(), METRICS);
     }
 
     #[test]

@@ -520,10 +520,11 @@ pub struct Recycler {
     /// Boxes this thread made for annotations it built from notes, emptied, for the next ones.
     #[allow(clippy::vec_box)]
     spare: Vec<Box<Annotations>>,
-    /// The addresses of the boxes notes were applied to in the last batch built, sorted, and
-    /// whether this thread made them: their contents were allocated here, so they are emptied
-    /// here, and the boxes made here stay here.
-    noted: Vec<(usize, bool)>,
+    /// The boxes notes were applied to in the last batch built, by address (sorted, never
+    /// dereferenced): which fields notes wrote ([`crate::notes::INPUT`] and the others), and
+    /// whether this thread made the box. What notes wrote was allocated here and is freed here;
+    /// a box made here stays here, emptied.
+    noted: Vec<(usize, u8, bool)>,
 }
 
 impl std::fmt::Debug for Recycler {
@@ -564,14 +565,21 @@ impl Recycler {
                 made.push(&*b as *const Annotations as usize);
                 b
             },
-            &mut |a| noted.push((a as *const Annotations as usize, false)),
+            &mut |a, field| noted.push((a as *const Annotations as usize, field, false)),
         );
         if !noted.is_empty() {
             made.sort_unstable();
-            for (at, here) in noted.iter_mut() {
+            noted.sort_unstable_by_key(|&(at, _, _)| at);
+            noted.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 |= later.1;
+                }
+                same
+            });
+            for (at, _, here) in noted.iter_mut() {
                 *here = made.binary_search(at).is_ok();
             }
-            noted.sort_unstable();
         }
         if let Some(p) = self.parcel(batch.origin) {
             p.add_arena(std::mem::take(&mut batch.slots), false);
@@ -605,18 +613,32 @@ impl Recycler {
             };
             let at = &*a as *const Annotations as usize;
             match noted
-                .binary_search_by_key(&at, |&(p, _)| p)
-                .map(|i| noted[i].1)
+                .binary_search_by_key(&at, |&(p, _, _)| p)
+                .map(|i| noted[i])
             {
-                // Built here from notes: emptied here (a plain reset, not `clear`: this thread
-                // keeps no message lists), and kept here if it was made here.
-                Ok(here) => {
+                // Made here for notes: emptied here (a plain reset, not `clear`: this thread
+                // keeps no message lists) and kept here.
+                Ok((_, _, true)) => {
                     *a = Annotations::default();
-                    if here {
-                        if spare.len() < MAX_SPARE_BOXES {
-                            spare.push(a);
-                        }
-                        continue;
+                    if spare.len() < MAX_SPARE_BOXES {
+                        spare.push(a);
+                    }
+                    continue;
+                }
+                // The application's box, with notes applied here: what they wrote is freed
+                // here; the rest goes home, to be emptied there.
+                Ok((_, fields, false)) => {
+                    if fields & crate::notes::INPUT != 0 {
+                        (a.input, a.input_explicit) = (None, false);
+                    }
+                    if fields & crate::notes::OUTPUT != 0 {
+                        (a.output, a.output_explicit) = (None, false);
+                    }
+                    if fields & crate::notes::METRICS != 0 {
+                        a.metrics = crate::Metrics::new();
+                    }
+                    if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
+                        *a = Annotations::default();
                     }
                 }
                 Err(_) if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES => {
@@ -934,7 +956,15 @@ mod tests {
         assert_eq!(*r.spare[0], Annotations::default());
         let p = r.parcel(o).unwrap();
         assert_eq!(p.boxes.len(), 1, "the thread's own box goes home");
-        assert_eq!(*p.boxes[0], Annotations::default(), "emptied by the worker");
+        assert_eq!(
+            p.boxes[0].output, None,
+            "what the worker wrote there is freed by the worker"
+        );
+        assert_eq!(
+            p.boxes[0].model_name.as_deref(),
+            Some("m"),
+            "what the thread wrote goes home, to be freed there"
+        );
         assert_eq!(p.notes.len(), 1, "and so does the notes buffer");
     }
 

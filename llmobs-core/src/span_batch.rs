@@ -304,16 +304,17 @@ impl SpanBatch {
 
     /// The finished spans as full records, in the order they started.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
-        self.build_events(&mut Box::default, &mut |_| {})
+        self.build_events(&mut Box::default, &mut |_, _| {})
     }
 
     /// [`into_events`](Self::into_events), leaving the slot arena and the notes empty but
-    /// allocated. Spans annotated by notes and holding no box get one from `boxes`, and every
-    /// box notes were applied to is passed to `noted`.
+    /// allocated. Spans annotated by notes and holding no box get one from `boxes`, and each
+    /// box notes were applied to is passed to `noted` with the field a note wrote there, once
+    /// per note.
     pub(crate) fn build_events(
         &mut self,
         boxes: &mut dyn FnMut() -> Box<Annotations>,
-        noted: &mut dyn FnMut(&Annotations),
+        noted: &mut dyn FnMut(&Annotations, u8),
     ) -> Vec<SpanEvent> {
         if self.slots.is_empty() {
             return std::mem::take(&mut self.complete);
@@ -353,17 +354,12 @@ impl SpanBatch {
                 let a = e.annotations.get_or_insert_with(&mut *boxes);
                 notes.apply(&n.op, a);
             }
-            let mut last = crate::notes::APPLIED;
             for n in &notes.ops {
-                if n.slot == last {
-                    continue;
-                }
-                last = n.slot;
                 if let Some(a) = out
                     .get(n.slot as usize)
                     .and_then(|e| e.annotations.as_deref())
                 {
-                    noted(a);
+                    noted(a, n.op.field());
                 }
             }
             notes.clear();

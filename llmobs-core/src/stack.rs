@@ -531,6 +531,14 @@ pub(crate) fn note_current(pending: &Notes) -> Noted {
                 kind: slot.kind,
             });
         }
+        // A trace whose notes are full is annotated the general way (applying its notes first).
+        if !s
+            .notes
+            .as_ref()
+            .is_none_or(|t| t.has_room(pending.ops.len(), pending.text.len()))
+        {
+            return Noted::Elsewhere;
+        }
         let flags =
             NOTED | if input { INPUT_NOTED } else { 0 } | if output { OUTPUT_NOTED } else { 0 };
         s.arena[i].noted |= flags;
@@ -574,17 +582,19 @@ impl Stack {
 
     /// Records the model of slot `i`'s span: a note, or in its full record if it has one.
     fn note_model(&mut self, i: usize, model: &'static [&'static str; 2]) {
-        match self.arena[i].event.as_mut() {
-            None => {
-                self.arena[i].noted |= NOTED;
+        let room = self.notes.as_ref().is_none_or(|t| t.has_room(1, 0));
+        let slot = &mut self.arena[i];
+        let a = match slot.event.as_mut() {
+            None if room => {
+                slot.noted |= NOTED;
                 self.notes_for_trace().model(i as u32, model);
+                return;
             }
-            Some(e) => {
-                let a = e.annotations.get_or_insert_with(Annotations::boxed);
-                a.model_name = Some(SharedStr::Static(model[0]));
-                a.model_provider = Some(SharedStr::Static(model[1]));
-            }
-        }
+            None => slot.annotations.get_or_insert_with(Annotations::boxed),
+            Some(e) => e.annotations.get_or_insert_with(Annotations::boxed),
+        };
+        a.model_name = Some(SharedStr::Static(model[0]));
+        a.model_provider = Some(SharedStr::Static(model[1]));
     }
 
     /// Applies the notes of slot `i` to its annotations: before anything else writes there, or
