@@ -1,6 +1,6 @@
-//! Memory going home: what a span allocated on an application thread (its trace's slot arena,
-//! its annotations box and what that holds) goes back to that thread once the exporter has
-//! encoded it, to be reused or freed there rather than on the exporter's thread.
+//! Memory going home: what a span allocated on an application thread (its trace's slot arena and
+//! notes buffer, its annotations box and what that holds) goes back to that thread once the
+//! exporter has encoded it, to be reused or freed there rather than on the exporter's thread.
 //!
 //! Why: with glibc's allocator, memory freed by another thread does not return to the
 //! allocating thread's cache but to the arena it came from, under that arena's lock. An
@@ -16,8 +16,8 @@
 //! finished with in a [`Recycler`] and posts it home once per tick: one lock per home per tick,
 //! never one per span. The application thread looks for mail with one relaxed load when it hands
 //! a trace over, and takes what was posted when there is some. Everything is bounded, in count
-//! and, for what boxes hold, in bytes ([`MAX_ARENAS`], [`MAX_SLOTS`], [`MAX_BOXES`],
-//! `MAX_CONTENT_BYTES`): per thread, what it keeps plus as much again in its mailbox. What does
+//! and, for what boxes and notes hold, in bytes ([`MAX_ARENAS`], [`MAX_SLOTS`], [`MAX_BOXES`],
+//! `MAX_CONTENT_BYTES`, [`MAX_NOTES`], [`MAX_NOTES_BYTES`]): per thread, what it keeps plus as much again in its mailbox. What does
 //! not fit is freed where it is. A thread that cannot claim a home (all taken) works as before; a
 //! thread that exits gives its home up and frees its mail.
 
