@@ -103,7 +103,7 @@ impl Value {
 }
 
 /// One step of an annotation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Op {
     /// The span's input (`output: false`) or output messages start anew, empty; the
     /// [`Op::Message`]s after it fill them.
@@ -123,7 +123,7 @@ pub(crate) enum Op {
 }
 
 /// An [`Op`] for the span in slot `slot` of its batch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Note {
     pub(crate) slot: u32,
     pub(crate) op: Op,
@@ -250,24 +250,20 @@ impl Notes {
 
     /// Appends the notes of one annotation (`from`) for the span in slot `slot`.
     pub(crate) fn take_for(&mut self, slot: u32, from: &Notes) {
-        let base = self.text.len() as u32;
-        self.text.push_str(&from.text);
-        self.ops.extend(from.ops.iter().map(|n| Note {
-            slot,
-            op: n.op.shifted(base),
-        }));
+        self.extend_from(from, |_| slot);
     }
 
     /// Appends another batch's notes, whose slots come `slots` later in this batch.
     pub(crate) fn append(&mut self, other: &Notes, slots: u32) {
+        self.extend_from(other, |s| shift_slot(s, slots));
+    }
+
+    /// Appends `other`'s notes and text, each note for the slot `slot` gives.
+    fn extend_from(&mut self, other: &Notes, slot: impl Fn(u32) -> u32) {
         let base = self.text.len() as u32;
         self.text.push_str(&other.text);
         self.ops.extend(other.ops.iter().map(|n| Note {
-            slot: if n.slot == APPLIED {
-                APPLIED
-            } else {
-                n.slot + slots
-            },
+            slot: slot(n.slot),
             op: n.op.shifted(base),
         }));
     }
@@ -275,9 +271,7 @@ impl Notes {
     /// Moves the notes' spans `slots` later (their batch was appended to another).
     pub(crate) fn shift_slots(&mut self, slots: u32) {
         for n in &mut self.ops {
-            if n.slot != APPLIED {
-                n.slot += slots;
-            }
+            n.slot = shift_slot(n.slot, slots);
         }
     }
 
@@ -309,19 +303,13 @@ impl Notes {
         &mut self,
         slot: u32,
         a: &mut Option<Box<Annotations>>,
-        boxed: impl FnOnce() -> Box<Annotations>,
+        boxed: fn() -> Box<Annotations>,
     ) {
-        let mut boxed = Some(boxed);
         for i in 0..self.ops.len() {
-            if self.ops[i].slot != slot {
-                continue;
+            if self.ops[i].slot == slot {
+                self.apply(&self.ops[i].op, a.get_or_insert_with(boxed));
+                self.ops[i].slot = APPLIED;
             }
-            let target = match a {
-                Some(a) => a,
-                None => a.insert(boxed.take().map_or_else(Box::default, |f| f())),
-            };
-            self.apply(&self.ops[i].op, target);
-            self.ops[i].slot = APPLIED;
         }
     }
 
@@ -386,24 +374,24 @@ impl Op {
     }
 
     /// The same step with its text `base` bytes later.
-    fn shifted(&self, base: u32) -> Op {
-        let shift = |t: &Text| Text {
-            start: t.start + base,
-            len: t.len,
-        };
-        match self {
-            Op::Message { output, role, text } => Op::Message {
-                output: *output,
-                role: *role,
-                text: shift(text),
-            },
-            Op::NamedMetric { key, value } => Op::NamedMetric {
-                key: shift(key),
-                value: *value,
-            },
-            Op::CapturedOutput(text) => Op::CapturedOutput(shift(text)),
-            other => other.clone(),
+    fn shifted(self, base: u32) -> Op {
+        let mut op = self;
+        if let Op::Message { text, .. }
+        | Op::NamedMetric { key: text, .. }
+        | Op::CapturedOutput(text) = &mut op
+        {
+            text.start += base;
         }
+        op
+    }
+}
+
+/// `slot` moved `by` slots later; an applied note stays applied.
+fn shift_slot(slot: u32, by: u32) -> u32 {
+    if slot == APPLIED {
+        APPLIED
+    } else {
+        slot + by
     }
 }
 

@@ -300,59 +300,66 @@ fn claim() -> Option<usize> {
         })
 }
 
+/// Runs `f` on this thread's recycling state; `None` during thread teardown (or re-entry), when
+/// memory is simply allocated and freed as usual.
+#[inline]
+fn with_local<R>(f: impl FnOnce(&mut Local) -> Option<R>) -> Option<R> {
+    LOCAL
+        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+/// Pushes `item` on a pool of this thread's that holds at most `max` items; else `item` is
+/// freed here.
+#[inline]
+fn keep<T>(pool: impl FnOnce(&mut Local) -> &mut Vec<T>, max: usize, item: T) {
+    with_local(|l| {
+        let pool = pool(l);
+        if pool.len() < max {
+            pool.push(item);
+        }
+        Some(())
+    });
+}
+
 /// An arena for this thread's next trace (one that came back home if there is one, else a new
 /// one with room for `capacity` slots), and this thread's origin.
 #[inline]
 pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
-    LOCAL
-        .try_with(|l| {
-            let mut l = l.try_borrow_mut().ok()?;
-            let origin = l.origin();
-            l.collect(origin);
-            let arena = match l.parcel.pop_arena() {
-                // Sized for the trace before, as a new one would be: one reallocation now
-                // rather than a doubling chain as it fills.
-                Some(mut a) if a.capacity() < capacity => {
-                    a.reserve_exact(capacity);
-                    a
-                }
-                Some(a) => a,
-                None => Vec::with_capacity(capacity),
-            };
-            Some((arena, origin))
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| (Vec::with_capacity(capacity), Origin::NONE))
+    with_local(|l| {
+        let origin = l.origin();
+        l.collect(origin);
+        let arena = match l.parcel.pop_arena() {
+            // Sized for the trace before, as a new one would be: one reallocation now
+            // rather than a doubling chain as it fills.
+            Some(mut a) if a.capacity() < capacity => {
+                a.reserve_exact(capacity);
+                a
+            }
+            Some(a) => a,
+            None => Vec::with_capacity(capacity),
+        };
+        Some((arena, origin))
+    })
+    .unwrap_or_else(|| (Vec::with_capacity(capacity), Origin::NONE))
 }
 
 /// A notes buffer for this thread's current trace: one that came back home if there is one.
 #[inline]
 pub(crate) fn trace_notes() -> Box<Notes> {
-    LOCAL
-        .try_with(|l| {
-            l.try_borrow_mut()
-                .ok()
-                .and_then(|mut l| l.parcel.pop_notes())
+    with_local(|l| l.parcel.pop_notes()).unwrap_or_else(|| {
+        Box::new(Notes {
+            ops: Vec::with_capacity(8),
+            text: String::with_capacity(128),
         })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            Box::new(Notes {
-                ops: Vec::with_capacity(8),
-                text: String::with_capacity(128),
-            })
-        })
+    })
 }
 
 /// An empty buffer for an annotation being built.
 #[inline]
 pub(crate) fn pending_notes() -> Box<Notes> {
-    LOCAL
-        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.pending.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+    with_local(|l| l.pending.pop()).unwrap_or_default()
 }
 
 /// Keeps the buffer of an annotation that was applied (or dropped) for the next one.
@@ -362,22 +369,12 @@ pub(crate) fn keep_pending(mut notes: Box<Notes>) {
         return;
     }
     notes.clear();
-    let _ = LOCAL.try_with(|l| {
-        if let Ok(mut l) = l.try_borrow_mut() {
-            if l.pending.len() < MAX_PENDING {
-                l.pending.push(notes);
-            }
-        }
-    });
+    keep(|l| &mut l.pending, MAX_PENDING, notes);
 }
 
 /// This thread's origin (claiming a home on first use).
 pub(crate) fn origin() -> Origin {
-    LOCAL
-        .try_with(|l| l.try_borrow_mut().ok().map(|mut l| l.origin()))
-        .ok()
-        .flatten()
-        .unwrap_or(Origin::NONE)
+    with_local(|l| Some(l.origin())).unwrap_or(Origin::NONE)
 }
 
 /// An empty annotations box: one that came back home if there is one (emptied here, so what it
@@ -385,15 +382,7 @@ pub(crate) fn origin() -> Origin {
 /// else a new one.
 #[inline]
 pub(crate) fn annotations_box() -> Box<Annotations> {
-    let reused = LOCAL
-        .try_with(|l| {
-            l.try_borrow_mut()
-                .ok()
-                .and_then(|mut l| l.parcel.boxes.pop())
-        })
-        .ok()
-        .flatten();
-    match reused {
+    match with_local(|l| l.parcel.boxes.pop()) {
         Some(mut b) => {
             b.clear();
             b
@@ -409,27 +398,13 @@ pub(crate) fn keep_messages(mut list: Vec<Message>) {
         return;
     }
     list.clear();
-    let _ = LOCAL.try_with(|l| {
-        if let Ok(mut l) = l.try_borrow_mut() {
-            if l.message_lists.len() < MAX_MESSAGE_LISTS {
-                l.message_lists.push(list);
-            }
-        }
-    });
+    keep(|l| &mut l.message_lists, MAX_MESSAGE_LISTS, list);
 }
 
 /// The messages as a list, in an allocation this thread kept if it has one.
 #[inline]
 pub(crate) fn message_list(messages: impl IntoIterator<Item = Message>) -> Vec<Message> {
-    let kept = LOCAL
-        .try_with(|l| {
-            l.try_borrow_mut()
-                .ok()
-                .and_then(|mut l| l.message_lists.pop())
-        })
-        .ok()
-        .flatten();
-    match kept {
+    match with_local(|l| l.message_lists.pop()) {
         Some(mut list) => {
             list.extend(messages);
             list
@@ -448,26 +423,21 @@ pub(crate) fn clear_io(io: &mut Option<SpanIo>) {
 
 /// Keeps a box this thread no longer needs for its next [`annotations_box`], if there is room.
 pub(crate) fn keep_box(b: Box<Annotations>) {
-    let _ = LOCAL.try_with(|l| {
-        if let Ok(mut l) = l.try_borrow_mut() {
-            l.parcel.add_box(b);
-        }
+    with_local(|l| {
+        l.parcel.add_box(b);
+        Some(())
     });
 }
 
 /// How many arenas and annotations boxes this thread holds for reuse, after taking what was
 /// posted home. For tests of the SDK.
 pub fn kept_on_this_thread() -> (usize, usize) {
-    LOCAL
-        .try_with(|l| {
-            let mut l = l.try_borrow_mut().ok()?;
-            let origin = l.origin();
-            l.collect(origin);
-            Some((l.parcel.arenas.len(), l.parcel.boxes.len()))
-        })
-        .ok()
-        .flatten()
-        .unwrap_or((0, 0))
+    with_local(|l| {
+        let origin = l.origin();
+        l.collect(origin);
+        Some((l.parcel.arenas.len(), l.parcel.boxes.len()))
+    })
+    .unwrap_or((0, 0))
 }
 
 /// Keeps the memory of a batch dropped on the thread that recorded it (`origin`) for that
@@ -476,12 +446,9 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
     if origin == Origin::NONE {
         return;
     }
-    let _ = LOCAL.try_with(|l| {
-        let Ok(mut l) = l.try_borrow_mut() else {
-            return;
-        };
+    with_local(|l| {
         if l.home != origin.0 {
-            return;
+            return None;
         }
         for slot in slots.iter_mut() {
             if let Some(a) = slot.annotations.take() {
@@ -493,6 +460,7 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
         if let Some(notes) = notes {
             l.parcel.add_notes(notes, false);
         }
+        Some(())
     });
 }
 

@@ -20,10 +20,8 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// `Slot::noted`: the trace's notes hold notes for the span...
 pub(crate) const NOTED: u8 = 1;
-/// ...which set its input...
-pub(crate) const INPUT_NOTED: u8 = 2;
-/// ...or its output.
-pub(crate) const OUTPUT_NOTED: u8 = 4;
+/// ...which set its output (so that its return value is not captured over it).
+pub(crate) const OUTPUT_NOTED: u8 = 2;
 
 /// One span as the stack records it.
 pub(crate) struct Slot {
@@ -34,7 +32,7 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
-    /// What the trace's notes hold for this span ([`NOTED`], [`INPUT_NOTED`], [`OUTPUT_NOTED`]).
+    /// What the trace's notes hold for this span ([`NOTED`], [`OUTPUT_NOTED`]).
     pub(crate) noted: u8,
     /// The name; a name known only at run time is held in `annotations` (and this is empty).
     pub(crate) name: &'static str,

@@ -30,7 +30,7 @@ use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
 use crate::notes::Notes;
-use crate::span_batch::{Slot, SpanBatch, INPUT_NOTED, NOTED, NO_SLOT, OUTPUT_NOTED};
+use crate::span_batch::{Slot, SpanBatch, NOTED, NO_SLOT, OUTPUT_NOTED};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
 use crate::{AnnotateError, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -539,9 +539,7 @@ pub(crate) fn note_current(pending: &Notes) -> Noted {
         {
             return Noted::Elsewhere;
         }
-        let flags =
-            NOTED | if input { INPUT_NOTED } else { 0 } | if output { OUTPUT_NOTED } else { 0 };
-        s.arena[i].noted |= flags;
+        s.arena[i].noted |= if output { NOTED | OUTPUT_NOTED } else { NOTED };
         s.notes_for_trace().take_for(i as u32, pending);
         Noted::Done
     })
