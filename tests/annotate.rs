@@ -874,38 +874,28 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
         // Straight under the capture, a span gets its full record at once: the general way.
         chat("q2");
     });
-    let first = spans.iter().find(|s| s.name == "chat").unwrap();
-    assert_eq!(
-        (first.model_name(), first.model_provider()),
-        (Some("gpt-4o-mini"), Some("openai"))
-    );
-    assert_eq!(first.metric("input_tokens"), Some(3.0));
-    assert_eq!(
-        first.input().and_then(SpanIo::as_messages).unwrap(),
-        [Message::user("q1")]
-    );
-    // The return value is captured as the output, after the noted annotation.
-    assert_eq!(
-        first.output().and_then(SpanIo::as_messages).unwrap(),
-        [Message::new("", "re: q1")]
-    );
+    // Noted (q1) or not (q2), the same record: the model, the annotation, and the return value
+    // captured as the output after it.
+    let chats: Vec<_> = spans.iter().filter(|s| s.name == "chat").collect();
+    assert_eq!(chats.len(), 2);
+    for (chat, q) in chats.into_iter().zip(["q1", "q2"]) {
+        assert_eq!(
+            (chat.model_name(), chat.model_provider()),
+            (Some("gpt-4o-mini"), Some("openai"))
+        );
+        assert_eq!(chat.metric("input_tokens"), Some(3.0));
+        assert_eq!(
+            chat.input().and_then(SpanIo::as_messages).unwrap(),
+            [Message::user(q)]
+        );
+        assert_eq!(
+            chat.output().and_then(SpanIo::as_messages).unwrap(),
+            [Message::new("", format!("re: {q}"))]
+        );
+    }
     let embed = spans.iter().find(|s| s.name == "embed").unwrap();
     assert_eq!(
         (embed.model_name(), embed.model_provider()),
         (Some("e5"), Some("custom"))
-    );
-    let second = spans.iter().filter(|s| s.name == "chat").nth(1).unwrap();
-    assert_eq!(
-        (second.model_name(), second.model_provider()),
-        (Some("gpt-4o-mini"), Some("openai"))
-    );
-    assert_eq!(second.metric("input_tokens"), Some(3.0));
-    assert_eq!(
-        second.input().and_then(SpanIo::as_messages).unwrap(),
-        [Message::user("q2")]
-    );
-    assert_eq!(
-        second.output().and_then(SpanIo::as_messages).unwrap(),
-        [Message::new("", "re: q2")]
     );
 }
