@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Throughput};
 use llmobs_bench::intake::Intake;
-use llmobs_bench::{results, workload as w};
+use llmobs_bench::{results, thread_cpu, workload as w};
 use llmobs_core::SpanEvent;
 use llmobs_exporter::{Config, Encoder, Exporter, Mode};
 
 /// Requests per iteration: enough spans that the per-request cost is amortised as it is under
 /// load, few enough that an iteration stays well under a second.
 const TRACES_PER_ITER: usize = 2_000;
+
+/// The name of the exporter's worker thread.
+const WORKER_THREAD: &str = "llmobs-exporter";
 
 /// The spans of one realistic request: a workflow, an annotated LLM call, a captured task.
 fn one_trace() -> Vec<SpanEvent> {
@@ -55,6 +58,7 @@ fn main() {
             .queue_max_spans(spans_per_iter as usize * 2),
     )
     .expect("start the exporter in agent mode");
+    let worker_cpu_before = thread_cpu::cpu_ns(WORKER_THREAD);
     g.bench_function("deliver_agent", |b| {
         b.iter_batched(
             || vec![trace.clone(); TRACES_PER_ITER],
@@ -69,9 +73,20 @@ fn main() {
         )
     });
     g.finish();
+    // Read before shutdown, while the worker thread still exists.
+    let worker_cpu = thread_cpu::cpu_ns(WORKER_THREAD)
+        .zip(worker_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
 
     let last = exporter.shutdown(Duration::from_secs(5));
     let s = exporter.stats();
+    if let Some(ns) = worker_cpu.filter(|_| s.spans_delivered > 0) {
+        // CPU time rather than wall clock: the exporter thread's own cost per span, which the
+        // host's other work moves much less than it moves throughput.
+        let per_span = ns as f64 / s.spans_delivered as f64;
+        results::record("exporter_worker_cpu_ns_per_span", per_span);
+        eprintln!("exporter: worker thread CPU {per_span:.0} ns per delivered span");
+    }
     if s.spans_delivered > 0 {
         let per_span = s.bytes_sent as f64 / s.spans_delivered as f64;
         results::record("exporter_bytes_per_span", per_span);

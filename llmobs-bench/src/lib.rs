@@ -8,7 +8,8 @@
 //! - the peers set up as their users would ([`peers`]), reporting to sinks that discard;
 //! - a sink that encodes `llmobs` spans off the application thread and discards them
 //!   ([`discard`]), and a loopback intake that stands in for the Datadog Agent ([`intake`]);
-//! - where results are kept and how the summary table is built ([`results`]).
+//! - where results are kept and how the summary table is built ([`results`]);
+//! - threads' CPU time, read from `/proc` ([`thread_cpu`]).
 //!
 //! ```text
 //! cargo bench                         # everything, ending with one markdown table
@@ -22,6 +23,7 @@ pub mod discard;
 pub mod intake;
 pub mod peers;
 pub mod results;
+pub mod thread_cpu;
 pub mod workload;
 
 /// The criterion settings every bench uses: short enough that `run.sh` finishes in about

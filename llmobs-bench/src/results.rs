@@ -234,6 +234,12 @@ fn other_rows() -> Vec<Row> {
     );
     row.llmobs = count(rate("deliver_agent"));
     rows.push(row);
+    let mut row = Row::new(
+        "exporter: worker thread CPU time per delivered span",
+        "ns/span",
+    );
+    row.llmobs = cell(metric("exporter_worker_cpu_ns_per_span"));
+    rows.push(row);
     let mut row = Row::new("exporter: request body bytes per span", "bytes");
     row.llmobs = cell(metric("exporter_bytes_per_span"));
     rows.push(row);

@@ -119,7 +119,13 @@ impl Batcher {
     /// Hands back the body of a batch that is done with, so the next body reuses its memory
     /// instead of growing a new allocation (and faulting in its pages) up to the limit again.
     pub(crate) fn recycle(&mut self, mut body: Vec<u8>) {
-        if body.capacity() <= 2 * self.limit.max(1 << 16) {
+        // A tick can settle two bodies (one cut at the limit, then the rest): keep the larger,
+        // so a small one does not replace the memory the next full body needs.
+        let larger = self
+            .spare
+            .as_ref()
+            .is_none_or(|s| s.capacity() < body.capacity());
+        if larger && body.capacity() <= 2 * self.limit.max(1 << 16) {
             body.clear();
             self.spare = Some(body);
         }
@@ -209,6 +215,26 @@ mod tests {
         let a: Vec<(Vec<u8>, u64)> = a.into_iter().map(|x| (x.body, x.units)).collect();
         assert!(a.len() > 5);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_larger_of_two_settled_bodies_is_kept_for_the_next() {
+        let mut b = Batcher::new(Kind::Spans, 1 << 20);
+        let big = Vec::with_capacity(1 << 19);
+        let small = Vec::with_capacity(1 << 10);
+        b.recycle(big);
+        b.recycle(small);
+        b.push(b"1");
+        assert!(
+            b.body.capacity() >= 1 << 19,
+            "the next body reuses the larger memory, not the last settled: {}",
+            b.body.capacity()
+        );
+        b.finish();
+        // Beyond twice the limit a body is not kept at all.
+        let mut b = Batcher::new(Kind::Spans, 1 << 16);
+        b.recycle(Vec::with_capacity(1 << 18));
+        assert!(b.spare.is_none());
     }
 
     #[test]
