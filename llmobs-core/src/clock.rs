@@ -10,13 +10,21 @@
 //!   100 ms of ticks, so the mapping can never drift from the OS clock by more than the rate
 //!   error over 100 ms, and re-basing never moves a thread's clock backwards;
 //! - the tick rate is measured against the OS clock over the whole life of the process (each
-//!   re-base refines it), so its error shrinks as the process runs; the first estimate comes from
-//!   a 200 µs measurement.
+//!   re-base refines it, from 10 ms on), so its error shrinks as the process runs; the first
+//!   estimate comes from a 200 µs measurement.
 //!
 //! Elsewhere, or with `LLMOBS_CLOCK_OS` set, we use `Instant`.
+//!
+//! The spans of the slot arena (see [`crate::stack`]) go one step further: they keep the raw
+//! reading ([`ticks`]), and their trace is converted as a whole, on the exporter's thread, with
+//! the mapping ([`TickMap`]) its thread had when it handed the trace over. An empty span then
+//! pays for two counter reads and nothing else; one mapping for the whole trace also keeps its
+//! spans' times consistent with each other. A trace root keeps its start converted at once,
+//! since its trace id carries the second it started in, and that must not depend on when the
+//! conversion happens.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,8 +37,15 @@ struct Anchor {
 
 static ANCHOR: OnceLock<Anchor> = OnceLock::new();
 
+/// Set once the anchor is taken, when the counter is used: [`ticks`] then needs nothing else.
+static USE_TSC: AtomicBool = AtomicBool::new(false);
+
 /// Nanoseconds per tick as a 32.32 fixed-point number, refined as the process runs.
 static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
+
+/// How long after the anchor a base point first refines the rate: 50x the first estimate's
+/// measurement, so its error is that much smaller.
+const REFINE_AFTER: Duration = Duration::from_millis(10);
 
 /// How far a thread's base point may lie behind before it is taken again.
 const REBASE_AFTER: Duration = Duration::from_millis(100);
@@ -54,11 +69,16 @@ fn anchor() -> &'static Anchor {
 fn init_anchor() -> &'static Anchor {
     ANCHOR.get_or_init(|| {
         let instant = Instant::now();
+        // Read at once after `instant`, so that both name the same moment: the first read of
+        // the wall clock below can take tens of µs, which counted in the first rate estimate
+        // made it 15% off.
+        let tick = rdtsc();
         let epoch_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        let tsc = tsc_start(instant);
+        let tsc = tsc_start(instant, tick);
+        USE_TSC.store(tsc.is_some(), Ordering::Release);
         Anchor {
             instant,
             epoch_ns,
@@ -98,12 +118,12 @@ fn has_invariant_tsc() -> bool {
     false
 }
 
-/// Decides whether to use the counter and makes the first rate estimate.
-fn tsc_start(instant: Instant) -> Option<u64> {
+/// Decides whether to use the counter and makes the first rate estimate, from `start`, the
+/// counter at `instant`.
+fn tsc_start(instant: Instant, start: u64) -> Option<u64> {
     if std::env::var_os("LLMOBS_CLOCK_OS").is_some() || !has_invariant_tsc() {
         return None;
     }
-    let start = rdtsc();
     let (mut end, mut elapsed);
     loop {
         end = rdtsc();
@@ -130,7 +150,11 @@ fn rebase(a: &Anchor, tsc0: u64, now_tick: u64) -> u64 {
     let after = rdtsc();
     // The OS read happened somewhere between the two tick reads.
     let tick = now_tick + (after.saturating_sub(now_tick)) / 2;
-    if let Some(ticks) = tick.checked_sub(tsc0).filter(|t| *t > 0) {
+    // Refined only over a span long enough to improve on the first estimate: a base point
+    // taken just after the anchor measures so short an interval that the time an OS read
+    // takes is a good part of it (seen: 12% off), and the error would carry forward.
+    let long_enough = os_ns >= REFINE_AFTER.as_nanos() as u64;
+    if let Some(ticks) = tick.checked_sub(tsc0).filter(|t| *t > 0 && long_enough) {
         let rate = (u128::from(os_ns) << 32) / u128::from(ticks);
         if rate > 0 && rate <= u128::from(u64::MAX) {
             NS_PER_TICK_Q32.store(rate as u64, Ordering::Relaxed);
@@ -169,6 +193,84 @@ pub(crate) fn mono_ns() -> u64 {
     Instant::now()
         .saturating_duration_since(a.instant)
         .as_nanos() as u64
+}
+
+/// A raw reading of the span clock: counter ticks where the counter is used, else nanoseconds
+/// since the anchor. Convert it with the [`TickMap`] of the thread that read it.
+#[inline(always)]
+pub(crate) fn ticks() -> u64 {
+    if USE_TSC.load(Ordering::Relaxed) {
+        rdtsc()
+    } else {
+        ticks_slow()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn ticks_slow() -> u64 {
+    if anchor().tsc.is_some() {
+        rdtsc()
+    } else {
+        mono_ns()
+    }
+}
+
+/// How one thread's [`ticks`] convert to monotonic nanoseconds since the anchor: a linear map,
+/// from the thread's base point, extended backwards for readings taken before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TickMap {
+    tick: u64,
+    ns: u64,
+    /// Nanoseconds per tick, 32.32 fixed point; 0 when ticks are nanoseconds already.
+    rate: u64,
+}
+
+impl TickMap {
+    /// A mapping through (`tick`, `ns`) at `rate` nanoseconds per tick (32.32 fixed point).
+    #[cfg(test)]
+    pub(crate) fn new(tick: u64, ns: u64, rate: u64) -> Self {
+        TickMap { tick, ns, rate }
+    }
+
+    /// Monotonic nanoseconds since the anchor at reading `t`.
+    #[inline]
+    pub(crate) fn mono(self, t: u64) -> u64 {
+        if self.rate == 0 {
+            return t;
+        }
+        let scaled = |d: u64| ((u128::from(d) * u128::from(self.rate)) >> 32) as u64;
+        if t >= self.tick {
+            self.ns.saturating_add(scaled(t - self.tick))
+        } else {
+            self.ns.saturating_sub(scaled(self.tick - t))
+        }
+    }
+}
+
+/// This thread's mapping of [`ticks`] to time, valid for readings up to `latest`: the base
+/// [`mono_ns`] uses, taken again from the OS clock first if `latest` is past its window.
+pub(crate) fn tick_map(latest: u64) -> TickMap {
+    let a = anchor();
+    let Some(tsc0) = a.tsc else {
+        return TickMap::default();
+    };
+    let base = BASE.try_with(|b| {
+        let (tick, ns, limit, rate) = b.get();
+        if tick != 0 && latest < limit {
+            return TickMap { tick, ns, rate };
+        }
+        rebase(a, tsc0, rdtsc());
+        let (tick, ns, _, rate) = b.get();
+        TickMap { tick, ns, rate }
+    });
+    // During thread teardown, when this thread's base is gone: from the anchor at the rate
+    // measured so far.
+    base.unwrap_or_else(|_| TickMap {
+        tick: tsc0,
+        ns: 0,
+        rate: NS_PER_TICK_Q32.load(Ordering::Relaxed),
+    })
 }
 
 /// Converts monotonic nanoseconds since the anchor to nanoseconds since the Unix epoch.
@@ -213,6 +315,53 @@ mod tests {
             .unwrap()
             .as_nanos() as u64;
         assert!(now_epoch_ns().abs_diff(sys) < 50_000_000);
+    }
+
+    #[test]
+    fn raw_readings_convert_to_the_clock_spans_read() {
+        let t0 = ticks();
+        let m0 = mono_ns();
+        std::thread::sleep(Duration::from_millis(150));
+        // Past the re-base window: the mapping is taken again, and still maps the reading from
+        // before it (backwards from the new base) close to what the clock read then.
+        let t1 = ticks();
+        let m1 = mono_ns();
+        let map = tick_map(t1);
+        assert!(
+            map.mono(t0).abs_diff(m0) < 2_000_000,
+            "{} vs {m0}",
+            map.mono(t0)
+        );
+        assert!(
+            map.mono(t1).abs_diff(m1) < 2_000_000,
+            "{} vs {m1}",
+            map.mono(t1)
+        );
+        let d = map.mono(t1) - map.mono(t0);
+        assert!(
+            (150_000_000..2_000_000_000).contains(&d),
+            "150 ms slept, {d} ns between the readings"
+        );
+    }
+
+    #[test]
+    fn a_mapping_extends_both_ways() {
+        // 2 ns per tick through (1000 ticks, 10 µs).
+        let map = TickMap::new(1000, 10_000, 2 << 32);
+        assert_eq!(map.mono(1000), 10_000);
+        assert_eq!(map.mono(1500), 11_000);
+        assert_eq!(map.mono(500), 9_000);
+        assert_eq!(map.mono(0), 8_000);
+        assert_eq!(
+            TickMap::new(1000, 100, 2 << 32).mono(0),
+            0,
+            "never below the anchor"
+        );
+        assert_eq!(
+            TickMap::default().mono(1234),
+            1234,
+            "readings already in ns"
+        );
     }
 
     #[test]

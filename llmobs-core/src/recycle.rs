@@ -768,6 +768,7 @@ mod tests {
                 complete: Vec::new(),
                 origin: o,
                 notes: None,
+                map: Default::default(),
             });
             std::thread::spawn(move || {
                 let mut r = Recycler::new();
@@ -845,7 +846,7 @@ mod tests {
                 kind: crate::SpanKind::Task,
                 open: false,
                 decorator: false,
-                noted: 0,
+                flags: 0,
                 name: "t",
                 start: 0,
                 end: 0,
@@ -857,6 +858,7 @@ mod tests {
                 complete: Vec::new(),
                 origin: origin(),
                 notes: None,
+                map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
             // A batch from another thread's origin is freed, not kept.
@@ -865,6 +867,7 @@ mod tests {
                 complete: Vec::new(),
                 origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
                 notes: None,
+                map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
         })
@@ -880,7 +883,7 @@ mod tests {
             kind: crate::SpanKind::Llm,
             open: false,
             decorator: false,
-            noted: crate::span_batch::NOTED,
+            flags: crate::span_batch::NOTED,
             name: "chat",
             start: 0,
             end: 0,
@@ -901,6 +904,7 @@ mod tests {
             complete: Vec::new(),
             origin: o,
             notes: Some(Box::new(notes)),
+            map: Default::default(),
         };
         let mut r = Recycler::new();
         let events = r.events(batch);

@@ -327,7 +327,7 @@ fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool)
 
 #[inline(never)]
 fn finish_active(id: SpanId) {
-    let end = clock::mono_ns();
+    let end = clock::ticks();
     if std::thread::panicking() {
         stack::finish_span(
             id,

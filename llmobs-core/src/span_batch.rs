@@ -9,6 +9,7 @@
 //! parent outside the batch) hold a full record; an annotated span, or one named at run time,
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
+use crate::clock::TickMap;
 use crate::notes::Notes;
 use crate::recycle::Origin;
 use crate::span_event::AgentAttribution;
@@ -18,10 +19,14 @@ use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId}
 /// `Slot::parent` when the parent is not a slot of the same batch.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
-/// `Slot::noted`: the trace's notes hold notes for the span...
+/// `Slot::flags`: the trace's notes hold notes for the span...
 pub(crate) const NOTED: u8 = 1;
 /// ...which set its output (so that its return value is not captured over it).
 pub(crate) const OUTPUT_NOTED: u8 = 2;
+/// `start` is in nanoseconds already (a trace root's, see [`crate::clock`]), not in ticks...
+pub(crate) const START_MONO: u8 = 4;
+/// ...and so is `end`.
+pub(crate) const END_MONO: u8 = 8;
 
 /// One span as the stack records it.
 pub(crate) struct Slot {
@@ -32,11 +37,13 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
-    /// What the trace's notes hold for this span ([`NOTED`], [`OUTPUT_NOTED`]).
-    pub(crate) noted: u8,
+    /// What the trace's notes hold for this span ([`NOTED`], [`OUTPUT_NOTED`]), and which of
+    /// its times are converted already ([`START_MONO`], [`END_MONO`]).
+    pub(crate) flags: u8,
     /// The name; a name known only at run time is held in `annotations` (and this is empty).
     pub(crate) name: &'static str,
-    /// Monotonic start and end, in nanoseconds since the clock's anchor.
+    /// Start and end as the span clock read them ([`clock::ticks`]: converted with the batch's
+    /// [`TickMap`]), except where `flags` says they are monotonic nanoseconds already.
     pub(crate) start: u64,
     pub(crate) end: u64,
     /// The full record, when the span has one.
@@ -50,7 +57,14 @@ impl Slot {
     /// builds it, over 64 random bits derived from the root's random span id (a bijection, so
     /// distinct roots get distinct ids) rather than kept in every slot.
     pub(crate) fn root_trace_id(&self) -> TraceId {
-        let secs = clock::to_epoch_ns(self.start) / 1_000_000_000;
+        // A root's start is converted when it is written (`START_MONO`), so every thread that
+        // builds this id, whenever it does, finds the same second.
+        let start = if self.flags & START_MONO != 0 {
+            self.start
+        } else {
+            clock::tick_map(self.start).mono(self.start)
+        };
+        let secs = clock::to_epoch_ns(start) / 1_000_000_000;
         TraceId((u128::from(secs) << 96) | u128::from(crate::id::mix(self.span_id.0)))
     }
 
@@ -129,10 +143,27 @@ impl Slot {
         }
     }
 
+    /// The slot's start and end in monotonic nanoseconds, converting with `map` what is not
+    /// converted yet.
+    fn times(&self, map: TickMap) -> (u64, u64) {
+        let start = if self.flags & START_MONO != 0 {
+            self.start
+        } else {
+            map.mono(self.start)
+        };
+        let end = if self.flags & END_MONO != 0 {
+            self.end
+        } else {
+            map.mono(self.end)
+        };
+        (start, end)
+    }
+
     /// Stamps the slot's times on its record.
-    fn stamp(&self, e: &mut SpanEvent) {
-        e.start_ns = clock::to_epoch_ns(self.start);
-        e.duration_ns = self.end.saturating_sub(self.start);
+    fn stamp(&self, e: &mut SpanEvent, map: TickMap) {
+        let (start, end) = self.times(map);
+        e.start_ns = clock::to_epoch_ns(start);
+        e.duration_ns = end.saturating_sub(start);
     }
 }
 
@@ -157,6 +188,9 @@ pub struct SpanBatch {
     /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]); boxed, so
     /// that a batch without any stays small to move.
     pub(crate) notes: Option<Box<Notes>>,
+    /// How the slots' clock readings convert to time: the recording thread's mapping when it
+    /// handed the batch over.
+    pub(crate) map: TickMap,
 }
 
 impl Default for SpanBatch {
@@ -166,6 +200,7 @@ impl Default for SpanBatch {
             complete: Vec::new(),
             origin: Origin::NONE,
             notes: None,
+            map: TickMap::default(),
         }
     }
 }
@@ -292,9 +327,19 @@ impl SpanBatch {
                 }
             }
         }
+        if self.slots.is_empty() {
+            self.map = other.map;
+        }
+        let convert = other.map != self.map;
         for s in &mut other.slots {
             if s.parent != NO_SLOT {
                 s.parent += offset;
+            }
+            if convert {
+                // Recorded elsewhere (an async task that moved between threads): converted now,
+                // with the mapping of the thread that recorded it.
+                (s.start, s.end) = s.times(other.map);
+                s.flags |= START_MONO | END_MONO;
             }
         }
         self.slots.append(&mut other.slots);
@@ -325,7 +370,7 @@ impl SpanBatch {
             }
             let e = match slot.event.take() {
                 Some(mut e) => {
-                    slot.stamp(&mut e);
+                    slot.stamp(&mut e, self.map);
                     *e
                 }
                 None => {
@@ -337,7 +382,7 @@ impl SpanBatch {
                         Some(p) => slot.child_of(p),
                         None => slot.build_event(None),
                     };
-                    slot.stamp(&mut e);
+                    slot.stamp(&mut e, self.map);
                     slot.give_annotations(&mut e);
                     e
                 }
@@ -381,6 +426,7 @@ impl From<Vec<SpanEvent>> for SpanBatch {
             complete: events,
             origin: Origin::NONE,
             notes: None,
+            map: TickMap::default(),
         }
     }
 }
@@ -392,6 +438,7 @@ impl From<SpanEvent> for SpanBatch {
             complete: vec![event],
             origin: Origin::NONE,
             notes: None,
+            map: TickMap::default(),
         }
     }
 }
@@ -412,7 +459,7 @@ mod tests {
             kind: SpanKind::Llm,
             open: false,
             decorator: false,
-            noted: 0,
+            flags: 0,
             name: "chat",
             start: 0,
             end: 0,
@@ -432,7 +479,32 @@ mod tests {
             complete: Vec::new(),
             origin: Origin::NONE,
             notes,
+            map: TickMap::default(),
         }
+    }
+
+    #[test]
+    fn appended_batches_keep_each_span_its_clock_mapping() {
+        let batch = |id, map: TickMap, start, end| {
+            let mut b = root(id, None);
+            b.map = map;
+            b.slots[0].start = start;
+            b.slots[0].end = end;
+            b
+        };
+        // Recorded on two threads (an async task that moved): 1 ns and 2 ns per tick.
+        let mut b = batch(1, TickMap::new(0, 1_000, 1 << 32), 100, 300);
+        b.append(batch(2, TickMap::new(0, 5_000, 2 << 32), 100, 300));
+        // A root's start is converted when it is written; only its end is a reading here.
+        let mut r = batch(3, TickMap::new(0, 0, 2 << 32), 7_000, 4_000);
+        r.slots[0].flags |= START_MONO;
+        b.append(r);
+        let times: Vec<(u64, u64)> = b
+            .into_events()
+            .iter()
+            .map(|e| (e.start_ns - clock::to_epoch_ns(0), e.duration_ns))
+            .collect();
+        assert_eq!(times, [(1_100, 200), (5_200, 400), (7_000, 1_000)]);
     }
 
     #[test]

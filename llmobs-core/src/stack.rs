@@ -30,7 +30,7 @@ use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
 use crate::notes::Notes;
-use crate::span_batch::{Slot, SpanBatch, NOTED, NO_SLOT, OUTPUT_NOTED};
+use crate::span_batch::{Slot, SpanBatch, NOTED, NO_SLOT, OUTPUT_NOTED, START_MONO};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
 use crate::{AnnotateError, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -118,6 +118,8 @@ pub(crate) struct Stack {
     notes: Option<Box<Notes>>,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
+    /// The latest end a slot got: the mapping a batch is handed over with must cover it.
+    latest: u64,
 }
 
 impl Drop for Stack {
@@ -230,7 +232,15 @@ fn start_slot(
     }
     let i = s.arena.len();
     s.arena.reserve(1);
-    let start = crate::clock::mono_ns();
+    // A trace root's start is converted now (its trace id holds the second it started in);
+    // every other span keeps the raw reading, converted with its whole trace on the exporter's
+    // thread.
+    let root = parent == NO_SLOT && event.is_none();
+    let (start, flags) = if root {
+        (crate::clock::mono_ns(), START_MONO)
+    } else {
+        (crate::clock::ticks(), 0)
+    };
     // SAFETY: `reserve` made room for slot `i`, every field is written before `set_len`.
     // Field by field, straight into the arena: a `Slot` assembled on the stack first and then
     // copied is read back with wider loads than it was written with, which stalls the copy.
@@ -241,7 +251,7 @@ fn start_slot(
         addr_of_mut!((*p).kind).write(kind);
         addr_of_mut!((*p).open).write(true);
         addr_of_mut!((*p).decorator).write(decorator);
-        addr_of_mut!((*p).noted).write(0);
+        addr_of_mut!((*p).flags).write(flags);
         addr_of_mut!((*p).name).write(name);
         addr_of_mut!((*p).start).write(start);
         addr_of_mut!((*p).end).write(0);
@@ -260,10 +270,11 @@ fn start_slot(
     Some(span_id)
 }
 
-/// Finishes the sync span with this id in place: stamps its end and, when no span stays open
-/// on the thread, hands the arena over. `fix` runs on the full record first.
+/// Finishes the sync span with this id in place: stamps its end (a [`crate::clock::ticks`]
+/// reading) and, when no span stays open on the thread, hands the arena over. `fix` runs on the
+/// full record first.
 #[inline]
-pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: Option<&mut dyn FnMut(&mut SpanEvent)>) {
+pub(crate) fn finish_span(id: SpanId, end: u64, fix: Option<&mut dyn FnMut(&mut SpanEvent)>) {
     let Some(cell) = local() else { return };
     // SAFETY: as in `start_span`.
     let Ok(mut guard) = unsafe { &*cell }.try_borrow_mut() else {
@@ -273,7 +284,9 @@ pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: Option<&mut dyn FnMut(
     // The finishing span is almost always the top frame: pop it without shifting.
     let i = match s.frames.last() {
         Some(&Frame::Arena(i)) if s.arena[i].span_id == id => {
-            s.frames.pop();
+            // SAFETY: the last frame is an `Arena`, which owns nothing: shortening the vector
+            // by one forgets it without running (or calling out to) the frames' drop glue.
+            unsafe { s.frames.set_len(s.frames.len() - 1) };
             i
         }
         _ => {
@@ -296,7 +309,8 @@ pub(crate) fn finish_span(id: SpanId, end_mono: u64, fix: Option<&mut dyn FnMut(
     }
     let slot = &mut s.arena[i];
     slot.open = false;
-    slot.end = end_mono;
+    slot.end = end;
+    s.latest = end;
     let batch = s.take_batch();
     drop(guard);
     if let Some(batch) = batch {
@@ -467,7 +481,7 @@ pub(crate) fn output_wanted(id: SpanId) -> bool {
                 Some(e) => e.annotations.as_deref(),
                 None => slot.annotations.as_deref(),
             };
-            Some(slot.noted & OUTPUT_NOTED == 0 && !a.is_some_and(|a| a.output_explicit))
+            Some(slot.flags & OUTPUT_NOTED == 0 && !a.is_some_and(|a| a.output_explicit))
         }
         // SAFETY: see `enter_pinned`.
         Found::Pinned(p) => Some(
@@ -488,7 +502,7 @@ pub(crate) fn note_output_text(id: SpanId, text: &str) -> bool {
         Found::Arena(i) if s.arena[i].event.is_none() && s.arena[i].kind == SpanKind::Llm => {
             let noted = s.notes_for_trace().output_text(i as u32, text);
             if noted {
-                s.arena[i].noted |= NOTED;
+                s.arena[i].flags |= NOTED;
             }
             Some(noted)
         }
@@ -539,7 +553,7 @@ pub(crate) fn note_current(pending: &Notes) -> Noted {
         {
             return Noted::Elsewhere;
         }
-        s.arena[i].noted |= if output { NOTED | OUTPUT_NOTED } else { NOTED };
+        s.arena[i].flags |= if output { NOTED | OUTPUT_NOTED } else { NOTED };
         s.notes_for_trace().take_for(i as u32, pending);
         Noted::Done
     })
@@ -584,7 +598,7 @@ impl Stack {
         let slot = &mut self.arena[i];
         let a = match slot.event.as_mut() {
             None if room => {
-                slot.noted |= NOTED;
+                slot.flags |= NOTED;
                 self.notes_for_trace().model(i as u32, model);
                 return;
             }
@@ -600,8 +614,8 @@ impl Stack {
     #[inline]
     fn apply_notes(&mut self, i: usize) {
         let slot = &mut self.arena[i];
-        if slot.noted & NOTED != 0 {
-            slot.noted = 0;
+        if slot.flags & NOTED != 0 {
+            slot.flags = 0;
             if let Some(notes) = &mut self.notes {
                 notes.apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
             }
@@ -719,6 +733,7 @@ impl Stack {
                 complete,
                 origin,
                 notes,
+                map: crate::clock::tick_map(self.latest),
             });
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
@@ -744,7 +759,7 @@ impl Stack {
             }
             notes.clear();
             for slot in &mut self.arena {
-                slot.noted = 0;
+                slot.flags &= !(NOTED | OUTPUT_NOTED);
             }
         }
         for i in 0..n {
@@ -782,6 +797,7 @@ impl Stack {
             complete: std::mem::take(&mut self.complete),
             origin: crate::recycle::origin(),
             notes: None,
+            map: crate::clock::tick_map(self.latest),
         };
         (!batch.is_empty()).then_some(batch)
     }
