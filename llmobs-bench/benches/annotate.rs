@@ -2,12 +2,18 @@
 //! (two messages, three token metrics), and automatic capture of a small struct argument.
 //! Spans go to the encode-and-discard sink, so they are recorded as in production: in a
 //! continuous loop (the consumer falls behind and the queue drops) and in bursts the consumer
-//! drains between (`_drained`).
+//! drains between (`_drained`). The model call is measured again with the exporter itself in
+//! agent mode, sending to a loopback intake (`_agent`), as the empty spans are: the sink's
+//! consumer polls every millisecond and works on the other core while a burst runs, the
+//! exporter's worker wakes on its tick or when the queue passes half its bound.
 
 use std::hint::black_box;
 
+use std::time::Duration;
+
 use criterion::Criterion;
 use llmobs_bench::discard::DiscardSink;
+use llmobs_bench::intake::Intake;
 use llmobs_bench::{drained, workload as w};
 
 fn llm_annotate(c: &mut Criterion, sink: &DiscardSink) {
@@ -72,10 +78,43 @@ fn capture(c: &mut Criterion, sink: &DiscardSink) {
     g.finish();
 }
 
+/// The model call with the exporter in agent mode, sending to a loopback intake.
+fn llm_agent(c: &mut Criterion) {
+    let intake = Intake::start();
+    let guard = llmobs::Config::default()
+        .mode(llmobs::Mode::Agent)
+        .agent_url(intake.url())
+        .ml_app("llmobs-bench")
+        .flush_timeout(Duration::from_secs(2))
+        .init()
+        .expect("start the exporter in agent mode");
+    let question = "When does my sofa ship?";
+    let mut g = c.benchmark_group("llm_annotate");
+    g.bench_function("llm_annotate_agent", |b| {
+        b.iter(|| w::llmobs_chat(black_box(question)))
+    });
+    g.bench_function("llm_annotate_agent_drained", |b| {
+        drained(
+            b,
+            || {
+                black_box(w::llmobs_chat(black_box(question)));
+            },
+            1,
+            &|| {
+                guard.flush(Duration::from_secs(5));
+            },
+        )
+    });
+    g.finish();
+}
+
 fn main() {
     let sink = DiscardSink::install();
     let mut c = llmobs_bench::criterion();
     llm_annotate(&mut c, &sink);
     capture(&mut c, &sink);
+    llmobs_core::set_enabled(false);
+    llmobs_core::set_sink(None);
+    llm_agent(&mut c);
     c.final_summary();
 }

@@ -195,6 +195,14 @@ fn other_rows() -> Vec<Row> {
             "llm_annotate_drained",
             "`#[llm]` span + annotate (2 messages, 3 token metrics), consumer drained between bursts",
         ),
+        (
+            "llm_annotate_agent",
+            "`#[llm]` span + annotate, agent mode → loopback intake, sustained",
+        ),
+        (
+            "llm_annotate_agent_drained",
+            "`#[llm]` span + annotate, agent mode → loopback intake, consumer drained between bursts",
+        ),
     ] {
         let mut row = Row::new(label, "ns/span");
         row.llmobs = cell(median_ns("llm_annotate", id));
