@@ -39,6 +39,15 @@ fn step(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
+/// A root whose model is noted (a literal on the attribute), then applied to its annotations
+/// by an annotation that is not a note.
+#[llmobs::llm(model_name = "m", model_provider = "p")]
+fn chat() -> String {
+    llmobs::annotate().tag("k", "v").apply().unwrap();
+    std::thread::sleep(Duration::from_millis(2));
+    "ok".into()
+}
+
 #[llmobs::workflow]
 async fn async_root() {
     for _ in 0..3 {
@@ -66,6 +75,10 @@ fn times_are_consistent_across_the_clock_windows_and_threads() {
         step(5);
     }
     let after = epoch_ns();
+    // Well after the clock's anchor (taken at the first root, 150 ms ago).
+    let before_chat = epoch_ns();
+    chat();
+    let after_chat = epoch_ns();
     // An async root on a multi-threaded runtime: its children may be recorded on several
     // threads, each converting with its own mapping.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -108,6 +121,22 @@ fn times_are_consistent_across_the_clock_windows_and_threads() {
         assert!(end(s) <= end(&root), "{}", s.name);
     }
     assert!(end(&own_record) <= end(&child));
+
+    // Applying a root's notes keeps its start converted: were it read as a counter value, the
+    // start would fall back to the anchor and the trace id to the anchor's second.
+    let chat = by("chat");
+    assert!(
+        chat.start_ns + slack >= before_chat && end(&chat) <= after_chat + slack,
+        "{before_chat} <= {} .. {} <= {after_chat}",
+        chat.start_ns,
+        end(&chat)
+    );
+    assert!(chat.duration_ns >= 2_000_000 && chat.duration_ns < 1_000_000_000);
+    assert_eq!(
+        (chat.trace_id.0 >> 96) as u64,
+        chat.start_ns / 1_000_000_000
+    );
+    assert_eq!(chat.tag("k"), Some("v"));
 
     let aroot = by("async_root");
     let asteps: Vec<&SpanEvent> = spans

@@ -615,7 +615,7 @@ impl Stack {
     fn apply_notes(&mut self, i: usize) {
         let slot = &mut self.arena[i];
         if slot.flags & NOTED != 0 {
-            slot.flags = 0;
+            slot.flags &= !(NOTED | OUTPUT_NOTED);
             if let Some(notes) = &mut self.notes {
                 notes.apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
             }
