@@ -81,13 +81,7 @@ fn capture(c: &mut Criterion, sink: &DiscardSink) {
 /// The model call with the exporter in agent mode, sending to a loopback intake.
 fn llm_agent(c: &mut Criterion) {
     let intake = Intake::start();
-    let guard = llmobs::Config::default()
-        .mode(llmobs::Mode::Agent)
-        .agent_url(intake.url())
-        .ml_app("llmobs-bench")
-        .flush_timeout(Duration::from_secs(2))
-        .init()
-        .expect("start the exporter in agent mode");
+    let guard = intake.init_agent_mode();
     let question = "When does my sofa ship?";
     let mut g = c.benchmark_group("llm_annotate");
     g.bench_function("llm_annotate_agent", |b| {

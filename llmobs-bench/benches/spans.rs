@@ -56,13 +56,7 @@ fn span_group<const N: usize>(c: &mut Criterion, group: &str, intake: &Intake) {
     );
     report_share(group, "llmobs_sink", encoded, dropped);
 
-    let guard = llmobs::Config::default()
-        .mode(llmobs::Mode::Agent)
-        .agent_url(intake.url())
-        .ml_app("llmobs-bench")
-        .flush_timeout(Duration::from_secs(2))
-        .init()
-        .expect("start the exporter in agent mode");
+    let guard = intake.init_agent_mode();
     g.bench_function("llmobs_agent", |b| b.iter(w::llmobs_root::<N>));
     let stats = guard.stats();
     g.bench_function("llmobs_agent_drained", |b| {

@@ -75,6 +75,18 @@ impl Intake {
         format!("http://{}", self.addr)
     }
 
+    /// Turns LLM Observability on with the exporter in agent mode, sending here (default queue
+    /// bounds, a 2 s flush timeout), as the benches' agent-mode rows measure it.
+    pub fn init_agent_mode(&self) -> llmobs::LLMObsGuard {
+        llmobs::Config::default()
+            .mode(llmobs::Mode::Agent)
+            .agent_url(self.url())
+            .ml_app("llmobs-bench")
+            .flush_timeout(Duration::from_secs(2))
+            .init()
+            .expect("start the exporter in agent mode")
+    }
+
     /// What was received so far.
     pub fn received(&self) -> &Received {
         &self.received
