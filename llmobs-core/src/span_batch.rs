@@ -23,6 +23,8 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 pub(crate) const NOTED: u8 = 1;
 /// ...which set its output (so that its return value is not captured over it).
 pub(crate) const OUTPUT_NOTED: u8 = 2;
+/// Both note flags: what applying a slot's notes clears, leaving the time flags alone.
+pub(crate) const NOTE_FLAGS: u8 = NOTED | OUTPUT_NOTED;
 /// `start` is in nanoseconds already (a trace root's, see [`crate::clock`]), not in ticks...
 pub(crate) const START_MONO: u8 = 4;
 /// ...and so is `end`.

@@ -30,7 +30,7 @@ use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
 use crate::notes::Notes;
-use crate::span_batch::{Slot, SpanBatch, NOTED, NO_SLOT, OUTPUT_NOTED, START_MONO};
+use crate::span_batch::{Slot, SpanBatch, NOTED, NOTE_FLAGS, NO_SLOT, OUTPUT_NOTED, START_MONO};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
 use crate::{AnnotateError, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -615,7 +615,7 @@ impl Stack {
     fn apply_notes(&mut self, i: usize) {
         let slot = &mut self.arena[i];
         if slot.flags & NOTED != 0 {
-            slot.flags &= !(NOTED | OUTPUT_NOTED);
+            slot.flags &= !NOTE_FLAGS;
             if let Some(notes) = &mut self.notes {
                 notes.apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
             }
@@ -759,7 +759,7 @@ impl Stack {
             }
             notes.clear();
             for slot in &mut self.arena {
-                slot.flags &= !(NOTED | OUTPUT_NOTED);
+                slot.flags &= !NOTE_FLAGS;
             }
         }
         for i in 0..n {
