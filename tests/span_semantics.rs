@@ -357,5 +357,8 @@ fn a_thread_that_exits_with_a_span_open_hands_over_its_annotated_finished_spans(
     });
     let done = spans.iter().find(|s| s.name == "done").unwrap();
     assert_eq!(done.output_text().as_deref(), Some("kept"));
-    assert!(spans.iter().all(|s| s.name != "never-finished"));
+    // A span left open when its thread exits ends there, as an error that says so.
+    let open = spans.iter().find(|s| s.name == "never-finished").unwrap();
+    assert_eq!(open.error.as_ref().unwrap().kind, "AbandonedSpan");
+    assert_eq!(done.parent_id, Some(open.span_id));
 }

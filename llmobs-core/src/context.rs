@@ -67,6 +67,8 @@ impl Context {
 #[derive(Debug)]
 pub struct ContextGuard {
     token: u64,
+    /// The scope of one poll: frames still above it when it ends are closed with it.
+    poll: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -74,6 +76,16 @@ impl ContextGuard {
     pub(crate) fn push(parent: ParentRef, detached: Option<SharedEvent>) -> Self {
         ContextGuard {
             token: stack::push_context(parent, detached),
+            poll: false,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The context of one poll of a future ([`crate::WithContext`]).
+    pub(crate) fn push_poll(parent: ParentRef) -> Self {
+        ContextGuard {
+            token: stack::push_context(parent, None),
+            poll: true,
             _not_send: PhantomData,
         }
     }
@@ -81,6 +93,6 @@ impl ContextGuard {
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        stack::pop_context(self.token);
+        stack::pop_context(self.token, self.poll);
     }
 }

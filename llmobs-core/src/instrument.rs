@@ -46,29 +46,103 @@ where
     }
 }
 
-/// Ends the poll's frame and, if `poll` unwinds, finishes the span with the panic.
-struct PollGuard {
+/// The span's frame on the polling thread's stack, for one poll.
+///
+/// Frames are removed only by this guard's `Drop`, which runs on every way out of `poll`:
+/// return or unwind, whatever user code (the inner future, the outcome reader) did. So no frame
+/// can outlive the poll that pushed it, and the stack never points into a future that may be
+/// freed once `poll` returns. Anything pushed above the frame during the poll and still there
+/// (a sync guard held across `.await` or forgotten) is closed with it.
+struct PollFrame {
     at: NonNull<SpanEvent>,
     slot: *mut Option<SpanEvent>,
     held: *mut SpanBatch,
+    /// The stack's depth before the frame was pushed.
+    depth: usize,
+    end: PollEnd,
 }
 
-impl Drop for PollGuard {
-    /// Only runs when `poll` unwinds (the normal path forgets the guard).
+/// How the poll ended; `Unwound` until the poll sets another.
+enum PollEnd {
+    /// `poll` is unwinding: the span finishes with the panic.
+    Unwound,
+    /// The inner future is pending: the span stays open.
+    Pending,
+    /// The inner future completed: the span finishes with what was read from its value.
+    Ready(Option<Outcome>),
+}
+
+impl PollFrame {
+    /// Pushes the frame of the record at `slot`, which must hold one.
+    ///
+    /// # Safety
+    /// `slot` and `held` point into a pinned future that is being polled and outlives the
+    /// returned guard; between now and the guard's drop they are reached only through these
+    /// pointers.
+    unsafe fn enter(slot: *mut Option<SpanEvent>, held: *mut SpanBatch) -> Option<Self> {
+        // SAFETY: `slot` is valid (the caller's contract); the `&mut` ends on this line.
+        let at = NonNull::from(unsafe { (*slot).as_mut() }?);
+        let depth = stack::enter_pinned(at);
+        Some(PollFrame {
+            at,
+            slot,
+            held,
+            depth,
+            end: PollEnd::Unwound,
+        })
+    }
+
+    /// Whether the span still wants its output captured.
+    fn wants_output(&self) -> bool {
+        // SAFETY: `slot` is valid for the guard's life (see `enter`); the shared reference ends
+        // within this expression, and reads leave the frame's pointer usable.
+        !unsafe { &*self.slot }
+            .as_ref()
+            .is_some_and(SpanEvent::has_explicit_output)
+    }
+}
+
+impl Drop for PollFrame {
     fn drop(&mut self) {
-        let end = clock::mono_ns();
-        // SAFETY: `slot` points into the pinned future whose `poll` is unwinding. The record is
-        // taken out only after its frame is removed, so the stack never sees it moved.
-        let mut batch = std::mem::take(unsafe { &mut *self.held });
-        batch.append(stack::exit_pinned(self.at, None).unwrap_or_default());
-        if let Some(mut e) = unsafe { (*self.slot).take() } {
-            if e.error.is_none() {
-                e.error = Some(Box::new(crate::panic::current_panic_error()));
+        let end = std::mem::replace(&mut self.end, PollEnd::Unwound);
+        let slot = self.slot;
+        // SAFETY (both blocks below): `slot` and `held` are valid for the guard's life (see
+        // `enter`). The record is taken out of `slot` by `exit_pinned` only after the frame that
+        // points at it is removed, so the stack never sees it moved.
+        match end {
+            PollEnd::Pending => {
+                if let Some(batch) = stack::exit_pinned(self.at, || None) {
+                    let held = unsafe { &mut *self.held };
+                    held.append(batch);
+                    if held.len() >= stack::PARTIAL_FLUSH_AT {
+                        dispatch(std::mem::take(held));
+                    }
+                }
             }
-            stamp(&mut e, end);
-            batch.push(e);
+            end => {
+                let finished = stack::exit_pinned(self.at, || {
+                    let mut e = unsafe { (*slot).take() }?;
+                    match end {
+                        PollEnd::Ready(Some(outcome)) => outcome.apply(&mut e),
+                        PollEnd::Ready(None) | PollEnd::Pending => {}
+                        PollEnd::Unwound => {
+                            if e.error.is_none() {
+                                e.error = Some(Box::new(crate::panic::current_panic_error()));
+                            }
+                        }
+                    }
+                    stamp(&mut e, clock::mono_ns());
+                    Some(e)
+                });
+                let mut batch = std::mem::take(unsafe { &mut *self.held });
+                batch.append(finished.unwrap_or_default());
+                dispatch(batch);
+            }
         }
-        dispatch(batch);
+        debug_assert!(
+            stack::depth() <= self.depth,
+            "a frame pushed during the poll outlived it"
+        );
     }
 }
 
@@ -81,62 +155,44 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<R> {
         // SAFETY: `inner` is structurally pinned: it is never moved out of `self` and only
-        // reached through `Pin::new_unchecked`. `event` is not moved while the future is pinned
-        // either, which is what lets the span stack point at it during a poll.
+        // reached through `Pin::new_unchecked`. `event` and `held` are not moved while the
+        // future is pinned either, which is what lets the span stack point at the record during
+        // a poll.
         let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        // From here on the record and the held batch are reached through these raw pointers
+        // only, so the frame's pointer and ours do not conflict.
         let slot: *mut Option<SpanEvent> = &mut this.event;
-        // SAFETY: `slot` comes from a live `&mut`; from here on the record is reached through
-        // raw pointers only, so the frame's pointer and ours do not conflict.
-        let Some(event) = (unsafe { (*slot).as_mut() }) else {
+        let held: *mut SpanBatch = &mut this.held;
+        if !this.started {
+            // SAFETY: `slot` comes from a live `&mut`, and no frame points at the record yet.
+            if let Some(e) = unsafe { (*slot).as_mut() } {
+                this.started = true;
+                e.start_ns = clock::mono_ns();
+            }
+        }
+        // SAFETY: `this` is pinned and being polled, so both pointers stay valid until the
+        // guard drops at the end of this function; nothing else reaches those fields meanwhile.
+        let Some(mut frame) = (unsafe { PollFrame::enter(slot, held) }) else {
             return inner.poll(cx);
         };
-        if !this.started {
-            this.started = true;
-            event.start_ns = clock::mono_ns();
-        }
-        let at = NonNull::from(event);
-        stack::enter_pinned(at);
-        let guard = PollGuard {
-            at,
-            slot,
-            held: &mut this.held,
-        };
         let res = inner.poll(cx);
-        std::mem::forget(guard);
-        match res {
-            Poll::Pending => {
-                if let Some(batch) = stack::exit_pinned(at, None) {
-                    this.held.append(batch);
-                    if this.held.len() >= stack::PARTIAL_FLUSH_AT {
-                        dispatch(std::mem::take(&mut this.held));
-                    }
-                }
-                Poll::Pending
-            }
+        frame.end = match &res {
+            Poll::Pending => PollEnd::Pending,
+            // The outcome reader may run user code (`Serialize`, `Display`, `Debug`), so it runs
+            // while the frame is still there, and under panic isolation: the value is the
+            // application's, whatever reading it does.
             Poll::Ready(out) => {
-                // The outcome reader may run user code (`Serialize`/`Debug`), so it runs while
-                // the frame is still valid, and the record is only read through `slot` after.
-                let want_output = !unsafe { &*slot }
-                    .as_ref()
-                    .is_some_and(SpanEvent::has_explicit_output);
-                let outcome = this.outcome.take().map(|c| c(&out, want_output));
-                let end = clock::mono_ns();
-                // SAFETY: no reference to the record is live; taking it out ends what the frame
-                // points at, and `exit_pinned` removes the frame before anything reads the stack.
-                let finished = unsafe { (*slot).take() }.map(|mut event| {
-                    if let Some(o) = outcome {
-                        o.apply(&mut event);
-                    }
-                    stamp(&mut event, end);
-                    event
-                });
-                let mut batch = std::mem::take(&mut this.held);
-                batch.append(stack::exit_pinned(at, finished).unwrap_or_default());
-                dispatch(batch);
-                Poll::Ready(out)
+                let want_output = frame.wants_output();
+                PollEnd::Ready(this.outcome.take().map(|read| {
+                    crate::panic::quietly(|| read(out, want_output))
+                        .unwrap_or_else(|_| Outcome::error(crate::outcome::unreadable_outcome()))
+                }))
             }
-        }
+        };
+        drop(frame);
+        res
     }
 }
 
@@ -223,7 +279,9 @@ impl<F: Future> Future for WithContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         // SAFETY: `inner` is structurally pinned and never moved; `parent` is not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let _g = crate::context::ContextGuard::push(this.parent.clone(), None);
+        // A poll scope: frames left above it when the poll ends are closed with it.
+        let _g = crate::context::ContextGuard::push_poll(this.parent.clone());
+        // SAFETY: as above.
         unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
     }
 }

@@ -62,7 +62,10 @@ pub use propagation::{
 pub use recycle::{Origin, Recycler};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
-pub use sink::{set_sink, spans_dropped_without_sink, Sink};
+pub use sink::{
+    evaluations_lost_to_sink_panics, set_sink, spans_dropped_without_sink,
+    spans_lost_to_sink_panics, Sink,
+};
 pub use span::{
     agent, embedding, llm, retrieval, task, tool, workflow, DetachedSpan, Span, SpanBuilder,
 };

@@ -2,7 +2,7 @@
 //! else is captured as output. Chosen per type at compile time like [`crate::capture`].
 
 use std::convert::Infallible;
-use std::fmt::{Debug, Display};
+use std::fmt::{Debug, Display, Write};
 
 use crate::SpanError;
 
@@ -70,27 +70,31 @@ impl<'a, T: ?Sized> SplitPlain<'a> for Ret<'a, T> {
 #[doc(hidden)]
 pub struct ErrRef<'a, E: ?Sized>(pub &'a E);
 
+// Reading an error runs the user's `Display`, `Debug` and `source()`. None of them may change
+// what the application does: a formatting error or a panic in them gives a span whose error
+// says it could not be read, and the function still returns its own value.
+
 #[doc(hidden)]
 pub trait ErrViaStd {
     fn llmobs_error(&self) -> SpanError;
 }
 impl<E: std::error::Error + ?Sized> ErrViaStd for &&&ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
-        let mut chain = String::new();
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            if !chain.is_empty() {
-                chain.push('\n');
+        let e = self.0;
+        read::<E>("Display or source()", || {
+            let message = display(e)?;
+            let mut chain = String::new();
+            let mut source = e.source();
+            while let Some(s) = source {
+                if !chain.is_empty() {
+                    chain.push('\n');
+                }
+                chain.push_str("Caused by: ");
+                chain.push_str(&display(s)?);
+                source = s.source();
             }
-            chain.push_str("Caused by: ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        SpanError {
-            kind: std::any::type_name::<E>().to_owned(),
-            message: self.0.to_string(),
-            stack: (!chain.is_empty()).then_some(chain),
-        }
+            Some((message, (!chain.is_empty()).then_some(chain)))
+        })
     }
 }
 
@@ -100,11 +104,8 @@ pub trait ErrViaDisplay {
 }
 impl<E: Display + ?Sized> ErrViaDisplay for &&ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
-        SpanError {
-            kind: std::any::type_name::<E>().to_owned(),
-            message: self.0.to_string(),
-            stack: None,
-        }
+        let e = self.0;
+        read::<E>("Display", || Some((display(e)?, None)))
     }
 }
 
@@ -114,11 +115,12 @@ pub trait ErrViaDebug {
 }
 impl<E: Debug + ?Sized> ErrViaDebug for &ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
-        SpanError {
-            kind: std::any::type_name::<E>().to_owned(),
-            message: format!("{:?}", self.0),
-            stack: None,
-        }
+        let e = self.0;
+        read::<E>("Debug", || {
+            let mut s = String::new();
+            write!(s, "{e:?}").ok()?;
+            Some((s, None))
+        })
     }
 }
 
@@ -133,6 +135,46 @@ impl<E: ?Sized> ErrViaNothing for ErrRef<'_, E> {
             message: String::new(),
             stack: None,
         }
+    }
+}
+
+/// `e`'s `Display`, or `None` if it returned an error (where `to_string()` would panic).
+fn display<E: Display + ?Sized>(e: &E) -> Option<String> {
+    let mut s = String::new();
+    write!(s, "{e}").ok()?;
+    Some(s)
+}
+
+/// Reads an error of type `E` with `f` (message and cause chain) under panic isolation; `what`
+/// names the implementations `f` calls, for the note when they fail.
+fn read<E: ?Sized>(what: &str, f: impl FnOnce() -> Option<(String, Option<String>)>) -> SpanError {
+    let kind = std::any::type_name::<E>().to_owned();
+    match crate::panic::quietly(f) {
+        Ok(Some((message, stack))) => SpanError {
+            kind,
+            message,
+            stack,
+        },
+        Ok(None) => unreadable(kind, format!("its {what} implementation returned an error")),
+        Err(_) => unreadable(kind, format!("its {what} implementation panicked")),
+    }
+}
+
+fn unreadable(kind: String, why: String) -> SpanError {
+    SpanError {
+        kind,
+        message: format!("could not read the error: {why}"),
+        stack: None,
+    }
+}
+
+/// The error of a span whose outcome reader itself failed (a panic the readers above did not
+/// contain, in code the SDK calls on the application's behalf).
+pub(crate) fn unreadable_outcome() -> SpanError {
+    SpanError {
+        kind: "llmobs.UnreadableOutcome".into(),
+        message: "could not read the return value: the code that reads it panicked".into(),
+        stack: None,
     }
 }
 

@@ -16,21 +16,28 @@ thread_local! {
     static QUIET: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Runs user code the SDK calls on its own behalf (a `Serialize` or `Debug` impl during
-/// capture), catching a panic without the panic hook's report: the application did not panic,
-/// only the capture of one value failed, and that is logged at debug level instead.
+/// Runs user code the SDK calls on its own behalf (a `Serialize`, `Debug` or `Display` impl, an
+/// error's `source()`), catching a panic without the panic hook's report: the application did
+/// not panic, only the reading of one value failed, and that is logged at debug level instead.
 pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     install_hook();
     let _ = QUIET.try_with(|q| q.set(q.get() + 1));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     let _ = QUIET.try_with(|q| q.set(q.get().saturating_sub(1)));
     if r.is_err() {
-        log::debug!("llmobs: a Serialize or Debug impl panicked while capturing a value; the value was left out");
+        log::debug!(
+            "llmobs: a Serialize, Debug or Display impl (or an error's source()) panicked while \
+             its value was read for a span; the value was left out"
+        );
     }
     r
 }
 
 pub(crate) fn install_hook() {
+    // `take_hook` and `set_hook` panic on a thread that is unwinding: install on a later call.
+    if INSTALL.is_completed() || std::thread::panicking() {
+        return;
+    }
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {

@@ -5,12 +5,16 @@
 //! exporter's sink only does a non-blocking `try_send` into a bounded queue.
 
 use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::{EvaluationMetric, SpanBatch};
 
 /// Where finished spans and evaluations go. Implementations must not block.
+///
+/// A panic in an implementation never reaches the application: what the sink was given is
+/// counted as lost ([`spans_lost_to_sink_panics`]) and the application goes on.
 pub trait Sink: Send + Sync + 'static {
     /// Takes the finished spans of one local trace (or part of one). Build their records with
     /// [`SpanBatch::into_events`] on another thread: it is the costly half of a span.
@@ -88,13 +92,50 @@ pub(crate) fn dispatch_spans(mut spans: SpanBatch) {
         spans = SpanBatch::from(rest);
     }
     let n = spans.len() as u64;
-    if !crate::gate::is_enabled() || with_current(|sink| sink.send_spans(spans)).is_none() {
-        // Recorded while enabled but finished after the exporter was shut down or replaced.
+    if !crate::gate::is_enabled() {
         DROPPED_WITHOUT_SINK.fetch_add(n, Ordering::Relaxed);
+        return;
+    }
+    match with_current(|sink| catch_unwind(AssertUnwindSafe(|| sink.send_spans(spans)))) {
+        Some(Ok(())) => {}
+        // Recorded while enabled but finished after the exporter was shut down or replaced.
+        None => {
+            DROPPED_WITHOUT_SINK.fetch_add(n, Ordering::Relaxed);
+        }
+        Some(Err(_)) => sink_panicked(&LOST_TO_SINK_PANICS.0, n),
     }
 }
 
+// Spans leave from guards' `Drop`, also while a panic unwinds, and from the thread-local
+// destructor of the span stack: a panic escaping the sink there would abort the process. So
+// every call into the sink is isolated; what a panicking sink was given is counted as lost.
+
 static DROPPED_WITHOUT_SINK: AtomicU64 = AtomicU64::new(0);
+
+/// `(spans, evaluations)` lost because the sink panicked while taking them.
+static LOST_TO_SINK_PANICS: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+
+#[cold]
+fn sink_panicked(counter: &AtomicU64, n: u64) {
+    if counter.fetch_add(n, Ordering::Relaxed) == 0 {
+        log::error!(
+            "llmobs: the span sink panicked; what it was given is lost and counted, and the \
+             application goes on (see llmobs_core::spans_lost_to_sink_panics)"
+        );
+    }
+}
+
+/// Spans lost because the installed [`Sink`] panicked while taking them, since the process
+/// started. The panic does not reach the application.
+pub fn spans_lost_to_sink_panics() -> u64 {
+    LOST_TO_SINK_PANICS.0.load(Ordering::Relaxed)
+}
+
+/// Evaluations lost because the installed [`Sink`] panicked while taking them, since the
+/// process started.
+pub fn evaluations_lost_to_sink_panics() -> u64 {
+    LOST_TO_SINK_PANICS.1.load(Ordering::Relaxed)
+}
 
 /// Spans that finished when no exporter was installed (LLM Observability was turned off, or the
 /// exporter shut down, while they were open), since the process started. They are not sent.
@@ -112,6 +153,8 @@ pub(crate) fn dispatch_evaluation(metric: EvaluationMetric) {
         return;
     }
     if let Some(sink) = current() {
-        sink.send_evaluation(metric);
+        if catch_unwind(AssertUnwindSafe(|| sink.send_evaluation(metric))).is_err() {
+            sink_panicked(&LOST_TO_SINK_PANICS.1, 1);
+        }
     }
 }

@@ -124,12 +124,24 @@ pub(crate) struct Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // Thread exit: hand over what finished; spans still open here can never finish.
-        if let Some(finished) = self.split_finished() {
-            crate::sink::dispatch_spans(finished);
+        // Thread exit: spans still open here can never finish (their guards were forgotten, or
+        // live in thread-locals destroyed after this one): they end now, as errors, and leave
+        // with everything else.
+        self.close_above(0, THREAD_EXITED);
+        self.frames.clear();
+        self.open_spans = 0;
+        if let Some(batch) = self.take_batch() {
+            crate::sink::dispatch_spans(batch);
         }
     }
 }
+
+/// Why `Stack::close_above` ended a span: the poll it was started in ended first.
+const POLL_ENDED: &str = "the span's guard was still alive when the poll it was started in \
+    ended (held across `.await`, returned from the future, or forgotten); the span ends there";
+/// ...or its thread exited.
+const THREAD_EXITED: &str =
+    "the thread exited while the span was open (its guard was never dropped); the span ends there";
 
 thread_local! {
     static STACK: RefCell<Stack> = RefCell::new(Stack::default());
@@ -318,45 +330,65 @@ pub(crate) fn finish_span(id: SpanId, end: u64, fix: Option<&mut dyn FnMut(&mut 
     }
 }
 
-/// Makes the async span at `event` current for one poll. The caller guarantees the record stays
-/// where it is (the future is pinned) until [`exit_pinned`] with the same pointer.
+/// Makes the async span at `event` current for one poll, and returns the stack's depth before
+/// it. The caller guarantees the record stays where it is (the future is pinned) until
+/// [`exit_pinned`] with the same pointer, which must run before the poll returns or unwinds
+/// (`instrument::PollFrame` is the one caller, and calls it from its `Drop`).
 #[inline]
-pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) {
+pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) -> usize {
     with(|s| {
+        let depth = s.frames.len();
         s.frames.push(Frame::Pinned(event));
         s.open_spans += 1;
-    });
+        depth
+    })
+    .unwrap_or(0)
 }
 
-/// Ends the poll of the async span entered at `at`. When the span completed, its finished record
-/// joins the arena in the same step. Returns what the thread would now hand over (everything,
+/// Ends the poll of the async span entered at `at`: removes its frame, closing whatever was
+/// pushed above it during the poll and is still there, then runs `finish`, which takes the
+/// span's record out of the future when the span completed; that record joins the thread's
+/// finished spans in the same step. Returns what the thread would now hand over (everything,
 /// when this was its last open span): the caller holds it until its own span finishes, so an
 /// async root's children leave with it even though the stack empties between polls.
 #[inline]
 #[must_use]
 pub(crate) fn exit_pinned(
     at: NonNull<SpanEvent>,
-    finished: Option<SpanEvent>,
+    finish: impl FnOnce() -> Option<SpanEvent>,
 ) -> Option<SpanBatch> {
-    let mut slot = finished;
+    let mut finish = Some(finish);
     let batch = with(|s| {
-        // Matched by address, not by reading the record: the caller may already have moved the
-        // finished record out of the place the frame points at.
+        // Matched by address, not by reading the record.
         if let Some(pos) = s
             .frames
             .iter()
             .rposition(|f| matches!(f, Frame::Pinned(p) if *p == at))
         {
-            s.frames.remove(pos);
+            s.close_above(pos + 1, POLL_ENDED);
+            s.frames.pop();
             s.open_spans -= 1;
         }
-        if let Some(e) = slot.take() {
+        debug_assert!(
+            !s.frames
+                .iter()
+                .any(|f| matches!(f, Frame::Pinned(p) if *p == at)),
+            "the frame of a finished poll is still on the stack"
+        );
+        // The frame is gone: the record may be moved now.
+        if let Some(e) = finish.take().and_then(|f| f()) {
             s.complete.push(e);
         }
         s.take_batch()
     })
     .flatten();
-    batch.or_else(|| slot.map(SpanBatch::from))
+    // Without a stack (thread teardown) the frame was never pushed either.
+    batch.or_else(|| finish.and_then(|f| f()).map(SpanBatch::from))
+}
+
+/// The number of frames on this thread's stack.
+pub(crate) fn depth() -> usize {
+    with(|s| s.frames.len()).unwrap_or(0)
 }
 
 /// Buffers a span finished outside the arena (async and detached spans).
@@ -388,12 +420,17 @@ pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> 
     token
 }
 
-pub(crate) fn pop_context(token: u64) {
+/// Removes the context frame `token` names. A `poll` scope (the context of one poll of a
+/// future) also closes what is still above it: a guard cannot outlive the poll it was made in.
+pub(crate) fn pop_context(token: u64, poll: bool) {
     let batch = with(|s| {
         if let Some(pos) = s.frames.iter().rposition(|f| match f {
             Frame::Context(_, t) | Frame::Detached(_, t) => *t == token,
             _ => false,
         }) {
+            if poll {
+                s.close_above(pos + 1, POLL_ENDED);
+            }
             s.frames.remove(pos);
         }
         s.take_batch()
@@ -586,6 +623,40 @@ pub(crate) fn has_open_span() -> bool {
 }
 
 impl Stack {
+    /// Closes every frame but the lowest `keep`: they belong to guards that can no longer be
+    /// dropped in time. Their sync spans end now with an
+    /// `AbandonedSpan` error saying `why`; the guards' later drops then find nothing to do.
+    #[cold]
+    fn close_above(&mut self, keep: usize, why: &'static str) {
+        if self.frames.len() <= keep {
+            return;
+        }
+        let end = crate::clock::ticks();
+        while self.frames.len() > keep {
+            match self.frames.pop() {
+                Some(Frame::Arena(i)) => {
+                    self.open_spans -= 1;
+                    let e = self.materialize(i);
+                    if e.error.is_none() {
+                        e.error = Some(Box::new(crate::SpanError {
+                            kind: "AbandonedSpan".into(),
+                            message: why.into(),
+                            stack: None,
+                        }));
+                    }
+                    let slot = &mut self.arena[i];
+                    slot.open = false;
+                    slot.end = end;
+                    self.latest = end;
+                }
+                // Inner polls remove their own frames before returning, so none is left here;
+                // the pointer is not read either way.
+                Some(Frame::Pinned(_)) => self.open_spans -= 1,
+                Some(Frame::Detached(..) | Frame::Context(..)) | None => {}
+            }
+        }
+    }
+
     /// The notes of the arena's trace, with room reserved once a trace starts noting.
     #[inline]
     fn notes_for_trace(&mut self) -> &mut Notes {
@@ -736,7 +807,25 @@ impl Stack {
                 map: crate::clock::tick_map(self.latest),
             });
         }
+        // An attached context is a fresh start: once no span started under it is open, what
+        // finished leaves, whatever stays open below it (an outer span, or one whose guard was
+        // forgotten). So a capture or a new trace on such a thread is not held back.
+        if matches!(
+            self.frames.last(),
+            Some(Frame::Context(..) | Frame::Detached(..))
+        ) {
+            return self.split_if_finished();
+        }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
+            return None;
+        }
+        self.split_finished()
+    }
+
+    /// [`Self::split_finished`], if anything finished.
+    #[cold]
+    fn split_if_finished(&mut self) -> Option<SpanBatch> {
+        if self.complete.is_empty() && self.arena.iter().all(|s| s.open) {
             return None;
         }
         self.split_finished()

@@ -20,6 +20,10 @@ pub struct Drops {
     /// Spans that finished when no exporter was installed: open while it shut down or was
     /// replaced (process-wide, only in [`crate::stats`]).
     pub no_exporter: u64,
+    /// The sink panicked while taking them (a bug in a custom [`llmobs_core::Sink`] or in the
+    /// exporter); process-wide, only in [`crate::stats`]. The panic did not reach the
+    /// application.
+    pub sink_panicked: u64,
 }
 
 impl Drops {
@@ -32,6 +36,7 @@ impl Drops {
             + self.buffer_full
             + self.processor_dropped
             + self.shutdown
+            + self.sink_panicked
     }
 }
 
@@ -124,6 +129,7 @@ impl DropCounters {
             processor_dropped: self.processor_dropped.load(Relaxed),
             shutdown: self.shutdown.load(Relaxed),
             no_exporter: 0,
+            sink_panicked: 0,
         }
     }
 }
