@@ -87,7 +87,7 @@ fn init_anchor() -> &'static Anchor {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[allow(unused_unsafe)] // `__cpuid` is unsafe before Rust 1.87 and safe after.
 fn has_invariant_tsc() -> bool {
     use std::arch::x86_64::__cpuid;
@@ -100,20 +100,21 @@ fn has_invariant_tsc() -> bool {
     (unsafe { __cpuid(0x8000_0007) }.edx >> 8) & 1 == 1
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[inline(always)]
 fn rdtsc() -> u64 {
     // SAFETY: `rdtsc` has no preconditions on x86-64.
     unsafe { std::arch::x86_64::_rdtsc() }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+// Elsewhere, and under Miri (which cannot execute `rdtsc` or `cpuid`), the OS clock is used.
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 #[inline(always)]
 fn rdtsc() -> u64 {
     0
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(any(not(target_arch = "x86_64"), miri))]
 fn has_invariant_tsc() -> bool {
     false
 }
@@ -294,6 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "times the interpreter, not the clock")]
     fn span_clock_tracks_the_os_clock() {
         let a = anchor();
         for _ in 0..3 {

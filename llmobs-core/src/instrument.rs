@@ -106,12 +106,11 @@ impl Drop for PollFrame {
     fn drop(&mut self) {
         let end = std::mem::replace(&mut self.end, PollEnd::Unwound);
         let slot = self.slot;
-        // SAFETY (both blocks below): `slot` and `held` are valid for the guard's life (see
-        // `enter`). The record is taken out of `slot` by `exit_pinned` only after the frame that
-        // points at it is removed, so the stack never sees it moved.
         match end {
             PollEnd::Pending => {
                 if let Some(batch) = stack::exit_pinned(self.at, || None) {
+                    // SAFETY: `held` is valid for the guard's life (see `enter`), and no other
+                    // reference to it is live.
                     let held = unsafe { &mut *self.held };
                     held.append(batch);
                     if held.len() >= stack::PARTIAL_FLUSH_AT {
@@ -121,6 +120,9 @@ impl Drop for PollFrame {
             }
             end => {
                 let finished = stack::exit_pinned(self.at, || {
+                    // SAFETY: `slot` is valid for the guard's life (see `enter`). `exit_pinned`
+                    // calls this only after removing the frame that points at the record, so
+                    // the stack never sees it moved.
                     let mut e = unsafe { (*slot).take() }?;
                     match end {
                         PollEnd::Ready(Some(outcome)) => outcome.apply(&mut e),
@@ -134,6 +136,7 @@ impl Drop for PollFrame {
                     stamp(&mut e, clock::mono_ns());
                     Some(e)
                 });
+                // SAFETY: as for `held` above.
                 let mut batch = std::mem::take(unsafe { &mut *self.held });
                 batch.append(finished.unwrap_or_default());
                 dispatch(batch);

@@ -216,7 +216,34 @@ impl SpanBuilder {
 /// The guard of a span that is active on this thread. Dropping it finishes the span.
 ///
 /// It is not `Send`: a span is active on the thread that started it. Use
-/// [`SpanBuilder::start_detached`] for a span that crosses threads.
+/// [`SpanBuilder::start_detached`] for a span that crosses threads. Guards may be dropped in any
+/// order.
+///
+/// # A guard that is never dropped
+///
+/// A guard that is forgotten (`std::mem::forget`) or outlives its scope cannot finish its span
+/// in the usual way. The rules that keep it from capturing every later span:
+/// - inside an instrumented future, a guard still alive when the poll that started it ends is
+///   closed then: its span ends with an error of type `AbandonedSpan`, and dropping the guard
+///   later does nothing (so never hold a guard across `.await`);
+/// - spans started under an attached [`crate::Context`] (a test capture, activated distributed
+///   headers) are sent as soon as the last of them finishes, whatever stays open below it;
+///   attach `Context::default()` to start new traces on a thread where a guard was forgotten;
+/// - a span still open when its thread exits ends then, as an `AbandonedSpan` error.
+///
+/// ```
+/// use llmobs_core::testing::Capture;
+/// # let outer = Capture::new();
+/// # let _outer = outer.context().attach();
+/// std::mem::forget(llmobs_core::workflow("forgotten").start());
+/// // Under a context attached later (here a test capture's), new spans are roots of their own
+/// // traces, and are sent as soon as they finish.
+/// let cap = Capture::new();
+/// let _g = cap.context().attach();
+/// drop(llmobs_core::task("new_trace").start());
+/// assert_eq!(cap.spans().len(), 1);
+/// assert_eq!(cap.spans()[0].parent_id, None);
+/// ```
 #[must_use = "the span finishes as soon as this guard is dropped"]
 #[derive(Debug)]
 pub struct Span {
