@@ -19,13 +19,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let root = llmobs::workflow("answer_question").start();
     let reply = answer("delivery times");
-    let exported = llmobs::export_span(None)?; // the workflow span's ids
+    println!("{reply}");
+    // Observability never fails the application: what the SDK refuses is logged, and the
+    // program goes on. With LLM Observability off, every call here succeeds and does nothing.
+    if let Err(e) = submit_all(&root) {
+        eprintln!("llmobs: {e}");
+    }
     drop(root);
-    println!(
-        "{reply}\nevaluating span {} of trace {}",
+
+    // Bad input is an error value that says what to fix, never a panic:
+    let bad = Evaluation::score("bad.label", 1.0).join_tag("conversation", "c-1");
+    if let Err(e) = llmobs::submit_evaluation(bad) {
+        eprintln!("llmobs: rejected as expected: {e}");
+    }
+    eprintln!("{}", llmobs::flush());
+    Ok(())
+}
+
+/// Every metric type; `?` works on every SDK call into `llmobs::Error`.
+fn submit_all(root: &llmobs::Span) -> Result<(), llmobs::Error> {
+    let exported = llmobs::export_span(Some(root))?; // the workflow span's ids
+    eprintln!(
+        "evaluating span {} of trace {}",
         exported.span_id, exported.trace_id
     );
-
     llmobs::submit_evaluation(
         Evaluation::score("relevance", 0.87)
             .span(&exported)
@@ -54,11 +71,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .span(&exported)
             .eval_scope(EvalScope::Trace),
     )?;
-
-    // Bad input is an error value that says what to fix, never a panic:
-    if let Err(e) = llmobs::submit_evaluation(Evaluation::score("bad.label", 1.0).span(&exported)) {
-        println!("rejected as expected: {e}");
-    }
-    println!("{}", llmobs::flush());
     Ok(())
 }

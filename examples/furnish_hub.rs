@@ -35,7 +35,6 @@ use serde::Serialize;
 enum AssistantError {
     UnknownOrder(String),
     Model(String),
-    Observability(String),
 }
 
 impl fmt::Display for AssistantError {
@@ -43,26 +42,18 @@ impl fmt::Display for AssistantError {
         match self {
             AssistantError::UnknownOrder(id) => write!(f, "no order with id {id}"),
             AssistantError::Model(e) => write!(f, "the language model failed: {e}"),
-            AssistantError::Observability(e) => write!(f, "observability call failed: {e}"),
         }
     }
 }
 
 impl std::error::Error for AssistantError {}
 
-impl From<llmobs::AnnotateError> for AssistantError {
-    fn from(e: llmobs::AnnotateError) -> Self {
-        AssistantError::Observability(e.to_string())
-    }
-}
-impl From<llmobs::EvaluationError> for AssistantError {
-    fn from(e: llmobs::EvaluationError) -> Self {
-        AssistantError::Observability(e.to_string())
-    }
-}
-impl From<llmobs::ExportError> for AssistantError {
-    fn from(e: llmobs::ExportError) -> Self {
-        AssistantError::Observability(e.to_string())
+/// Observability never fails a customer's request: an annotation or evaluation that the SDK
+/// refuses (a bug in this code, such as a metric that is NaN) is logged, and the answer goes on.
+/// With LLM Observability off, the calls succeed and do nothing.
+fn log_refused(result: Result<(), llmobs::Error>) {
+    if let Err(e) = result {
+        eprintln!("llmobs: {e}");
     }
 }
 
@@ -309,30 +300,36 @@ impl Assistant {
     #[llmobs::workflow(name = "handle_message", session_id = self.session_id.as_str(), skip(message))]
     fn handle_message(&self, message: &str) -> Result<Reply, AssistantError> {
         let clean = self.sanitize_input(message);
-        llmobs::annotate()
-            .user_id(&self.user_id)
-            .input(&clean.text)
-            .apply()?;
+        log_refused(
+            llmobs::annotate()
+                .user_id(&self.user_id)
+                .input(&clean.text)
+                .apply()
+                .map_err(Into::into),
+        );
         let reply = self.answer(&clean.text)?;
         // An evaluation per answer: did the assistant fail to answer?
-        let span = llmobs::export_span(None)?;
-        llmobs::submit_evaluation(
-            Evaluation::categorical(
-                "failure_to_answer",
-                if reply.answered {
-                    "answered"
+        log_refused((|| {
+            let span = llmobs::export_span(None)?;
+            llmobs::submit_evaluation(
+                Evaluation::categorical(
+                    "failure_to_answer",
+                    if reply.answered {
+                        "answered"
+                    } else {
+                        "not_answered"
+                    },
+                )
+                .span(&span)
+                .tag("evaluator", "furnish-hub-heuristic")
+                .assessment(if reply.answered {
+                    llmobs::Assessment::Pass
                 } else {
-                    "not_answered"
-                },
-            )
-            .span(&span)
-            .tag("evaluator", "furnish-hub-heuristic")
-            .assessment(if reply.answered {
-                llmobs::Assessment::Pass
-            } else {
-                llmobs::Assessment::Fail
-            }),
-        )?;
+                    llmobs::Assessment::Fail
+                }),
+            )?;
+            Ok(())
+        })());
         Ok(reply)
     }
 
@@ -516,7 +513,7 @@ impl Assistant {
                 .metadata("token_counts", "estimated")
                 .tag("token_counts", "estimated");
         }
-        note.apply()?;
+        log_refused(note.apply().map_err(Into::into));
         Ok(completion.text)
     }
 }
@@ -586,11 +583,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     if interactive {
-        println!("Type a question, or `exit` to quit.");
+        println!("Type a question, or `exit` (or `quit`, `q`, Ctrl-D) to quit.");
         for line in std::io::stdin().lock().lines() {
             let line = line?;
             let q = line.trim();
-            if q.eq_ignore_ascii_case("exit") {
+            if ["exit", "quit", "q"]
+                .iter()
+                .any(|w| q.eq_ignore_ascii_case(w))
+            {
                 break;
             }
             if !q.is_empty() {
@@ -602,7 +602,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ask(q);
         }
     }
+    // The flush report is about telemetry, not for the customer: stderr.
     let report = llmobs::flush();
-    println!("\n{report}");
+    eprintln!("\n{report}");
     Ok(())
 }

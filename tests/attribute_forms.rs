@@ -671,12 +671,12 @@ fn box_pin_async_tails_are_instrumented_as_futures() {
 /// Whether a span is active inside the function's body (so whether the attribute made one).
 #[llmobs::task]
 fn has_active_span() -> bool {
-    llmobs::export_span(None).is_ok()
+    llmobs::export_span(None).is_ok_and(|s| s.is_recorded())
 }
 
 #[llmobs::task]
 async fn has_active_span_async() -> bool {
-    llmobs::export_span(None).is_ok()
+    llmobs::export_span(None).is_ok_and(|s| s.is_recorded())
 }
 
 #[test]

@@ -374,7 +374,7 @@ fn malformed_headers_are_error_values() {
     ];
     for case in cases {
         let headers = map(&case);
-        let err = llmobs::activate_distributed_headers(&headers).unwrap_err();
+        let err = llmobs::extract_distributed_headers(&headers).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -383,7 +383,42 @@ fn malformed_headers_are_error_values() {
             "{case:?}: {err:?}"
         );
         assert!(!err.to_string().is_empty());
+        // Activating them is not an error: the request starts a new trace, and the guard says
+        // why the headers were not used.
+        let mut seen = None;
+        let spans = capture(|| {
+            let remote = llmobs::activate_distributed_headers(&headers).unwrap();
+            seen = remote.error().cloned();
+            assert_eq!(remote.parent_id(), None);
+            let _root = llmobs::workflow("handler").start();
+            drop(llmobs::task("step").start());
+        });
+        assert_eq!(seen, Some(err), "{case:?}");
+        assert_eq!(spans.len(), 2, "{case:?}");
+        assert_eq!(spans[0].parent_id, None, "a new trace: {case:?}");
+        assert_eq!(spans[1].parent_id, Some(spans[0].span_id));
     }
+}
+
+/// The first service of a trace: an uninstrumented caller sends no trace headers at all.
+#[test]
+fn headers_without_context_start_a_new_trace_and_are_not_an_error() {
+    let headers: HashMap<String, String> =
+        map(&[("content-type", "application/json"), ("accept", "*/*")]);
+    let spans = capture(|| {
+        let remote = llmobs::activate_distributed_headers(&headers).expect("never an error");
+        assert_eq!(remote.error(), Some(&PropagationError::MissingContext));
+        assert_eq!(remote.trace_id(), None);
+        let _wf = llmobs::workflow("first_service").start();
+    });
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].parent_id, None);
+    // Each request is its own trace.
+    let again = capture(|| {
+        let _remote = llmobs::activate_distributed_headers(&headers).unwrap();
+        let _wf = llmobs::workflow("first_service").start();
+    });
+    assert_ne!(again[0].trace_id, spans[0].trace_id);
 }
 
 #[test]

@@ -138,8 +138,11 @@ impl std::error::Error for AnnotateError {}
 /// Why [`crate::export_span`] could not return a span's ids.
 ///
 /// ```
+/// // While spans are recorded (here under a test capture), outside any span:
+/// let cap = llmobs_core::testing::Capture::new();
+/// let _g = cap.context().attach();
 /// let err = llmobs_core::export_span(None).unwrap_err();
-/// assert!(err.to_string().contains("span"));
+/// assert_eq!(err, llmobs_core::ExportError::NoActiveSpan);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -148,10 +151,13 @@ pub enum ExportError {
     NoActiveSpan,
     /// The span has already finished (a detached span finished on another thread).
     SpanFinished,
-    /// The span is not recorded (LLM Observability is disabled), so it has no ids.
+    /// Not returned any more: for a span that is not recorded, `export_span` returns empty ids,
+    /// which `submit_evaluation` accepts and drops.
+    #[deprecated(note = "export_span returns empty ids for a span that is not recorded")]
     NotRecording,
 }
 
+#[allow(deprecated)] // `NotRecording` still has a message.
 impl fmt::Display for ExportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -174,8 +180,13 @@ impl std::error::Error for ExportError {}
 
 /// Why [`crate::submit_evaluation`] rejected an evaluation.
 ///
+/// Evaluations are checked only while something is recorded (here, under a test capture): with
+/// LLM Observability off, `submit_evaluation` does nothing and returns `Ok`.
+///
 /// ```
 /// use llmobs_core::{Evaluation, EvaluationError};
+/// let cap = llmobs_core::testing::Capture::new();
+/// let _g = cap.context().attach();
 /// let err = llmobs_core::submit_evaluation(Evaluation::score("a.b", 1).join_tag("k", "v")).unwrap_err();
 /// assert_eq!(err, EvaluationError::LabelContainsDot { label: "a.b".into() });
 /// ```
@@ -255,7 +266,7 @@ impl std::error::Error for EvaluationError {}
 /// ```
 /// use std::collections::HashMap;
 /// let headers: HashMap<String, String> = HashMap::new();
-/// let err = llmobs_core::activate_distributed_headers(&headers).unwrap_err();
+/// let err = llmobs_core::extract_distributed_headers(&headers).unwrap_err();
 /// assert_eq!(err, llmobs_core::PropagationError::MissingContext);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

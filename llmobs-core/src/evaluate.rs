@@ -13,6 +13,10 @@ use crate::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSp
 /// `None` exports the current span of this thread. The argument is a trait object rather than a
 /// generic so that `export_span(None)` needs no type annotation.
 ///
+/// When nothing is recorded (LLM Observability off or never initialised, or a span handle made
+/// while it was off), this returns `Ok` with empty ids, which [`submit_evaluation`] accepts and
+/// drops: code written for the enabled case runs unchanged when it is off.
+///
 /// ```
 /// # fn main() -> Result<(), llmobs_core::ExportError> {
 /// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
@@ -28,10 +32,11 @@ pub fn export_span(span: Option<&dyn SpanRef>) -> Result<ExportedSpan, ExportErr
         span_id: e.span_id.to_string(),
         trace_id: e.trace_id.to_string(),
     })
-    .map_err(|m| match m {
-        Missing::NoSpan { .. } => ExportError::NoActiveSpan,
-        Missing::Finished => ExportError::SpanFinished,
-        Missing::NotRecording => ExportError::NotRecording,
+    .or_else(|m| match m {
+        // Nothing is recorded: a value that `submit_evaluation` accepts and drops.
+        Missing::NoSpan { quiet: true } | Missing::NotRecording => Ok(ExportedSpan::unrecorded()),
+        Missing::NoSpan { quiet: false } => Err(ExportError::NoActiveSpan),
+        Missing::Finished => Err(ExportError::SpanFinished),
     })
 }
 
@@ -245,8 +250,12 @@ impl Evaluation {
 }
 
 /// Validates an evaluation and sends it: to the test capture in scope if there is one, else to
-/// the exporter. Nothing is sent when LLM Observability is disabled, but the evaluation is still
-/// validated, so mistakes show up in development either way.
+/// the exporter.
+///
+/// When nothing is recorded (LLM Observability is off or was never initialised, and no test
+/// capture is in scope), this does nothing and returns `Ok(())`, as does an evaluation of a span
+/// that was not recorded ([`ExportedSpan::is_recorded`]): turning observability off never
+/// turns into an error of the application. Use a test capture to see validation errors in tests.
 ///
 /// ```
 /// use llmobs_core::Evaluation;
@@ -256,6 +265,11 @@ impl Evaluation {
 /// assert_eq!(cap.evaluations()[0].label, "grounded");
 /// ```
 pub fn submit_evaluation(evaluation: Evaluation) -> Result<(), EvaluationError> {
+    // Off means off: with nothing recorded, nothing is checked or sent.
+    let recording = crate::gate::is_enabled() || crate::stack::current_parent().capture.is_some();
+    if !recording || evaluation.span.as_ref().is_some_and(|s| !s.is_recorded()) {
+        return Ok(());
+    }
     let metric = evaluation.into_metric()?;
     crate::sink::dispatch_evaluation(metric);
     Ok(())

@@ -5,12 +5,32 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The ids of a span, as `export_span` returns them and `join_on.span` sends them.
+///
+/// When nothing is recorded (LLM Observability off, or never initialised), `export_span`
+/// returns the value with both ids empty ([`ExportedSpan::is_recorded`] is `false`), and
+/// `submit_evaluation` accepts an evaluation of it and drops it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportedSpan {
     /// The span id, decimal.
     pub span_id: String,
     /// The LLM Observability trace id, 32 hex characters.
     pub trace_id: String,
+}
+
+impl ExportedSpan {
+    /// The ids of a span that was not recorded: both empty.
+    pub(crate) fn unrecorded() -> Self {
+        ExportedSpan {
+            span_id: String::new(),
+            trace_id: String::new(),
+        }
+    }
+
+    /// Whether these are the ids of a recorded span; `false` for what `export_span` returns
+    /// when nothing is recorded.
+    pub fn is_recorded(&self) -> bool {
+        !(self.span_id.is_empty() && self.trace_id.is_empty())
+    }
 }
 
 /// What an evaluation is attached to.

@@ -304,8 +304,14 @@ pub fn extract_distributed_headers<H: HeaderCarrier + ?Sized>(
 /// the W3C headers (`traceparent`, `tracestate`), or both, with any capitalisation, as the
 /// Python SDK and this SDK send them. The LLM Observability parent, trace id, ml_app, session and
 /// agent come from the propagated `_dd.p.llmobs_*` tags; without an LLM Observability parent the
-/// spans are roots of the same trace. Headers with no usable trace context are an error value,
-/// never a panic.
+/// spans are roots of the same trace.
+///
+/// Headers with no trace context (a caller that is not instrumented: the normal case for the
+/// first service of a trace) start a new trace: spans started under the guard are roots. So do
+/// headers that cannot be read, which are also logged; [`RemoteContextGuard::error`] says why
+/// they were not used, and [`extract_distributed_headers`] returns that error for callers who
+/// want to refuse such requests. This never returns `Err`: the `Result` lets `?` stay in code
+/// written for earlier versions.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -324,11 +330,38 @@ pub fn extract_distributed_headers<H: HeaderCarrier + ?Sized>(
 pub fn activate_distributed_headers<H: HeaderCarrier + ?Sized>(
     headers: &H,
 ) -> Result<RemoteContextGuard, PropagationError> {
-    let context = extract_distributed_headers(headers)?;
+    let (context, error) = match extract_distributed_headers(headers) {
+        Ok(context) => (context, None),
+        Err(e) => {
+            if e != PropagationError::MissingContext {
+                log_unreadable_headers(&e);
+            }
+            // A new trace, still under the test capture in scope if there is one.
+            let parent = ParentRef {
+                capture: stack::current_parent().capture,
+                ..ParentRef::default()
+            };
+            (Context { parent }, Some(e))
+        }
+    };
     Ok(RemoteContextGuard {
         _guard: context.attach(),
         context,
+        error,
     })
+}
+
+/// Logs headers that could not be read: at warn level the first time, then at debug level, so
+/// a caller that always sends them does not flood the log.
+fn log_unreadable_headers(e: &PropagationError) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        log::debug!("llmobs: {e}; the request starts a new trace");
+    } else {
+        log::warn!(
+            "llmobs: {e}; the request starts a new trace (further cases are logged at debug level)"
+        );
+    }
 }
 
 /// Keeps a remote parent (from [`activate_distributed_headers`]) current on this thread until
@@ -355,6 +388,7 @@ pub fn activate_distributed_headers<H: HeaderCarrier + ?Sized>(
 pub struct RemoteContextGuard {
     _guard: ContextGuard,
     context: Context,
+    error: Option<PropagationError>,
 }
 
 impl RemoteContextGuard {
@@ -368,9 +402,24 @@ impl RemoteContextGuard {
         self.context.parent.span_id
     }
 
-    /// The LLM Observability trace id that spans started under the guard belong to.
+    /// The LLM Observability trace id that spans started under the guard belong to (`None`
+    /// when they start a new trace).
     pub fn trace_id(&self) -> Option<TraceId> {
         self.context.parent.trace.map(|(t, _)| t)
+    }
+
+    /// Why the headers were not used, when they were not: they carried no trace context
+    /// ([`PropagationError::MissingContext`]) or could not be read. Spans started under the
+    /// guard then start a new trace.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let headers: HashMap<String, String> = HashMap::new();
+    /// let remote = llmobs_core::activate_distributed_headers(&headers).unwrap();
+    /// assert_eq!(remote.error(), Some(&llmobs_core::PropagationError::MissingContext));
+    /// ```
+    pub fn error(&self) -> Option<&PropagationError> {
+        self.error.as_ref()
     }
 }
 

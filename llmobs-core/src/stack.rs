@@ -130,7 +130,7 @@ impl Drop for Stack {
         self.close_above(0, THREAD_EXITED);
         self.frames.clear();
         self.open_spans = 0;
-        if let Some(batch) = self.take_batch() {
+        if let Some(batch) = self.take_batch(true) {
             crate::sink::dispatch_spans(batch);
         }
     }
@@ -224,7 +224,7 @@ fn start_slot(
     let cell = unsafe { &*local()? };
     let mut guard = cell.try_borrow_mut().ok()?;
     let s = &mut *guard;
-    if !crate::gate::is_enabled() && s.current_parent().capture.is_none() {
+    if !crate::gate::is_enabled() && !s.capture_in_scope() {
         return None;
     }
     let span_id = SpanId::generate();
@@ -233,10 +233,8 @@ fn start_slot(
         None => (NO_SLOT, None),
         Some(_) => {
             let name = runtime.take().unwrap_or(SharedStr::Static(name));
-            let mut e = s.current_parent().child_event(kind, name, span_id);
-            e.decorator = decorator;
-            e.annotations = annotations.take();
-            (NO_SLOT, Some(Box::new(e)))
+            let e = s.child_of_frame(kind, name, span_id, decorator, annotations.take());
+            (NO_SLOT, Some(e))
         }
     };
     if let Some(name) = runtime {
@@ -322,8 +320,9 @@ pub(crate) fn finish_span(id: SpanId, end: u64, fix: Option<&mut dyn FnMut(&mut 
     let slot = &mut s.arena[i];
     slot.open = false;
     slot.end = end;
+    let scope_end = slot.parent == NO_SLOT;
     s.latest = end;
-    let batch = s.take_batch();
+    let batch = s.take_batch(scope_end);
     drop(guard);
     if let Some(batch) = batch {
         crate::sink::dispatch_spans(batch);
@@ -379,7 +378,7 @@ pub(crate) fn exit_pinned(
         if let Some(e) = finish.take().and_then(|f| f()) {
             s.complete.push(e);
         }
-        s.take_batch()
+        s.take_batch(true)
     })
     .flatten();
     // Without a stack (thread teardown) the frame was never pushed either.
@@ -398,7 +397,7 @@ pub(crate) fn finished(event: SpanEvent) {
         if let Some(e) = slot.take() {
             s.complete.push(e);
         }
-        s.take_batch()
+        s.take_batch(true)
     })
     .flatten();
     // Thread-local storage is already gone when a span finishes during thread teardown: the
@@ -433,7 +432,7 @@ pub(crate) fn pop_context(token: u64, poll: bool) {
             }
             s.frames.remove(pos);
         }
-        s.take_batch()
+        s.take_batch(true)
     })
     .flatten();
     if let Some(batch) = batch {
@@ -693,6 +692,32 @@ impl Stack {
         }
     }
 
+    /// Whether spans started now belong to a test capture. Out of line: only a disabled SDK
+    /// asks, and the empty span's code stays small.
+    #[cold]
+    #[inline(never)]
+    fn capture_in_scope(&self) -> bool {
+        self.current_parent().capture.is_some()
+    }
+
+    /// The full record of a span started under a frame that is not a slot (a context or an
+    /// async span). Out of line, for the same reason.
+    #[cold]
+    #[inline(never)]
+    fn child_of_frame(
+        &self,
+        kind: SpanKind,
+        name: SharedStr,
+        span_id: SpanId,
+        decorator: bool,
+        annotations: Option<Box<Annotations>>,
+    ) -> Box<SpanEvent> {
+        let mut e = self.current_parent().child_event(kind, name, span_id);
+        e.decorator = decorator;
+        e.annotations = annotations;
+        Box::new(e)
+    }
+
     fn current_parent(&self) -> ParentRef {
         match self.frames.last() {
             None => ParentRef::default(),
@@ -783,9 +808,12 @@ impl Stack {
     }
 
     /// The slots to hand over now, if any: everything when no span is open on the thread,
-    /// else the finished ones once the arena passes the partial-flush size.
+    /// else the finished ones once the arena passes the partial-flush size, or once an
+    /// attached context has nothing open above it. `scope_end` says that may be the case now
+    /// (false for a finished span that has a parent slot, which is still open above the
+    /// context: the common case, kept to one comparison).
     #[inline]
-    fn take_batch(&mut self) -> Option<SpanBatch> {
+    fn take_batch(&mut self, scope_end: bool) -> Option<SpanBatch> {
         if self.arena.is_empty() && self.complete.is_empty() {
             return None;
         }
@@ -810,10 +838,12 @@ impl Stack {
         // An attached context is a fresh start: once no span started under it is open, what
         // finished leaves, whatever stays open below it (an outer span, or one whose guard was
         // forgotten). So a capture or a new trace on such a thread is not held back.
-        if matches!(
-            self.frames.last(),
-            Some(Frame::Context(..) | Frame::Detached(..))
-        ) {
+        if scope_end
+            && matches!(
+                self.frames.last(),
+                Some(Frame::Context(..) | Frame::Detached(..))
+            )
+        {
             return self.split_if_finished();
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {
