@@ -99,6 +99,7 @@ pub struct Config {
     pub(crate) interval: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) flush_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     pub(crate) local_file: PathBuf,
     pub(crate) queue_max_spans: usize,
     pub(crate) queue_max_bytes: usize,
@@ -108,6 +109,11 @@ pub struct Config {
     pub(crate) initial_backoff: Duration,
     pub(crate) retry_after_cap: Duration,
     pub(crate) mode: Option<Mode>,
+    /// Whether the Agent's address was given (`DD_TRACE_AGENT_URL`, `DD_AGENT_HOST`,
+    /// `DD_TRACE_AGENT_PORT`, [`Config::agent_url`]): then it is never replaced by local mode.
+    pub(crate) agent_configured: bool,
+    /// How often local mode, chosen because no Agent answered, looks for one again.
+    pub(crate) agent_probe_interval: Duration,
     pub(crate) processors: Vec<Processor>,
     pub(crate) redaction: Option<Arc<Redaction>>,
     pub(crate) print_local_tree: bool,
@@ -135,6 +141,7 @@ impl Default for Config {
             interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(5),
             flush_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(3),
             local_file: PathBuf::from("./llmobs-payloads.jsonl"),
             queue_max_spans: 100_000,
             queue_max_bytes: 256 << 20,
@@ -144,6 +151,8 @@ impl Default for Config {
             initial_backoff: Duration::from_millis(100),
             retry_after_cap: Duration::from_secs(10),
             mode: None,
+            agent_configured: false,
+            agent_probe_interval: Duration::from_secs(10),
             processors: Vec::new(),
             redaction: None,
             print_local_tree: true,
@@ -266,7 +275,9 @@ impl Config {
         }
         if let Some(v) = get("DD_TRACE_AGENT_URL") {
             c.agent_url = v.trim().trim_end_matches('/').to_owned();
+            c.agent_configured = true;
         } else if get("DD_AGENT_HOST").is_some() || get("DD_TRACE_AGENT_PORT").is_some() {
+            c.agent_configured = true;
             let host = get("DD_AGENT_HOST").unwrap_or_else(|| "localhost".into());
             let port = match get("DD_TRACE_AGENT_PORT") {
                 Some(p) => p.trim().parse::<u16>().map_err(|_| {
@@ -302,6 +313,9 @@ impl Config {
         if let Some(v) = get("DD_LLMOBS_EVENT_SIZE_BYTES") {
             c.event_size_bytes = parse_size("DD_LLMOBS_EVENT_SIZE_BYTES", &v)?;
         }
+        if let Some(v) = get("_DD_LLMOBS_AGENT_PROBE_INTERVAL") {
+            c.agent_probe_interval = parse_positive_seconds("_DD_LLMOBS_AGENT_PROBE_INTERVAL", &v)?;
+        }
         if let Some(v) = get("_DD_LLMOBS_WRITER_INTERVAL") {
             c.interval = parse_positive_seconds("_DD_LLMOBS_WRITER_INTERVAL", &v)?;
         }
@@ -310,6 +324,9 @@ impl Config {
         }
         if let Some(v) = get("DD_LLMOBS_FLUSH_TIMEOUT") {
             c.flush_timeout = parse_seconds("DD_LLMOBS_FLUSH_TIMEOUT", &v)?;
+        }
+        if let Some(v) = get("DD_LLMOBS_SHUTDOWN_TIMEOUT") {
+            c.shutdown_timeout = parse_seconds("DD_LLMOBS_SHUTDOWN_TIMEOUT", &v)?;
         }
         if let Some(v) = get("DD_LLMOBS_LOCAL_FILE") {
             c.local_file = PathBuf::from(v);
@@ -369,8 +386,32 @@ impl Config {
         self
     }
     /// The Agent's URL (`DD_TRACE_AGENT_URL`, default `http://localhost:8126`).
+    ///
+    /// An Agent given here (or by `DD_TRACE_AGENT_URL`, `DD_AGENT_HOST`, `DD_TRACE_AGENT_PORT`)
+    /// is used even when it does not answer yet: spans wait, within the queue and retry bounds,
+    /// and are sent once it does. Only with no Agent configured does the SDK fall back to local
+    /// mode (see `docs/local-mode.md`).
     pub fn agent_url(mut self, url: impl Into<String>) -> Self {
         self.agent_url = url.into().trim_end_matches('/').to_owned();
+        self.agent_configured = true;
+        self
+    }
+
+    /// Where to look for an Agent when none is configured (default `http://localhost:8126`),
+    /// without configuring one: local mode is still chosen if nothing answers there. For tests.
+    #[doc(hidden)]
+    pub fn probe_agent_at(mut self, url: impl Into<String>) -> Self {
+        self.agent_url = url.into().trim_end_matches('/').to_owned();
+        self.agent_configured = false;
+        self
+    }
+
+    /// How often local mode, chosen because no Agent answered, looks for one again
+    /// (`_DD_LLMOBS_AGENT_PROBE_INTERVAL`, default 10 s). An Agent that starts later is then
+    /// used from its first answer on.
+    #[doc(hidden)]
+    pub fn agent_probe_interval(mut self, every: Duration) -> Self {
+        self.agent_probe_interval = every.max(Duration::from_millis(1));
         self
     }
     /// The environment tag (`DD_ENV`).
@@ -433,9 +474,17 @@ impl Config {
         self.request_timeout = timeout;
         self
     }
-    /// How long [`crate::flush`] and the guard's drop wait (`DD_LLMOBS_FLUSH_TIMEOUT`, default 10 s).
+    /// How long [`crate::flush`] waits (`DD_LLMOBS_FLUSH_TIMEOUT`, default 10 s).
     pub fn flush_timeout(mut self, timeout: Duration) -> Self {
         self.flush_timeout = timeout;
+        self
+    }
+    /// The most that dropping the guard (or [`crate::shutdown`]) waits for what is still queued
+    /// to be delivered (`DD_LLMOBS_SHUTDOWN_TIMEOUT`, default 3 s), whether or not `flush()` ran
+    /// before. When a `flush()` has just timed out with nothing delivered since, it does not
+    /// wait again. What is left undelivered is counted and reported in one line on stderr.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
         self
     }
     /// The JSONL file local mode appends payloads to (`DD_LLMOBS_LOCAL_FILE`, default
@@ -611,6 +660,8 @@ impl fmt::Debug for Config {
             .field("interval", &self.interval)
             .field("request_timeout", &self.request_timeout)
             .field("flush_timeout", &self.flush_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("agent_configured", &self.agent_configured)
             .field("local_file", &self.local_file)
             .field("queue_max_spans", &self.queue_max_spans)
             .field("queue_max_bytes", &self.queue_max_bytes)

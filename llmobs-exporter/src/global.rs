@@ -21,8 +21,8 @@ fn current() -> Option<Arc<Exporter>> {
     global().clone()
 }
 
-/// Keeps the global exporter running; dropping it flushes (bounded by the flush timeout) and
-/// stops the exporter. Keep it alive for as long as spans should be exported, typically as a
+/// Keeps the global exporter running; dropping it flushes (bounded by the shutdown timeout,
+/// default 3 s) and stops the exporter, and reports on stderr anything that was not delivered. Keep it alive for as long as spans should be exported, typically as a
 /// `let _llmobs = ...;` at the top of `main` (not `let _ = ...`, which drops it at once).
 #[must_use = "dropping the guard stops the exporter; bind it with `let _llmobs = ...`"]
 #[derive(Debug)]
@@ -54,7 +54,7 @@ impl Drop for LLMObsGuard {
             return;
         };
         uninstall(&exporter);
-        exporter.shutdown(exporter.default_flush_timeout());
+        exporter.shutdown(exporter.default_shutdown_timeout());
     }
 }
 
@@ -73,7 +73,8 @@ pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
     if let Some(previous) = current() {
         // A second `init` replaces the first: its spans are flushed, not lost.
         uninstall(&previous);
-        previous.shutdown(previous.default_flush_timeout());
+        previous.shutdown(previous.default_shutdown_timeout());
+        eprintln!("llmobs: init() was called again: the previous exporter was flushed and stopped, and the new settings apply from now on");
     }
     if !config.enabled {
         llmobs_core::set_enabled(false);
@@ -137,7 +138,7 @@ pub fn shutdown() -> FlushReport {
     match current() {
         Some(e) => {
             uninstall(&e);
-            e.shutdown(e.default_flush_timeout())
+            e.shutdown(e.default_shutdown_timeout())
         }
         None => FlushReport::default(),
     }

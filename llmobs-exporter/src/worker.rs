@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::local::LocalSink;
 use crate::redact::Redaction;
 use crate::retry::{backoff, classify_status, parse_retry_after, Verdict};
-use crate::stats::{Counters, DropReason, Stats};
+use crate::stats::{Counters, DropReason, Drops, Stats};
 use crate::transport::{probe_agent, Response, Transport};
 
 /// The span metric that counts the values redaction replaced (metric keys may not contain `.`).
@@ -68,7 +68,10 @@ impl std::fmt::Display for FlushReport {
             self.delivered, self.dropped, self.pending
         )?;
         if self.timed_out {
-            f.write_str(" (timed out; see docs/troubleshooting.md)")?;
+            f.write_str(
+                " (timed out: the intake did not answer in time; what is pending is retried \
+                 within the retry window)",
+            )?;
         }
         Ok(())
     }
@@ -93,6 +96,8 @@ pub(crate) struct Shared {
     settled_lock: Mutex<()>,
     settled_cv: Condvar,
     mode: AtomicU8,
+    /// A flush timed out, and nothing was delivered since.
+    flush_gave_up: AtomicBool,
     stopping: AtomicBool,
     /// Set when shutdown stopped waiting for the worker: what it held was counted as
     /// `shutdown` then, so its later outcomes are not counted again.
@@ -212,6 +217,9 @@ impl Shared {
             return;
         }
         self.consumer.settled[kind_index(kind)].fetch_add(n, SeqCst);
+        if outcome.is_none() && n > 0 {
+            self.flush_gave_up.store(false, SeqCst);
+        }
         match (outcome, kind) {
             (None, Kind::Spans) => self.counters.spans_delivered.fetch_add(n, Relaxed),
             (None, Kind::Evals) => self.counters.evals_delivered.fetch_add(n, Relaxed),
@@ -342,6 +350,9 @@ impl Shared {
         }
         drop(guard);
         self.flush_waiters.fetch_sub(1, SeqCst);
+        if timed_out {
+            self.flush_gave_up.store(true, SeqCst);
+        }
         let after = self.stats();
         FlushReport {
             delivered: after.delivered() - before.delivered(),
@@ -424,6 +435,7 @@ pub struct Exporter {
     shared: Arc<Shared>,
     worker: Mutex<Option<JoinHandle<()>>>,
     flush_timeout: Duration,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -457,11 +469,12 @@ impl Exporter {
             settled_lock: Mutex::new(()),
             settled_cv: Condvar::new(),
             mode: AtomicU8::new(0),
+            flush_gave_up: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
             accounting: Mutex::new(()),
         });
-        let flush_timeout = config.flush_timeout;
+        let (flush_timeout, shutdown_timeout) = (config.flush_timeout, config.shutdown_timeout);
         let worker_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("llmobs-exporter".into())
@@ -471,6 +484,7 @@ impl Exporter {
             shared,
             worker: Mutex::new(Some(handle)),
             flush_timeout,
+            shutdown_timeout,
         })
     }
 
@@ -491,7 +505,11 @@ impl Exporter {
     }
 
     /// Flushes (bounded by `timeout`), stops the worker and waits for it. What is still
-    /// undelivered is dropped and counted. Calling it again does nothing.
+    /// undelivered is dropped and counted, and anything lost since the start is reported in one
+    /// line on stderr. Calling it again does nothing.
+    ///
+    /// When a `flush()` timed out and nothing was delivered since, the intake has just been
+    /// given its chance: this does not wait for it again.
     pub fn shutdown(&self, timeout: Duration) -> FlushReport {
         let handle = match self.worker.lock() {
             Ok(mut g) => g.take(),
@@ -499,6 +517,11 @@ impl Exporter {
         };
         let Some(handle) = handle else {
             return FlushReport::default();
+        };
+        let timeout = if self.shared.flush_gave_up.load(SeqCst) {
+            Duration::ZERO
+        } else {
+            timeout
         };
         let deadline = Instant::now() + timeout;
         let report = self.shared.flush(timeout);
@@ -519,11 +542,16 @@ impl Exporter {
             );
             self.shared.abandon();
         }
+        report_losses(&self.stats(), timeout);
         report
     }
 
     pub(crate) fn default_flush_timeout(&self) -> Duration {
         self.flush_timeout
+    }
+
+    pub(crate) fn default_shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     pub(crate) fn shared(&self) -> Arc<Shared> {
@@ -550,8 +578,44 @@ impl Sink for Exporter {
 
 impl Drop for Exporter {
     fn drop(&mut self) {
-        self.shutdown(self.flush_timeout);
+        self.shutdown(self.shutdown_timeout);
     }
+}
+
+/// At shutdown, one line on stderr when anything was lost, whether or not a logger is installed
+/// (as the OpenTelemetry SDK's default error handler does): how many spans and evaluations, and
+/// why.
+fn report_losses(stats: &Stats, timeout: Duration) {
+    let (spans, evals) = (stats.spans_dropped.total(), stats.evals_dropped.total());
+    if spans + evals == 0 {
+        return;
+    }
+    let mut by_reason: Vec<(&'static str, u64)> = Vec::new();
+    for (reason, n) in stats
+        .spans_dropped
+        .by_reason()
+        .chain(stats.evals_dropped.by_reason())
+    {
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some(entry) => entry.1 += n,
+            None => by_reason.push((reason, n)),
+        }
+    }
+    let why: Vec<String> = by_reason
+        .into_iter()
+        .map(|(reason, n)| match reason {
+            "shutdown" => format!(
+                "{n} still undelivered when the {:.1} s shutdown timeout passed (is the Agent or \
+                 intake reachable?)",
+                timeout.as_secs_f64()
+            ),
+            _ => format!("{n} {}", Drops::describe(reason)),
+        })
+        .collect();
+    eprintln!(
+        "llmobs: {spans} spans and {evals} evaluations were not delivered: {}",
+        why.join("; ")
+    );
 }
 
 /// The sink installed in the core for the global exporter: only the application-side half.
@@ -566,24 +630,48 @@ impl Sink for QueueSink {
     }
 }
 
-fn resolve_mode(config: &Config) -> Mode {
+/// The mode to start in, and whether it is local mode chosen only because no Agent answered
+/// (then the worker keeps looking for one).
+///
+/// An Agent the user configured is never replaced by local mode: on a production host a
+/// sidecar Agent may start after the application, and until it answers, spans wait (within the
+/// queue, retry buffer and retry window) rather than being printed and written to a local file.
+fn resolve_mode(config: &Config) -> (Mode, bool) {
     if let Some(m) = config.mode {
-        return m;
+        return (m, false);
     }
+    let timeout = config.request_timeout.min(Duration::from_secs(2));
     match config.agentless {
-        Some(true) => Mode::Agentless,
-        Some(false) => Mode::Agent,
+        Some(true) => (Mode::Agentless, false),
+        Some(false) => (Mode::Agent, false),
         None => {
-            let timeout = config.request_timeout.min(Duration::from_secs(2));
             if probe_agent(&config.agent_url, timeout) {
-                Mode::Agent
+                (Mode::Agent, false)
             } else if config.api_key.as_ref().is_some_and(|k| !k.0.is_empty()) {
-                Mode::Agentless
+                // As the reference does: an API key and no Agent with the EVP proxy.
+                (Mode::Agentless, false)
+            } else if config.agent_configured {
+                log::warn!(
+                    "llmobs: the Datadog Agent at {} does not answer yet; spans are kept and sent \
+                     once it does",
+                    config.agent_url
+                );
+                (Mode::Agent, false)
             } else {
-                Mode::Local
+                (Mode::Local, true)
             }
         }
     }
+}
+
+/// Local mode chosen because no Agent answered: where and when to look for one again.
+struct AgentWatch {
+    url: String,
+    timeout: Duration,
+    every: Duration,
+    next: Instant,
+    /// What the worker sends through once the Agent answers.
+    transport: Transport,
 }
 
 enum Delivery {
@@ -599,6 +687,7 @@ struct Worker {
     redaction: Option<Arc<Redaction>>,
     transport: Option<Transport>,
     local: Option<LocalSink>,
+    agent_watch: Option<AgentWatch>,
     spans: Batcher,
     evals: Batcher,
     /// What the spans allocated on application threads, on its way back to them.
@@ -625,7 +714,7 @@ fn run(
     wake: Receiver<()>,
     control: Receiver<Control>,
 ) {
-    let mode = resolve_mode(&config);
+    let (mode, watch) = resolve_mode(&config);
     shared.mode.store(
         match mode {
             Mode::Agent => 1,
@@ -643,6 +732,13 @@ fn run(
         }
         m => (Some(Transport::new(&config, m)), None),
     };
+    let agent_watch = watch.then(|| AgentWatch {
+        url: config.agent_url.clone(),
+        timeout: config.request_timeout.min(Duration::from_secs(2)),
+        every: config.agent_probe_interval,
+        next: Instant::now() + config.agent_probe_interval,
+        transport: Transport::new(&config, Mode::Agent),
+    });
     let mut w = Worker {
         shared: shared.clone(),
         encoder: Encoder::new(&config),
@@ -650,6 +746,7 @@ fn run(
         redaction: config.redaction.clone(),
         transport,
         local,
+        agent_watch,
         spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
         evals: Batcher::new(Kind::Evals, config.payload_size_bytes),
         recycler: Recycler::new(),
@@ -682,6 +779,9 @@ fn run(
             forced = true;
             next_tick = after(config.interval);
         }
+        if !stop {
+            w.watch_for_agent();
+        }
         let ticked = catch_unwind(AssertUnwindSafe(|| w.tick(&rx, forced || stop)));
         if ticked.is_err() {
             log::error!("llmobs: exporter tick failed unexpectedly; continuing");
@@ -694,6 +794,35 @@ fn run(
 }
 
 impl Worker {
+    /// In local mode chosen because no Agent answered, looks for one when due; from its first
+    /// answer on, everything goes to it.
+    fn watch_for_agent(&mut self) {
+        let Some(watch) = &mut self.agent_watch else {
+            return;
+        };
+        let now = Instant::now();
+        if now < watch.next {
+            return;
+        }
+        if !probe_agent(&watch.url, watch.timeout) {
+            watch.next = now + watch.every;
+            return;
+        }
+        if let Some(watch) = self.agent_watch.take() {
+            // Said where local mode said it started: on stderr.
+            eprintln!(
+                "llmobs: a Datadog Agent answered at {}; local mode ends, spans go to the Agent from now on",
+                watch.url
+            );
+            if let Some(local) = &mut self.local {
+                local.print_pending();
+            }
+            self.local = None;
+            self.transport = Some(watch.transport);
+            self.shared.mode.store(1, SeqCst);
+        }
+    }
+
     fn warn(&mut self, key: &'static str, msg: impl FnOnce() -> String) {
         let now = Instant::now();
         let due = self

@@ -212,8 +212,15 @@ fn info_probe_without_evp_proxy_and_with_a_key_chooses_agentless() {
 fn no_agent_and_no_key_means_local_mode_with_the_exact_payloads_in_a_file() {
     let intake = Intake::start();
     let file = temp_file("local.jsonl");
-    let exporter =
-        Exporter::start(config(&intake).local_file(&file).print_local_tree(false)).expect("start");
+    // Nothing configured: the Agent is looked for where it usually is (here, the intake, whose
+    // `/info` offers no EVP proxy), and not found.
+    let exporter = Exporter::start(
+        config(&intake)
+            .probe_agent_at(intake.url())
+            .local_file(&file)
+            .print_local_tree(false),
+    )
+    .expect("start");
     let root = span(SpanKind::Workflow, "root");
     let mut child = span(SpanKind::Llm, "chat");
     child.trace_id = root.trace_id;

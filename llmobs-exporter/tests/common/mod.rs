@@ -83,7 +83,13 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
 impl Intake {
     pub fn start() -> Intake {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        Intake::start_on("127.0.0.1:0")
+    }
+
+    /// An intake on a given loopback address (`127.0.0.1:PORT`), e.g. one that an exporter was
+    /// configured with before anything listened there.
+    pub fn start_on(addr: &str) -> Intake {
+        let listener = TcpListener::bind(addr).expect("bind 127.0.0.1");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(State::default());
