@@ -21,11 +21,12 @@ use crate::{
 /// [`apply_to`](Annotate::apply_to)).
 ///
 /// ```
-/// use llmobs_core::{Message, Prompt};
-/// # fn main() -> Result<(), llmobs_core::AnnotateError> {
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-/// let chat = llmobs_core::llm("chat").model_name("gpt-4o-mini").start();
-/// llmobs_core::annotate()
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Message, Prompt};
+/// # fn main() -> Result<(), llmobs::AnnotateError> {
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs::llm("chat").model_name("gpt-4o-mini").start();
+/// llmobs::annotate()
 ///     .input_messages([Message::system("You are helpful."), Message::user("When does my sofa ship?")])
 ///     .output_messages([Message::assistant("In 3 days.")])
 ///     .metadata("temperature", 0.7)
@@ -70,9 +71,10 @@ pub struct Annotate {
 /// Integers stay integers on the wire; floats must be finite.
 ///
 /// ```
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-/// # let _s = llmobs_core::llm("chat").start();
-/// llmobs_core::annotate().metric("input_tokens", 4u32).metric("cost_usd", 0.0012).apply().unwrap();
+/// # use llmobs_core as llmobs;
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+/// # let _s = llmobs::llm("chat").start();
+/// llmobs::annotate().metric("input_tokens", 4u32).metric("cost_usd", 0.0012).apply().unwrap();
 /// ```
 pub trait MetricValue: sealed::Sealed {
     #[doc(hidden)]
@@ -235,9 +237,10 @@ impl Annotate {
     /// [`input_documents`](Self::input_documents) say the same more precisely.
     ///
     /// ```
-    /// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-    /// let _t = llmobs_core::task("parse").start();
-    /// llmobs_core::annotate().input(&serde_json::json!({"order": 42})).output(&"parsed").apply().unwrap();
+    /// # use llmobs_core as llmobs;
+    /// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let _t = llmobs::task("parse").start();
+    /// llmobs::annotate().input(&serde_json::json!({"order": 42})).output(&"parsed").apply().unwrap();
     /// ```
     pub fn input(mut self, value: &(impl Serialize + ?Sized)) -> Self {
         if let Some(v) = self.json_of(|| "input".into(), value) {
@@ -419,10 +422,11 @@ impl Annotate {
     /// Applies the annotation to the given span: a [`crate::Span`] or [`crate::DetachedSpan`].
     ///
     /// ```
-    /// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-    /// let bg = llmobs_core::task("background").start_detached();
+    /// # use llmobs_core as llmobs;
+    /// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let bg = llmobs::task("background").start_detached();
     /// std::thread::scope(|s| {
-    ///     s.spawn(|| llmobs_core::annotate().output(&"done").apply_to(&bg).unwrap());
+    ///     s.spawn(|| llmobs::annotate().output(&"done").apply_to(&bg).unwrap());
     /// });
     /// bg.finish();
     /// ```

@@ -12,11 +12,12 @@ use crate::stack::{self, ParentRef, SharedEvent};
 /// A snapshot of the current span context: trace, parent span, ml_app and session.
 ///
 /// ```
-/// let root = llmobs_core::workflow("root").start();
-/// let ctx = llmobs_core::Context::current();
+/// # use llmobs_core as llmobs;
+/// let root = llmobs::workflow("root").start();
+/// let ctx = llmobs::Context::current();
 /// std::thread::spawn(move || {
 ///     let _g = ctx.attach();
-///     let _child = llmobs_core::task("child").start(); // parent: `root`
+///     let _child = llmobs::task("child").start(); // parent: `root`
 /// }).join().unwrap();
 /// drop(root);
 /// ```
@@ -49,9 +50,10 @@ impl Context {
     /// `handler().with_context(ctx)` would be too late for the handler's own span.
     ///
     /// ```
+    /// # use llmobs_core as llmobs;
     /// # async fn handler() {}
-    /// let root = llmobs_core::workflow("root").start();
-    /// let ctx = llmobs_core::Context::current();
+    /// let root = llmobs::workflow("root").start();
+    /// let ctx = llmobs::Context::current();
     /// drop(root);
     /// let fut = ctx.in_scope(|| handler()); // spans `handler` creates are children of `root`
     /// # drop(fut);

@@ -5,7 +5,8 @@ use serde::Serialize;
 /// A document with optional name, id and relevance score.
 ///
 /// ```
-/// use llmobs_core::Document;
+/// # use llmobs_core as llmobs;
+/// use llmobs::Document;
 /// let d = Document::text("Sofas ship in 3 days").name("shipping").id("d1").score(0.98);
 /// assert_eq!(d.score, Some(0.98));
 /// ```

@@ -11,13 +11,14 @@ use crate::SpanKind;
 /// is exactly as it was.
 ///
 /// ```
-/// let spans = llmobs_core::testing::capture(|| {
-///     let _wf = llmobs_core::workflow("wf").start();
-///     let err = llmobs_core::annotate()
-///         .input_messages([llmobs_core::Message::user("hi")])
+/// # use llmobs_core as llmobs;
+/// let spans = llmobs::testing::capture(|| {
+///     let _wf = llmobs::workflow("wf").start();
+///     let err = llmobs::annotate()
+///         .input_messages([llmobs::Message::user("hi")])
 ///         .apply()
 ///         .unwrap_err();
-///     assert!(matches!(err, llmobs_core::AnnotateError::MessagesOnNonLlmSpan { .. }));
+///     assert!(matches!(err, llmobs::AnnotateError::MessagesOnNonLlmSpan { .. }));
 /// });
 /// assert!(spans[0].input().is_none());
 /// ```
@@ -138,11 +139,12 @@ impl std::error::Error for AnnotateError {}
 /// Why [`crate::export_span`] could not return a span's ids.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// // While spans are recorded (here under a test capture), outside any span:
-/// let cap = llmobs_core::testing::Capture::new();
+/// let cap = llmobs::testing::Capture::new();
 /// let _g = cap.context().attach();
-/// let err = llmobs_core::export_span(None).unwrap_err();
-/// assert_eq!(err, llmobs_core::ExportError::NoActiveSpan);
+/// let err = llmobs::export_span(None).unwrap_err();
+/// assert_eq!(err, llmobs::ExportError::NoActiveSpan);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -184,10 +186,11 @@ impl std::error::Error for ExportError {}
 /// LLM Observability off, `submit_evaluation` does nothing and returns `Ok`.
 ///
 /// ```
-/// use llmobs_core::{Evaluation, EvaluationError};
-/// let cap = llmobs_core::testing::Capture::new();
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Evaluation, EvaluationError};
+/// let cap = llmobs::testing::Capture::new();
 /// let _g = cap.context().attach();
-/// let err = llmobs_core::submit_evaluation(Evaluation::score("a.b", 1).join_tag("k", "v")).unwrap_err();
+/// let err = llmobs::submit_evaluation(Evaluation::score("a.b", 1).join_tag("k", "v")).unwrap_err();
 /// assert_eq!(err, EvaluationError::LabelContainsDot { label: "a.b".into() });
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -264,10 +267,11 @@ impl std::error::Error for EvaluationError {}
 /// Why distributed headers could not be injected or activated.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// use std::collections::HashMap;
 /// let headers: HashMap<String, String> = HashMap::new();
-/// let err = llmobs_core::extract_distributed_headers(&headers).unwrap_err();
-/// assert_eq!(err, llmobs_core::PropagationError::MissingContext);
+/// let err = llmobs::extract_distributed_headers(&headers).unwrap_err();
+/// assert_eq!(err, llmobs::PropagationError::MissingContext);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -18,11 +18,12 @@ use crate::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSp
 /// drops: code written for the enabled case runs unchanged when it is off.
 ///
 /// ```
-/// # fn main() -> Result<(), llmobs_core::ExportError> {
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-/// let chat = llmobs_core::llm("chat").start();
-/// let current = llmobs_core::export_span(None)?;
-/// let same = llmobs_core::export_span(Some(&chat))?;
+/// # use llmobs_core as llmobs;
+/// # fn main() -> Result<(), llmobs::ExportError> {
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs::llm("chat").start();
+/// let current = llmobs::export_span(None)?;
+/// let same = llmobs::export_span(Some(&chat))?;
 /// assert_eq!(current, same);
 /// assert_eq!(current.trace_id.len(), 32);
 /// # Ok(()) }
@@ -44,19 +45,20 @@ pub fn export_span(span: Option<&dyn SpanRef>) -> Result<ExportedSpan, ExportErr
 /// object, attached to the span by its ids or to every span carrying a tag.
 ///
 /// ```
-/// use llmobs_core::{Assessment, Evaluation};
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Assessment, Evaluation};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-/// let chat = llmobs_core::llm("chat").start();
-/// let exported = llmobs_core::export_span(None)?;
-/// llmobs_core::submit_evaluation(
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+/// let chat = llmobs::llm("chat").start();
+/// let exported = llmobs::export_span(None)?;
+/// llmobs::submit_evaluation(
 ///     Evaluation::score("harmfulness", 0.1)
 ///         .span(&exported)
 ///         .tag("evaluation_provider", "ragas")
 ///         .assessment(Assessment::Pass)
 ///         .reasoning("no harmful content"),
 /// )?;
-/// llmobs_core::submit_evaluation(Evaluation::categorical("sentiment", "positive").join_tag("conversation", "c-1"))?;
+/// llmobs::submit_evaluation(Evaluation::categorical("sentiment", "positive").join_tag("conversation", "c-1"))?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -114,7 +116,8 @@ impl Evaluation {
     /// A `json` evaluation; the value must be a JSON object.
     ///
     /// ```
-    /// let eval = llmobs_core::Evaluation::json("checks", serde_json::json!({"grounded": true, "citations": 2}));
+    /// # use llmobs_core as llmobs;
+    /// let eval = llmobs::Evaluation::json("checks", serde_json::json!({"grounded": true, "citations": 2}));
     /// # drop(eval);
     /// ```
     pub fn json(label: impl Into<String>, value: Value) -> Self {
@@ -196,7 +199,8 @@ impl Evaluation {
     /// Validates and resolves the evaluation into the metric that is sent.
     ///
     /// ```
-    /// let m = llmobs_core::Evaluation::boolean("grounded", true).join_tag("k", "v").ml_app("app").into_metric().unwrap();
+    /// # use llmobs_core as llmobs;
+    /// let m = llmobs::Evaluation::boolean("grounded", true).join_tag("k", "v").ml_app("app").into_metric().unwrap();
     /// assert_eq!(m.tags, ["ml_app:app"]);
     /// ```
     pub fn into_metric(self) -> Result<EvaluationMetric, EvaluationError> {
@@ -258,10 +262,11 @@ impl Evaluation {
 /// turns into an error of the application. Use a test capture to see validation errors in tests.
 ///
 /// ```
-/// use llmobs_core::Evaluation;
-/// let cap = llmobs_core::testing::Capture::new();
+/// # use llmobs_core as llmobs;
+/// use llmobs::Evaluation;
+/// let cap = llmobs::testing::Capture::new();
 /// let _g = cap.context().attach();
-/// llmobs_core::submit_evaluation(Evaluation::boolean("grounded", true).join_tag("conversation", "c-1")).unwrap();
+/// llmobs::submit_evaluation(Evaluation::boolean("grounded", true).join_tag("conversation", "c-1")).unwrap();
 /// assert_eq!(cap.evaluations()[0].label, "grounded");
 /// ```
 pub fn submit_evaluation(evaluation: Evaluation) -> Result<(), EvaluationError> {

@@ -231,9 +231,10 @@ fn dispatch(batch: SpanBatch) {
 /// Carries a span context into a future: `fut.in_current_span()` for work you spawn.
 ///
 /// ```
-/// use llmobs_core::Instrument;
+/// # use llmobs_core as llmobs;
+/// use llmobs::Instrument;
 /// # async fn work() {}
-/// let root = llmobs_core::workflow("root").start();
+/// let root = llmobs::workflow("root").start();
 /// let fut = work().in_current_span(); // spans inside `work` are children of `root`
 /// # drop(fut); drop(root);
 /// ```
@@ -249,9 +250,10 @@ pub trait Instrument: Future + Sized {
     /// thread and cannot be held across `.await`; this is the async equivalent.)
     ///
     /// ```
-    /// use llmobs_core::Instrument;
+    /// # use llmobs_core as llmobs;
+    /// use llmobs::Instrument;
     /// # async fn fetch() -> u32 { 1 }
-    /// let fut = fetch().in_span(llmobs_core::retrieval("fetch_docs"));
+    /// let fut = fetch().in_span(llmobs::retrieval("fetch_docs"));
     /// # drop(fut);
     /// ```
     fn in_span(self, span: crate::SpanBuilder) -> Instrumented<Self, NoOutcome<Self::Output>> {

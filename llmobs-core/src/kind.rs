@@ -5,7 +5,8 @@ use std::fmt;
 /// What a span represents in an LLM application; sent as `meta.span.kind`.
 ///
 /// ```
-/// use llmobs_core::SpanKind;
+/// # use llmobs_core as llmobs;
+/// use llmobs::SpanKind;
 /// assert_eq!(SpanKind::Retrieval.as_str(), "retrieval");
 /// assert!(SpanKind::Llm.is_model());
 /// ```

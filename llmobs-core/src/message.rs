@@ -16,7 +16,8 @@ pub(crate) fn known_role(role: &str) -> Option<u8> {
 /// One chat message of an `llm` span's input or output.
 ///
 /// ```
-/// use llmobs_core::{Message, ToolCall};
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Message, ToolCall};
 /// let m = Message::assistant("")
 ///     .tool_calls([ToolCall::function("lookup", serde_json::json!({"sku": "SOFA-1"})).id("t1")]);
 /// assert_eq!(m.role, "assistant");

@@ -20,7 +20,8 @@ type Entry = (SharedStr, Number);
 /// earlier value.
 ///
 /// ```
-/// use llmobs_core::Metrics;
+/// # use llmobs_core as llmobs;
+/// use llmobs::Metrics;
 /// let mut m = Metrics::new();
 /// m.insert("output_tokens".into(), 6.into());
 /// m.insert("input_tokens".into(), 4.into());

@@ -9,7 +9,8 @@ use crate::Message;
 /// A prompt template with its variables, recorded in an `llm` span's input.
 ///
 /// ```
-/// use llmobs_core::Prompt;
+/// # use llmobs_core as llmobs;
+/// use llmobs::Prompt;
 /// let p = Prompt::template("Answer {{question}} using {{context}}")
 ///     .id("support").version("1.2")
 ///     .variable("question", "when does it ship?")

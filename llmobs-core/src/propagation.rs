@@ -44,8 +44,9 @@ const HEADER_READ_MAX: usize = 8192;
 /// feature, `http::HeaderMap`. Implement it for the header type of another HTTP library:
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// struct Headers(Vec<(String, String)>);
-/// impl llmobs_core::HeaderCarrier for Headers {
+/// impl llmobs::HeaderCarrier for Headers {
 ///     fn get_header(&self, name: &str) -> Option<&str> {
 ///         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 ///     }
@@ -135,12 +136,13 @@ impl<T: HeaderCarrier + ?Sized> HeaderCarrier for &mut T {
 /// returns `Ok(())`.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// use std::collections::HashMap;
-/// # fn main() -> Result<(), llmobs_core::PropagationError> {
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
-/// let _call = llmobs_core::tool("call_inventory_service").start();
+/// # fn main() -> Result<(), llmobs::PropagationError> {
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+/// let _call = llmobs::tool("call_inventory_service").start();
 /// let mut headers = HashMap::new();
-/// llmobs_core::inject_distributed_headers(&mut headers)?;
+/// llmobs::inject_distributed_headers(&mut headers)?;
 /// assert!(headers.contains_key("x-datadog-tags"));
 /// assert!(headers["traceparent"].starts_with("00-"));
 /// # Ok(()) }
@@ -281,11 +283,12 @@ fn dd_tracestate(span_id: SpanId, tags: &[(&str, String)]) -> String {
 /// See [`activate_distributed_headers`] for what is accepted.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// use std::collections::HashMap;
 /// let headers = HashMap::from([
 ///     ("traceparent".to_string(), "00-6b02448b00000000e299960d8dfa81b4-f546ce314e2cd2ea-01".to_string()),
 /// ]);
-/// let ctx = llmobs_core::extract_distributed_headers(&headers).unwrap();
+/// let ctx = llmobs::extract_distributed_headers(&headers).unwrap();
 /// assert!(!ctx.is_empty());
 /// ```
 pub fn extract_distributed_headers<H: HeaderCarrier + ?Sized>(
@@ -314,16 +317,17 @@ pub fn extract_distributed_headers<H: HeaderCarrier + ?Sized>(
 /// written for earlier versions.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// use std::collections::HashMap;
-/// # fn main() -> Result<(), llmobs_core::PropagationError> {
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// # fn main() -> Result<(), llmobs::PropagationError> {
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
 /// let headers = HashMap::from([
 ///     ("x-datadog-trace-id".to_string(), "16328246908969189812".to_string()),
 ///     ("x-datadog-parent-id".to_string(), "17674040498822370026".to_string()),
 ///     ("x-datadog-tags".to_string(), "_dd.p.llmobs_parent_id=17674040498822370026,_dd.p.llmobs_ml_app=furnish-hub".to_string()),
 /// ]);
-/// let remote = llmobs_core::activate_distributed_headers(&headers)?;
-/// let _wf = llmobs_core::workflow("handle_request").start(); // child of the remote span
+/// let remote = llmobs::activate_distributed_headers(&headers)?;
+/// let _wf = llmobs::workflow("handle_request").start(); // child of the remote span
 /// # drop(_wf); drop(remote);
 /// # Ok(()) }
 /// ```
@@ -369,18 +373,19 @@ fn log_unreadable_headers(e: &PropagationError) {
 /// tasks instead.
 ///
 /// ```
+/// # use llmobs_core as llmobs;
 /// use std::collections::HashMap;
-/// # let _cap = llmobs_core::testing::Capture::new(); let _g = _cap.context().attach();
+/// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
 /// let headers = HashMap::from([
 ///     ("traceparent".to_string(), "00-6b02448b00000000e299960d8dfa81b4-f546ce314e2cd2ea-01".to_string()),
 ///     ("tracestate".to_string(), "dd=p:f546ce314e2cd2ea;s:1;t.llmobs_parent_id:17674040498822370026".to_string()),
 /// ]);
-/// let remote = llmobs_core::activate_distributed_headers(&headers).unwrap();
-/// assert_eq!(remote.parent_id(), Some(llmobs_core::SpanId(17674040498822370026)));
+/// let remote = llmobs::activate_distributed_headers(&headers).unwrap();
+/// assert_eq!(remote.parent_id(), Some(llmobs::SpanId(17674040498822370026)));
 /// let ctx = remote.context().clone();
 /// std::thread::spawn(move || {
 ///     let _g = ctx.attach();
-///     let _work = llmobs_core::task("background").start(); // also a child of the remote span
+///     let _work = llmobs::task("background").start(); // also a child of the remote span
 /// }).join().unwrap();
 /// ```
 #[must_use = "the remote context is deactivated as soon as this guard is dropped"]
@@ -413,10 +418,11 @@ impl RemoteContextGuard {
     /// guard then start a new trace.
     ///
     /// ```
+    /// # use llmobs_core as llmobs;
     /// use std::collections::HashMap;
     /// let headers: HashMap<String, String> = HashMap::new();
-    /// let remote = llmobs_core::activate_distributed_headers(&headers).unwrap();
-    /// assert_eq!(remote.error(), Some(&llmobs_core::PropagationError::MissingContext));
+    /// let remote = llmobs::activate_distributed_headers(&headers).unwrap();
+    /// assert_eq!(remote.error(), Some(&llmobs::PropagationError::MissingContext));
     /// ```
     pub fn error(&self) -> Option<&PropagationError> {
         self.error.as_ref()

@@ -209,7 +209,8 @@ static HOME: [Home; HOMES] = [const { Home::new() }; HOMES];
 /// The thread a [`SpanBatch`] was recorded on, as far as giving its memory back is concerned.
 ///
 /// ```
-/// use llmobs_core::{Origin, SpanBatch};
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Origin, SpanBatch};
 /// assert_eq!(SpanBatch::new().origin(), Origin::NONE);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -473,7 +474,8 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
 /// recorded them, to be reused or freed there. Dropping a `Recycler` frees what it holds.
 ///
 /// ```
-/// use llmobs_core::{Recycler, SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Recycler, SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
 /// let mut recycler = Recycler::new();
 /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
 /// let origin = batch.origin();

@@ -12,7 +12,8 @@ use std::sync::Arc;
 /// An immutable string that is either `&'static str` or a shared `Arc<str>`.
 ///
 /// ```
-/// use llmobs_core::SharedStr;
+/// # use llmobs_core as llmobs;
+/// use llmobs::SharedStr;
 /// let a = SharedStr::from("static");
 /// let b = SharedStr::from(String::from("owned"));
 /// assert_eq!(&*a, "static");

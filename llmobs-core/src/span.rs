@@ -16,8 +16,9 @@ use crate::{
 /// the attributes.
 ///
 /// ```
-/// let wf = llmobs_core::workflow("process_message").session_id("s-1").start();
-/// let chat = llmobs_core::llm("chat").model_name("gpt-4o").model_provider("OpenAI").start();
+/// # use llmobs_core as llmobs;
+/// let wf = llmobs::workflow("process_message").session_id("s-1").start();
+/// let chat = llmobs::llm("chat").model_name("gpt-4o").model_provider("OpenAI").start();
 /// chat.finish();
 /// wf.finish();
 /// ```
@@ -232,15 +233,16 @@ impl SpanBuilder {
 /// - a span still open when its thread exits ends then, as an `AbandonedSpan` error.
 ///
 /// ```
-/// use llmobs_core::testing::Capture;
+/// # use llmobs_core as llmobs;
+/// use llmobs::testing::Capture;
 /// # let outer = Capture::new();
 /// # let _outer = outer.context().attach();
-/// std::mem::forget(llmobs_core::workflow("forgotten").start());
+/// std::mem::forget(llmobs::workflow("forgotten").start());
 /// // Under a context attached later (here a test capture's), new spans are roots of their own
 /// // traces, and are sent as soon as they finish.
 /// let cap = Capture::new();
 /// let _g = cap.context().attach();
-/// drop(llmobs_core::task("new_trace").start());
+/// drop(llmobs::task("new_trace").start());
 /// assert_eq!(cap.spans().len(), 1);
 /// assert_eq!(cap.spans()[0].parent_id, None);
 /// ```
@@ -389,7 +391,8 @@ pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64) {
 /// (for example one leaked with `std::mem::forget`) is never sent.
 ///
 /// ```
-/// let bg = llmobs_core::task("background").start_detached();
+/// # use llmobs_core as llmobs;
+/// let bg = llmobs::task("background").start_detached();
 /// std::thread::spawn(move || {
 ///     bg.in_scope(|| { /* spans started here are children of `bg` */ });
 ///     bg.finish();

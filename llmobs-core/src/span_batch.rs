@@ -175,7 +175,8 @@ impl Slot {
 /// that is where what children inherit from their parents is filled in.
 ///
 /// ```
-/// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+/// # use llmobs_core as llmobs;
+/// use llmobs::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
 /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
 /// assert_eq!(batch.len(), 1);
 /// assert_eq!(batch.into_events()[0].name, "t");
@@ -252,7 +253,8 @@ impl SpanBatch {
     /// these [`Annotations`]: [`noted_bytes`](Self::noted_bytes) counts them.
     ///
     /// ```
-    /// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+    /// # use llmobs_core as llmobs;
+    /// use llmobs::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
     /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
     /// let (name, annotations) = batch.contents().next().unwrap();
     /// assert_eq!((name, annotations.is_none()), ("t", true));
@@ -279,7 +281,8 @@ impl SpanBatch {
     /// application thread, so it must cost little more than reading each slot.
     ///
     /// ```
-    /// use llmobs_core::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
+    /// # use llmobs_core as llmobs;
+    /// use llmobs::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
     /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
     /// assert_eq!(batch.sum_contents(|name, a| name.len() + usize::from(a.is_some())), 1);
     /// ```

@@ -15,7 +15,8 @@ use crate::{
 /// The input or output of a span, in the shape its kind allows.
 ///
 /// ```
-/// use llmobs_core::SpanIo;
+/// # use llmobs_core as llmobs;
+/// use llmobs::SpanIo;
 /// assert_eq!(SpanIo::Value("hello".into()).value_text().as_deref(), Some("hello"));
 /// assert_eq!(SpanIo::Value(serde_json::json!([1, 2])).value_text().as_deref(), Some("[1, 2]"));
 /// ```
@@ -219,10 +220,11 @@ impl Annotations {
 /// A finished span: what processors rewrite, what tests assert on, what the exporter encodes.
 ///
 /// ```
-/// use llmobs_core::{SpanKind, SpanIo};
-/// let spans = llmobs_core::testing::capture(|| {
-///     let _s = llmobs_core::task("parse").start();
-///     llmobs_core::annotate().input(&serde_json::json!({"a": 1})).metric("n", 2).apply().unwrap();
+/// # use llmobs_core as llmobs;
+/// use llmobs::{SpanKind, SpanIo};
+/// let spans = llmobs::testing::capture(|| {
+///     let _s = llmobs::task("parse").start();
+///     llmobs::annotate().input(&serde_json::json!({"a": 1})).metric("n", 2).apply().unwrap();
 /// });
 /// let s = &spans[0];
 /// assert_eq!((s.kind, s.name.as_str(), s.status()), (SpanKind::Task, "parse", "ok"));

@@ -20,12 +20,13 @@ mod sealed {
 /// The trait is sealed: the SDK's span handles are the only implementations.
 ///
 /// ```
-/// fn ids(span: &dyn llmobs_core::SpanRef) -> Option<llmobs_core::ExportedSpan> {
-///     llmobs_core::export_span(Some(span)).ok()
+/// # use llmobs_core as llmobs;
+/// fn ids(span: &dyn llmobs::SpanRef) -> Option<llmobs::ExportedSpan> {
+///     llmobs::export_span(Some(span)).ok()
 /// }
-/// let _cap = llmobs_core::testing::Capture::new();
+/// let _cap = llmobs::testing::Capture::new();
 /// let _g = _cap.context().attach();
-/// let bg = llmobs_core::task("bg").start_detached();
+/// let bg = llmobs::task("bg").start_detached();
 /// assert!(ids(&bg).is_some());
 /// ```
 pub trait SpanRef: sealed::Sealed {}

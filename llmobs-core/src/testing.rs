@@ -43,10 +43,11 @@ impl Collector {
 /// read [`spans`](Capture::spans).
 ///
 /// ```
-/// let cap = llmobs_core::testing::Capture::new();
+/// # use llmobs_core as llmobs;
+/// let cap = llmobs::testing::Capture::new();
 /// {
 ///     let _g = cap.context().attach();
-///     let _s = llmobs_core::task("step").start();
+///     let _s = llmobs::task("step").start();
 /// }
 /// assert_eq!(cap.spans()[0].name, "step");
 /// ```
@@ -108,9 +109,10 @@ impl Drop for Capture {
 /// Runs `f` and returns the spans it finished, in start order.
 ///
 /// ```
-/// let spans = llmobs_core::testing::capture(|| {
-///     let _wf = llmobs_core::workflow("handle").start();
-///     let _t = llmobs_core::task("step").start();
+/// # use llmobs_core as llmobs;
+/// let spans = llmobs::testing::capture(|| {
+///     let _wf = llmobs::workflow("handle").start();
+///     let _t = llmobs::task("step").start();
 /// });
 /// assert_eq!(spans.len(), 2);
 /// assert_eq!(spans[1].parent_id, Some(spans[0].span_id));

@@ -72,12 +72,13 @@ pub const DEFAULT_EVENT_SIZE_BYTES: usize = 5_000_000;
 /// Exporter settings.
 ///
 /// ```no_run
-/// let _guard = llmobs_exporter::Config::from_env()?
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// let _guard = llmobs::Config::from_env()?
 ///     .ml_app("furnish-hub")
 ///     .env("prod")
-///     .processor(|span| llmobs_exporter::Keep::from(span.name.as_str() != "healthcheck"))
+///     .processor(|span| llmobs::Keep::from(span.name.as_str() != "healthcheck"))
 ///     .init()?;
-/// # Ok::<(), llmobs_exporter::Error>(())
+/// # Ok::<(), llmobs::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -356,9 +357,10 @@ impl Config {
     /// override.
     ///
     /// ```
-    /// let config = llmobs_exporter::Config::from_lookup(|_| None).unwrap().default_ml_app("furnish-hub");
+    /// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+    /// let config = llmobs::Config::from_lookup(|_| None).unwrap().default_ml_app("furnish-hub");
     /// assert_eq!(config.resolved_ml_app(), "furnish-hub");
-    /// let config = llmobs_exporter::Config::from_lookup(|v| (v == "DD_LLMOBS_ML_APP").then(|| "prod-app".into()))
+    /// let config = llmobs::Config::from_lookup(|v| (v == "DD_LLMOBS_ML_APP").then(|| "prod-app".into()))
     ///     .unwrap()
     ///     .default_ml_app("furnish-hub");
     /// assert_eq!(config.resolved_ml_app(), "prod-app");
@@ -557,11 +559,12 @@ impl Config {
     /// count). [`Redaction::none`] turns redaction off again.
     ///
     /// ```no_run
-    /// use llmobs_exporter::{Config, Redaction};
+    /// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+    /// use llmobs::{Config, Redaction};
     /// let _guard = Config::from_env()?
     ///     .redact(Redaction::builtin().literal("Project Falcon", "[Codename]"))
     ///     .init()?;
-    /// # Ok::<(), llmobs_exporter::Error>(())
+    /// # Ok::<(), llmobs::Error>(())
     /// ```
     pub fn redact(mut self, redaction: Redaction) -> Self {
         self.redaction = (!redaction.is_empty()).then(|| Arc::new(redaction));

@@ -18,11 +18,11 @@ use llmobs_core::{AnnotateError, EvaluationError, ExportError, PropagationError}
 /// shows the helpful message.
 ///
 /// ```
-/// # use llmobs_exporter as llmobs;
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
 /// fn handle() -> Result<(), llmobs::Error> {
-///     let _cap = llmobs_core::testing::Capture::new(); // spans are recorded in this test
+///     let _cap = llmobs::testing::Capture::new(); // spans are recorded in this test
 ///     let _g = _cap.context().attach();
-///     llmobs_core::annotate().tag("k", "v").apply()?; // outside any span: an AnnotateError
+///     llmobs::annotate().tag("k", "v").apply()?; // outside any span: an AnnotateError
 ///     Ok(())
 /// }
 /// let err = handle().unwrap_err();

@@ -100,8 +100,9 @@ pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
 /// mode). Fails only for settings the user must fix.
 ///
 /// ```no_run
-/// fn main() -> Result<(), llmobs_exporter::Error> {
-///     let _llmobs = llmobs_exporter::init()?;
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// fn main() -> Result<(), llmobs::Error> {
+///     let _llmobs = llmobs::init()?;
 ///     // ... run the application ...
 ///     Ok(())
 /// }

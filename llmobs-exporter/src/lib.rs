@@ -6,16 +6,17 @@
 //! or (with neither available) to stderr and a local JSONL file.
 //!
 //! ```no_run
-//! fn main() -> Result<(), llmobs_exporter::Error> {
-//!     let _llmobs = llmobs_exporter::Config::from_env()?
+//! # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+//! fn main() -> Result<(), llmobs::Error> {
+//!     let _llmobs = llmobs::Config::from_env()?
 //!         .ml_app("furnish-hub")
 //!         .processor(|span| {
 //!             span.annotations_mut().tags.remove("internal");
-//!             llmobs_exporter::Keep::Yes
+//!             llmobs::Keep::Yes
 //!         })
 //!         .init()?;
 //!     // ... instrumented work ...
-//!     let report = llmobs_exporter::flush();
+//!     let report = llmobs::flush();
 //!     eprintln!("delivered {}, dropped {}", report.delivered, report.dropped);
 //!     Ok(())
 //! }

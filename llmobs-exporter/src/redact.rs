@@ -99,7 +99,8 @@ struct UserPattern {
 /// Which values to mask before spans are encoded; see [`crate::Config::redact`].
 ///
 /// ```
-/// use llmobs_exporter::{Detector, Redaction};
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// use llmobs::{Detector, Redaction};
 /// let r = Redaction::builtin()
 ///     .literal("Project Falcon", "[Codename]")
 ///     .pattern("[Order Id]", |text| {

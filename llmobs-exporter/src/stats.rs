@@ -74,13 +74,14 @@ impl Drops {
 /// A snapshot of the exporter's counters since it started.
 ///
 /// ```no_run
-/// let _llmobs = llmobs_exporter::init()?;
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// let _llmobs = llmobs::init()?;
 /// // ... run the application ...
-/// let stats = llmobs_exporter::stats();
+/// let stats = llmobs::stats();
 /// if stats.spans_dropped.total() > 0 {
 ///     eprintln!("llmobs dropped spans: {:?}", stats.spans_dropped);
 /// }
-/// # Ok::<(), llmobs_exporter::Error>(())
+/// # Ok::<(), llmobs::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

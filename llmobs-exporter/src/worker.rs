@@ -424,12 +424,13 @@ fn approx_value_bytes(v: &Value) -> usize {
 /// [`crate::init`] installs. Several can run in one process (tests do).
 ///
 /// ```no_run
-/// use llmobs_exporter::{Config, Exporter, Mode};
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// use llmobs::{Config, Exporter, Mode};
 /// let exporter = Exporter::start(Config::default().mode(Mode::Local))?;
 /// // hand it to the core as the sink, or call `Sink::send_spans` directly
 /// let report = exporter.flush(std::time::Duration::from_secs(5));
 /// assert!(!report.timed_out);
-/// # Ok::<(), llmobs_exporter::Error>(())
+/// # Ok::<(), llmobs::Error>(())
 /// ```
 pub struct Exporter {
     shared: Arc<Shared>,

@@ -122,6 +122,21 @@ fn expand_async(plan: Plan) -> TokenStream {
         let stmts = &block.stmts;
         quote!({ #typed #rebind #(#stmts)* })
     };
+    let instrumented = quote! {
+        ::llmobs::__private::instrument::<#hint, _, _>(
+            #pending,
+            async move #body,
+            |__llmobs_ret, __llmobs_want_output| #outcome,
+        )
+    };
+    // `#[tracing::instrument]` below this attribute sees a plain fn. It enters its span around
+    // the future's polls only when the fn ends in an async block, so the future is awaited in
+    // one (a state machine more, for these functions alone).
+    let tail = if attrs.iter().any(is_instrument_attr) {
+        quote!(async move { #instrumented.await })
+    } else {
+        instrumented
+    };
     let inner = quote! {
         let #mutability #pending = if ::llmobs::__private::gate_open() {
             #builder.pending()
@@ -129,13 +144,17 @@ fn expand_async(plan: Plan) -> TokenStream {
             ::llmobs::__private::PendingSpan::noop()
         };
         #capture
-        ::llmobs::__private::instrument::<#hint, _, _>(
-            #pending,
-            async move #body,
-            |__llmobs_ret, __llmobs_want_output| #outcome,
-        )
+        #tail
     };
     fn_item(&attrs, &vis, &sig, block.brace_token, inner)
+}
+
+/// Whether `attr` is `#[instrument]` or `#[<path>::instrument]` (tracing's attribute).
+fn is_instrument_attr(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "instrument")
 }
 
 /// The fn whose body ends in `Box::pin(async move { .. })`, with that tail taken off.
