@@ -129,8 +129,8 @@ pub fn flush_timeout(timeout: Duration) -> FlushReport {
 pub fn stats() -> Stats {
     let mut stats = current().map(|e| e.stats()).unwrap_or_default();
     stats.spans_dropped.no_exporter = llmobs_core::spans_dropped_without_sink();
-    stats.spans_dropped.sink_panicked = llmobs_core::spans_lost_to_sink_panics();
-    stats.evals_dropped.sink_panicked = llmobs_core::evaluations_lost_to_sink_panics();
+    stats.spans_dropped.sink_panicked += llmobs_core::spans_lost_to_sink_panics();
+    stats.evals_dropped.sink_panicked += llmobs_core::evaluations_lost_to_sink_panics();
     stats
 }
 

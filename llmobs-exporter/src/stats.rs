@@ -20,9 +20,10 @@ pub struct Drops {
     /// Spans that finished when no exporter was installed: open while it shut down or was
     /// replaced (process-wide, only in [`crate::stats`]).
     pub no_exporter: u64,
-    /// The sink panicked while taking them (a bug in a custom [`llmobs_core::Sink`] or in the
-    /// exporter); process-wide, only in [`crate::stats`]. The panic did not reach the
-    /// application.
+    /// The sink or the destination panicked while taking them (a bug in a custom
+    /// [`llmobs_core::Sink`], or in the exporter's delivery); what the core's sink lost is
+    /// process-wide and only in [`crate::stats`]. The panic did not reach the application, and
+    /// the exporter went on with the next batch.
     pub sink_panicked: u64,
 }
 
@@ -126,6 +127,7 @@ pub(crate) struct DropCounters {
     pub(crate) buffer_full: AtomicU64,
     pub(crate) processor_dropped: AtomicU64,
     pub(crate) shutdown: AtomicU64,
+    pub(crate) sink_panicked: AtomicU64,
 }
 
 /// A reason for dropping, naming a field of [`Drops`].
@@ -137,6 +139,8 @@ pub(crate) enum DropReason {
     BufferFull,
     ProcessorDropped,
     Shutdown,
+    /// The destination (HTTP delivery or the local file) panicked on the batch.
+    SinkPanicked,
 }
 
 impl DropCounters {
@@ -148,6 +152,7 @@ impl DropCounters {
             DropReason::BufferFull => &self.buffer_full,
             DropReason::ProcessorDropped => &self.processor_dropped,
             DropReason::Shutdown => &self.shutdown,
+            DropReason::SinkPanicked => &self.sink_panicked,
         };
         c.fetch_add(n, Relaxed);
     }
@@ -161,7 +166,7 @@ impl DropCounters {
             processor_dropped: self.processor_dropped.load(Relaxed),
             shutdown: self.shutdown.load(Relaxed),
             no_exporter: 0,
-            sink_panicked: 0,
+            sink_panicked: self.sink_panicked.load(Relaxed),
         }
     }
 }

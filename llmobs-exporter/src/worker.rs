@@ -959,7 +959,12 @@ impl Worker {
 
     fn dispatch(&mut self, batch: Batch) {
         if let Some(local) = &mut self.local {
-            let written = local.write_payload(&batch.body);
+            // A destination that panics loses this batch, counted; the worker goes on.
+            let Ok(written) = catch_unwind(AssertUnwindSafe(|| local.write_payload(&batch.body)))
+            else {
+                self.destination_panicked(batch);
+                return;
+            };
             match written {
                 Ok(()) => self.delivered(&batch),
                 Err(e) => {
@@ -980,7 +985,11 @@ impl Worker {
             self.keep(batch);
             return;
         }
-        match self.deliver(&batch) {
+        let Ok(delivery) = catch_unwind(AssertUnwindSafe(|| self.deliver(&batch))) else {
+            self.destination_panicked(batch);
+            return;
+        };
+        match delivery {
             Delivery::Delivered => self.delivered(&batch),
             Delivery::Rejected => self.shared.worker_settled(
                 batch.kind,
@@ -994,6 +1003,16 @@ impl Worker {
             }
         }
         self.recycle(batch);
+    }
+
+    #[cold]
+    fn destination_panicked(&mut self, batch: Batch) {
+        self.warn("panicked", || {
+            "the destination panicked on a batch; it was dropped and counted (sink_panicked)"
+                .to_owned()
+        });
+        self.shared
+            .worker_settled(batch.kind, Some(DropReason::SinkPanicked), batch.units);
     }
 
     /// Gives a settled body's memory back to its batcher for the next body.
