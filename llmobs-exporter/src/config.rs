@@ -571,11 +571,6 @@ impl Config {
         self
     }
 
-    /// Starts the global exporter with these settings; see [`crate::init`].
-    pub fn init(self) -> Result<crate::LLMObsGuard, Error> {
-        crate::global::init_with(self)
-    }
-
     /// The resolved ml_app: the configured one, else the service, else `unnamed-ml-app`.
     pub fn resolved_ml_app(&self) -> String {
         self.ml_app

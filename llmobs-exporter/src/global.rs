@@ -68,6 +68,16 @@ fn uninstall(exporter: &Arc<Exporter>) {
     }
 }
 
+impl Config {
+    /// Starts the global exporter with these settings; see [`crate::init`].
+    ///
+    /// (Defined here, beside the global exporter it installs, so that the settings do not
+    /// depend on the layer that uses them.)
+    pub fn init(self) -> Result<LLMObsGuard, Error> {
+        init_with(self)
+    }
+}
+
 pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
     config.validate()?;
     if let Some(previous) = current() {

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crossbeam_utils::CachePadded;
+
 /// Why spans or evaluations were dropped, as counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Drops {
@@ -176,7 +178,7 @@ pub(crate) struct Counters {
     // What was enqueued is counted with the queue's own totals (`worker::Shared::stats`).
     pub(crate) spans_delivered: AtomicU64,
     // Written by application threads (a full queue) as well as by the worker.
-    pub(crate) spans_dropped: crate::worker::Padded<DropCounters>,
+    pub(crate) spans_dropped: CachePadded<DropCounters>,
     pub(crate) evals_delivered: AtomicU64,
     pub(crate) evals_dropped: DropCounters,
     pub(crate) requests: AtomicU64,

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_utils::CachePadded;
 use llmobs_core::{Annotations, EvaluationMetric, Recycler, Sink, SpanBatch, SpanEvent, SpanIo};
 use serde_json::Value;
 
@@ -84,13 +85,13 @@ pub(crate) struct Shared {
     wake: Sender<()>,
     control: Sender<Control>,
     /// Written by application threads only, on one cache line of their own.
-    producer: Padded<ProducerSide>,
+    producer: CachePadded<ProducerSide>,
     /// Written by the worker only (and shutdown), on another.
-    consumer: Padded<ConsumerSide>,
+    consumer: CachePadded<ConsumerSide>,
     max_units: usize,
     max_bytes: usize,
     /// Every span or evaluation delivered or dropped.
-    settled: Padded<AtomicU64>,
+    settled: CachePadded<AtomicU64>,
     /// Flushes waiting for `settled` to reach their target.
     flush_waiters: AtomicUsize,
     settled_lock: Mutex<()>,
@@ -461,12 +462,12 @@ impl Exporter {
             tx,
             wake,
             control,
-            producer: Padded::default(),
-            consumer: Padded::default(),
+            producer: CachePadded::default(),
+            consumer: CachePadded::default(),
             max_units: config.queue_max_spans,
             max_bytes: config.queue_max_bytes,
             flush_waiters: AtomicUsize::new(0),
-            settled: Padded(AtomicU64::new(0)),
+            settled: CachePadded::new(AtomicU64::new(0)),
             settled_lock: Mutex::new(()),
             settled_cv: Condvar::new(),
             mode: AtomicU8::new(0),
@@ -1159,18 +1160,5 @@ mod deadline_tests {
         let far = after(Duration::MAX);
         assert!(far > Instant::now() + Duration::from_secs(365 * 24 * 3600));
         assert!(after(Duration::from_millis(5)) <= Instant::now() + Duration::from_millis(5));
-    }
-}
-
-/// Keeps a value on a cache line (pair) of its own, so that counters written by application
-/// threads and counters written by the worker do not invalidate each other's lines.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
