@@ -320,6 +320,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "times the interpreter, not the clock")]
     fn raw_readings_convert_to_the_clock_spans_read() {
         let t0 = ticks();
         let m0 = mono_ns();
