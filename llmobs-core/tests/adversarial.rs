@@ -70,10 +70,6 @@ fn an_error_whose_display_fails_is_returned_and_recorded() {
 /// the first task's frame stayed on the worker's stack after tokio freed the task, and the next
 /// spans read the freed future.
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "tokio's multi-thread runtime is slow under Miri; see the single-thread version"
-)]
 fn tokio_worker_survives_an_error_whose_display_fails() {
     let cap = Capture::new();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -82,14 +78,16 @@ fn tokio_worker_survives_an_error_whose_display_fails() {
         .unwrap();
     let ctx = cap.context();
     let first = rt.block_on(async { tokio::spawn(ctx.in_scope(fails_badly)).await });
-    assert!(
-        matches!(first, Ok(Err(BadDisplay))),
-        "the task returns its own error"
-    );
     let total: u32 = rt.block_on(async {
         let mut handles = Vec::new();
         for i in 0..300 {
-            handles.push(tokio::spawn(ctx.in_scope(|| small_step(i))));
+            // Half the tasks are made under the capture; the other half call an instrumented
+            // fn on the worker itself, where a stale frame would be read as the parent.
+            handles.push(if i % 2 == 0 {
+                tokio::spawn(ctx.in_scope(|| small_step(i)))
+            } else {
+                tokio::spawn(async move { small_step(i).await })
+            });
         }
         let mut sum = 0;
         for h in handles {
@@ -98,9 +96,14 @@ fn tokio_worker_survives_an_error_whose_display_fails() {
         sum
     });
     drop(rt);
+    // Checked only now, so that the later tasks run on the worker whatever the first did.
+    assert!(
+        matches!(first, Ok(Err(BadDisplay))),
+        "the task returns its own error"
+    );
     assert_eq!(total, (0..300).sum::<u32>());
     let spans = cap.spans();
-    assert_eq!(spans.len(), 301, "every task's span arrived");
+    assert_eq!(spans.len(), 151, "every captured task's span arrived");
     assert!(
         spans.iter().all(|s| s.parent_id.is_none()),
         "each task is a root"
