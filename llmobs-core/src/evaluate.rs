@@ -271,11 +271,16 @@ impl Evaluation {
 /// ```
 pub fn submit_evaluation(evaluation: Evaluation) -> Result<(), EvaluationError> {
     // Off means off: with nothing recorded, nothing is checked or sent.
-    let recording = crate::gate::is_enabled() || crate::stack::current_parent().capture.is_some();
+    let capture = crate::stack::current_parent().capture;
+    let recording = crate::gate::is_enabled() || capture.is_some();
     if !recording || evaluation.span.as_ref().is_some_and(|s| !s.is_recorded()) {
         return Ok(());
     }
     let metric = evaluation.into_metric()?;
-    crate::sink::dispatch_evaluation(metric);
+    // An evaluation made under a test capture goes to it, else to the sink.
+    match capture {
+        Some(c) => c.push_evaluation(metric),
+        None => crate::sink::dispatch_evaluation(metric),
+    }
     Ok(())
 }

@@ -25,9 +25,8 @@ pub fn is_enabled() -> bool {
 
 /// Turns span recording on or off for the whole process. Called by `init()` and by the
 /// exporter's shutdown.
-pub fn set_enabled(on: bool) {
+pub(crate) fn set_enabled(on: bool) {
     if on {
-        crate::panic::install_hook();
         GATE.fetch_or(ENABLED, Ordering::Relaxed);
     } else {
         GATE.fetch_and(!ENABLED, Ordering::Relaxed);
@@ -41,7 +40,6 @@ pub(crate) fn captures_live() -> bool {
 }
 
 pub(crate) fn capture_started() {
-    crate::panic::install_hook();
     GATE.fetch_add(CAPTURE, Ordering::Relaxed);
 }
 

@@ -48,7 +48,17 @@ pub use evaluate::{export_span, submit_evaluation, Evaluation};
 pub use evaluation::{
     Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn,
 };
-pub use gate::{is_enabled, set_enabled};
+pub use gate::is_enabled;
+
+/// Turns span recording on or off for the whole process. Called by `init()` and by the
+/// exporter's shutdown. Turning it on installs the chained panic hook that lets spans record
+/// the panics that unwind through them.
+pub fn set_enabled(on: bool) {
+    if on {
+        panic::install_hook();
+    }
+    gate::set_enabled(on);
+}
 pub use id::{SpanId, TraceId};
 pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;

@@ -44,34 +44,35 @@ pub(crate) fn install_hook() {
             if QUIET.try_with(Cell::get).unwrap_or(0) > 0 {
                 return;
             }
-            if crate::stack::has_open_span() {
-                let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
-                    (*s).to_owned()
-                } else if let Some(s) = info.payload().downcast_ref::<String>() {
-                    s.clone()
-                } else {
-                    "panic with a non-string payload".to_owned()
-                };
-                let location = info
-                    .location()
-                    .map(|l| format!("panicked at {}:{}:{}", l.file(), l.line(), l.column()))
-                    .unwrap_or_else(|| "panicked".to_owned());
-                let bt = Backtrace::capture();
-                let stack = if bt.status() == BacktraceStatus::Captured {
-                    format!("{location}\n{bt}")
-                } else {
-                    location
-                };
-                let _ = LAST_PANIC.try_with(|l| {
-                    if let Ok(mut l) = l.try_borrow_mut() {
-                        *l = Some(SpanError {
-                            kind: "panic".into(),
-                            message,
-                            stack: Some(stack),
-                        });
-                    }
-                });
-            }
+            // Recorded for every panic, cheap next to the panic itself: a span guard that the
+            // panic unwinds through reads it (the stack is not asked whether a span is open,
+            // which would make this layer depend on the one above).
+            let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                (*s).to_owned()
+            } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "panic with a non-string payload".to_owned()
+            };
+            let location = info
+                .location()
+                .map(|l| format!("panicked at {}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "panicked".to_owned());
+            let bt = Backtrace::capture();
+            let stack = if bt.status() == BacktraceStatus::Captured {
+                format!("{location}\n{bt}")
+            } else {
+                location
+            };
+            let _ = LAST_PANIC.try_with(|l| {
+                if let Ok(mut l) = l.try_borrow_mut() {
+                    *l = Some(SpanError {
+                        kind: "panic".into(),
+                        message,
+                        stack: Some(stack),
+                    });
+                }
+            });
             previous(info);
         }));
     });

@@ -143,12 +143,8 @@ pub fn spans_dropped_without_sink() -> u64 {
     DROPPED_WITHOUT_SINK.load(Ordering::Relaxed)
 }
 
-/// Hands an evaluation to the test capture of the current context, else to the sink.
+/// Hands an evaluation to the sink (the caller routes those of a test capture).
 pub(crate) fn dispatch_evaluation(metric: EvaluationMetric) {
-    if let Some(c) = crate::stack::current_parent().capture {
-        c.push_evaluation(metric);
-        return;
-    }
     if !crate::gate::is_enabled() {
         return;
     }

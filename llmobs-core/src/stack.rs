@@ -616,11 +616,6 @@ pub(crate) fn current() -> Current {
     .unwrap_or(Current::None)
 }
 
-/// Whether a span is open on this thread (the panic hook only records panics inside spans).
-pub(crate) fn has_open_span() -> bool {
-    with(|s| !s.frames.is_empty()).unwrap_or(false)
-}
-
 impl Stack {
     /// Closes every frame but the lowest `keep`: they belong to guards that can no longer be
     /// dropped in time. Their sync spans end now with an

@@ -65,6 +65,7 @@ impl Default for Capture {
 impl Capture {
     /// Starts a capture.
     pub fn new() -> Self {
+        crate::panic::install_hook();
         crate::gate::capture_started();
         Capture {
             collector: Arc::new(Collector::default()),
