@@ -82,7 +82,7 @@ impl<E: std::error::Error + ?Sized> ErrViaStd for &&&ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
         let e = self.0;
         read::<E>("Display or source()", || {
-            let message = display(e)?;
+            let message = formatted(format_args!("{e}"))?;
             let mut chain = String::new();
             let mut source = e.source();
             while let Some(s) = source {
@@ -90,7 +90,7 @@ impl<E: std::error::Error + ?Sized> ErrViaStd for &&&ErrRef<'_, E> {
                     chain.push('\n');
                 }
                 chain.push_str("Caused by: ");
-                chain.push_str(&display(s)?);
+                chain.push_str(&formatted(format_args!("{s}"))?);
                 source = s.source();
             }
             Some((message, (!chain.is_empty()).then_some(chain)))
@@ -105,7 +105,7 @@ pub trait ErrViaDisplay {
 impl<E: Display + ?Sized> ErrViaDisplay for &&ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
         let e = self.0;
-        read::<E>("Display", || Some((display(e)?, None)))
+        read::<E>("Display", || Some((formatted(format_args!("{e}"))?, None)))
     }
 }
 
@@ -116,11 +116,7 @@ pub trait ErrViaDebug {
 impl<E: Debug + ?Sized> ErrViaDebug for &ErrRef<'_, E> {
     fn llmobs_error(&self) -> SpanError {
         let e = self.0;
-        read::<E>("Debug", || {
-            let mut s = String::new();
-            write!(s, "{e:?}").ok()?;
-            Some((s, None))
-        })
+        read::<E>("Debug", || Some((formatted(format_args!("{e:?}"))?, None)))
     }
 }
 
@@ -138,10 +134,11 @@ impl<E: ?Sized> ErrViaNothing for ErrRef<'_, E> {
     }
 }
 
-/// `e`'s `Display`, or `None` if it returned an error (where `to_string()` would panic).
-fn display<E: Display + ?Sized>(e: &E) -> Option<String> {
+/// The text of `args`, or `None` if an implementation it calls returned an error (where
+/// `to_string()` and `format!` would panic).
+fn formatted(args: std::fmt::Arguments<'_>) -> Option<String> {
     let mut s = String::new();
-    write!(s, "{e}").ok()?;
+    s.write_fmt(args).ok()?;
     Some(s)
 }
 

@@ -46,6 +46,18 @@ fn error_of(s: &SpanEvent) -> &llmobs::SpanError {
     s.error.as_deref().expect("the span records an error")
 }
 
+/// The span records an error of type `kind` (the end of its type name) that says it could not
+/// be read.
+fn assert_unreadable(s: &SpanEvent, kind: &str) {
+    let e = error_of(s);
+    assert!(e.kind.ends_with(kind), "{}", e.kind);
+    assert!(
+        e.message.starts_with("could not read the error"),
+        "{}",
+        e.message
+    );
+}
+
 #[test]
 fn an_error_whose_display_fails_is_returned_and_recorded() {
     let cap = Capture::new();
@@ -56,13 +68,7 @@ fn an_error_whose_display_fails_is_returned_and_recorded() {
     );
     let spans = cap.spans();
     assert_eq!(spans.len(), 1);
-    let e = error_of(&spans[0]);
-    assert!(e.kind.ends_with("BadDisplay"), "{}", e.kind);
-    assert!(
-        e.message.starts_with("could not read the error"),
-        "{}",
-        e.message
-    );
+    assert_unreadable(&spans[0], "BadDisplay");
 }
 
 /// The reproducer of the use-after-free: a task whose error cannot be displayed, on a runtime
@@ -184,9 +190,7 @@ fn a_sync_function_returns_an_error_whose_display_fails() {
     let (out, spans) = llmobs::testing::capture_with_result(sync_fails_badly);
     assert!(matches!(out, Err(BadDisplay)));
     assert_eq!(spans.len(), 1);
-    assert!(error_of(&spans[0])
-        .message
-        .starts_with("could not read the error"));
+    assert_unreadable(&spans[0], "BadDisplay");
 }
 
 /// An error with only `Debug`, and that `Debug` panics.
@@ -211,19 +215,11 @@ async fn debug_panics_async() -> Result<(), PanickyDebug> {
 fn an_error_whose_debug_panics_is_returned_and_recorded() {
     let (out, spans) = llmobs::testing::capture_with_result(debug_panics);
     assert!(out.is_err());
-    let e = error_of(&spans[0]);
-    assert!(e.kind.ends_with("PanickyDebug"), "{}", e.kind);
-    assert!(
-        e.message.starts_with("could not read the error"),
-        "{}",
-        e.message
-    );
+    assert_unreadable(&spans[0], "PanickyDebug");
 
     let (out, spans) = llmobs::testing::capture_with_result(|| block_on(debug_panics_async()));
     assert!(out.is_err());
-    assert!(error_of(&spans[0])
-        .message
-        .starts_with("could not read the error"));
+    assert_unreadable(&spans[0], "PanickyDebug");
 }
 
 /// An error whose `source()` panics.
@@ -249,12 +245,7 @@ async fn source_panics() -> Result<(), PanickySource> {
 fn an_error_whose_source_panics_is_returned_and_recorded() {
     let (out, spans) = llmobs::testing::capture_with_result(|| block_on(source_panics()));
     assert!(out.is_err());
-    let e = error_of(&spans[0]);
-    assert!(
-        e.message.starts_with("could not read the error"),
-        "{}",
-        e.message
-    );
+    assert_unreadable(&spans[0], "PanickySource");
 }
 
 fn abandoned(s: &SpanEvent) -> bool {

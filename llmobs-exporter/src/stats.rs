@@ -30,35 +30,48 @@ pub struct Drops {
 }
 
 impl Drops {
-    /// The non-zero counts, by the name of their field.
-    pub(crate) fn by_reason(&self) -> impl Iterator<Item = (&'static str, u64)> {
+    /// The non-zero counts, each with its field's name and what it means in one line of text.
+    pub(crate) fn by_reason(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> {
         [
-            ("queue_full", self.queue_full),
-            ("payload_rejected", self.payload_rejected),
-            ("retries_exhausted", self.retries_exhausted),
-            ("buffer_full", self.buffer_full),
-            ("processor_dropped", self.processor_dropped),
-            ("shutdown", self.shutdown),
-            ("no_exporter", self.no_exporter),
-            ("sink_panicked", self.sink_panicked),
+            (
+                "queue_full",
+                "dropped because the queue was full (raise DD_LLMOBS_QUEUE_MAX_SPANS?)",
+                self.queue_full,
+            ),
+            (
+                "payload_rejected",
+                "rejected by the intake",
+                self.payload_rejected,
+            ),
+            (
+                "retries_exhausted",
+                "dropped after the intake failed for the whole retry window",
+                self.retries_exhausted,
+            ),
+            (
+                "buffer_full",
+                "dropped because the retry buffer was full",
+                self.buffer_full,
+            ),
+            (
+                "processor_dropped",
+                "dropped by a span processor",
+                self.processor_dropped,
+            ),
+            ("shutdown", "undelivered at shutdown", self.shutdown),
+            (
+                "no_exporter",
+                "finished after the exporter stopped",
+                self.no_exporter,
+            ),
+            (
+                "sink_panicked",
+                "lost to a panic in the sink",
+                self.sink_panicked,
+            ),
         ]
         .into_iter()
-        .filter(|(_, n)| *n > 0)
-    }
-
-    /// What a reason of [`Drops::by_reason`] means, for one line of text.
-    pub(crate) fn describe(reason: &str) -> &'static str {
-        match reason {
-            "queue_full" => "dropped because the queue was full (raise DD_LLMOBS_QUEUE_MAX_SPANS?)",
-            "payload_rejected" => "rejected by the intake",
-            "retries_exhausted" => "dropped after the intake failed for the whole retry window",
-            "buffer_full" => "dropped because the retry buffer was full",
-            "processor_dropped" => "dropped by a span processor",
-            "shutdown" => "undelivered at shutdown",
-            "no_exporter" => "finished after the exporter stopped",
-            "sink_panicked" => "lost to a panic in the sink",
-            _ => "dropped",
-        }
+        .filter(|(_, _, n)| *n > 0)
     }
 
     /// The sum of every reason.

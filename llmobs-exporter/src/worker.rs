@@ -588,34 +588,38 @@ impl Drop for Exporter {
 /// (as the OpenTelemetry SDK's default error handler does): how many spans and evaluations, and
 /// why.
 fn report_losses(stats: &Stats, timeout: Duration) {
-    let (spans, evals) = (stats.spans_dropped.total(), stats.evals_dropped.total());
-    if spans + evals == 0 {
-        return;
-    }
-    let mut by_reason: Vec<(&'static str, u64)> = Vec::new();
-    for (reason, n) in stats
+    // What a processor dropped was dropped on purpose: counted in the stats, not reported.
+    let mut by_reason: Vec<(&'static str, &'static str, u64)> = Vec::new();
+    for (reason, meaning, n) in stats
         .spans_dropped
         .by_reason()
         .chain(stats.evals_dropped.by_reason())
+        .filter(|(reason, _, _)| *reason != "processor_dropped")
     {
-        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
-            Some(entry) => entry.1 += n,
-            None => by_reason.push((reason, n)),
+        match by_reason.iter_mut().find(|(r, _, _)| *r == reason) {
+            Some(entry) => entry.2 += n,
+            None => by_reason.push((reason, meaning, n)),
         }
     }
+    if by_reason.is_empty() {
+        return;
+    }
+    let lost = |d: &Drops| d.total() - d.processor_dropped;
     let why: Vec<String> = by_reason
         .into_iter()
-        .map(|(reason, n)| match reason {
+        .map(|(reason, meaning, n)| match reason {
             "shutdown" => format!(
                 "{n} still undelivered when the {:.1} s shutdown timeout passed (is the Agent or \
                  intake reachable?)",
                 timeout.as_secs_f64()
             ),
-            _ => format!("{n} {}", Drops::describe(reason)),
+            _ => format!("{n} {meaning}"),
         })
         .collect();
     eprintln!(
-        "llmobs: {spans} spans and {evals} evaluations were not delivered: {}",
+        "llmobs: {} spans and {} evaluations were not delivered: {}",
+        lost(&stats.spans_dropped),
+        lost(&stats.evals_dropped),
         why.join("; ")
     );
 }
