@@ -5,38 +5,13 @@
 //! measured on the final body bytes, so no request ever exceeds the limit unless a single event
 //! does on its own (it is then sent alone and the intake decides).
 
-use std::time::Instant;
+use crate::destination::{Framing, Payload, PayloadKind};
 
-use crate::encode::{
-    span_wrapper_prefix, EVAL_PAYLOAD_PREFIX, EVAL_PAYLOAD_SUFFIX, SPAN_WRAPPER_SUFFIX,
-};
-
-/// Which intake endpoint a body is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Spans,
-    Evals,
-}
-
-/// One request body and the bookkeeping needed to retry it.
-#[derive(Debug)]
-pub(crate) struct Batch {
-    pub(crate) kind: Kind,
-    pub(crate) body: Vec<u8>,
-    /// Spans or evaluations in the body.
-    pub(crate) units: u64,
-    /// When it first failed, for the retry window.
-    pub(crate) first_failure: Option<Instant>,
-}
-
-/// Accumulates events of one kind into bodies no larger than the limit.
+/// Accumulates items of one kind into bodies no larger than the limit.
 pub(crate) struct Batcher {
-    kind: Kind,
+    kind: PayloadKind,
     limit: usize,
-    prefix: String,
-    suffix: &'static str,
-    item_prefix: String,
-    item_suffix: &'static str,
+    framing: Framing,
     body: Vec<u8>,
     units: u64,
     /// The memory of a body already sent, for the next one.
@@ -44,28 +19,11 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn new(kind: Kind, limit: usize) -> Self {
-        let (prefix, suffix, item_prefix, item_suffix) = match kind {
-            Kind::Spans => (
-                "[".to_owned(),
-                "]",
-                span_wrapper_prefix(),
-                SPAN_WRAPPER_SUFFIX,
-            ),
-            Kind::Evals => (
-                EVAL_PAYLOAD_PREFIX.to_owned(),
-                EVAL_PAYLOAD_SUFFIX,
-                String::new(),
-                "",
-            ),
-        };
+    pub(crate) fn new(kind: PayloadKind, framing: Framing, limit: usize) -> Self {
         Batcher {
             kind,
             limit,
-            prefix,
-            suffix,
-            item_prefix,
-            item_suffix,
+            framing,
             body: Vec::new(),
             units: 0,
             spare: None,
@@ -73,17 +31,14 @@ impl Batcher {
     }
 
     /// Adds one encoded event; returns the previous body when this one would not fit in it.
-    pub(crate) fn push(&mut self, event: &[u8]) -> Option<Batch> {
-        self.push_with(|body| body.extend_from_slice(event)).0
+    #[cfg(test)]
+    fn push(&mut self, event: &[u8]) -> Option<Payload> {
+        self.push_with(|body| body.extend_from_slice(event))
     }
 
     /// Adds one event that `write` appends to the body in place, so it is never copied from a
-    /// buffer of its own; returns the previous body when the event did not fit in it, and
-    /// what `write` returned.
-    pub(crate) fn push_with<R>(
-        &mut self,
-        write: impl FnOnce(&mut Vec<u8>) -> R,
-    ) -> (Option<Batch>, R) {
+    /// buffer of its own; returns the previous body when the event did not fit in it.
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Option<Payload> {
         let mark = self.body.len();
         if self.units == 0 {
             if self.body.capacity() == 0 {
@@ -91,29 +46,29 @@ impl Batcher {
                     self.body = spare;
                 }
             }
-            self.body.extend_from_slice(self.prefix.as_bytes());
+            self.body.extend_from_slice(&self.framing.prefix);
         } else {
-            self.body.extend_from_slice(b", ");
+            self.body.extend_from_slice(&self.framing.separator);
         }
-        self.body.extend_from_slice(self.item_prefix.as_bytes());
-        let r = write(&mut self.body);
-        self.body.extend_from_slice(self.item_suffix.as_bytes());
+        self.body.extend_from_slice(&self.framing.item_prefix);
+        write(&mut self.body);
+        self.body.extend_from_slice(&self.framing.item_suffix);
         self.units += 1;
-        if self.units == 1 || self.body.len() + self.suffix.len() <= self.limit {
-            return (None, r);
+        if self.units == 1 || self.body.len() + self.framing.suffix.len() <= self.limit {
+            return None;
         }
-        // The event does not fit: it starts the next body, without its `, ` separator. Rare
-        // (once per body), so moving its bytes costs little.
+        // The event does not fit: it starts the next body, without its separator. Rare (once
+        // per body), so moving its bytes costs little.
         let mut next = self.spare.take().unwrap_or_default();
         next.clear();
-        next.extend_from_slice(self.prefix.as_bytes());
-        next.extend_from_slice(&self.body[mark + 2..]);
+        next.extend_from_slice(&self.framing.prefix);
+        next.extend_from_slice(&self.body[mark + self.framing.separator.len()..]);
         self.body.truncate(mark);
         self.units -= 1;
         let cut = self.finish();
         self.body = next;
         self.units = 1;
-        (cut, r)
+        cut
     }
 
     /// Hands back the body of a batch that is done with, so the next body reuses its memory
@@ -131,15 +86,21 @@ impl Batcher {
         }
     }
 
+    /// Drops the body being built; returns how many items it held.
+    pub(crate) fn discard(&mut self) -> u64 {
+        self.body.clear();
+        std::mem::replace(&mut self.units, 0)
+    }
+
     /// The body built so far, if any.
-    pub(crate) fn finish(&mut self) -> Option<Batch> {
+    pub(crate) fn finish(&mut self) -> Option<Payload> {
         if self.units == 0 {
             return None;
         }
         let mut body = std::mem::take(&mut self.body);
-        body.extend_from_slice(self.suffix.as_bytes());
+        body.extend_from_slice(&self.framing.suffix);
         let units = std::mem::replace(&mut self.units, 0);
-        Some(Batch {
+        Some(Payload {
             kind: self.kind,
             body,
             units,
@@ -153,9 +114,13 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    fn datadog(kind: PayloadKind, limit: usize) -> Batcher {
+        Batcher::new(kind, crate::encode::framing(kind), limit)
+    }
+
     #[test]
     fn bodies_stay_under_the_limit_and_keep_every_event() {
-        let mut b = Batcher::new(Kind::Spans, 400);
+        let mut b = datadog(PayloadKind::Spans, 400);
         let mut batches = Vec::new();
         for i in 0..20 {
             let ev = format!(r#"{{"n": {i}}}"#);
@@ -179,7 +144,7 @@ mod tests {
 
     #[test]
     fn eval_body_shape() {
-        let mut b = Batcher::new(Kind::Evals, 1 << 20);
+        let mut b = datadog(PayloadKind::Evaluations, 1 << 20);
         assert!(b.push(br#"{"a": 1}"#).is_none());
         assert!(b.push(br#"{"a": 2}"#).is_none());
         let batch = b.finish().expect("one batch");
@@ -195,16 +160,12 @@ mod tests {
         let events: Vec<String> = (0..200)
             .map(|i| format!(r#"{{"n": {i}, "pad": "{}"}}"#, "x".repeat(i % 37)))
             .collect();
-        let mut fresh = Batcher::new(Kind::Spans, 700);
-        let mut reused = Batcher::new(Kind::Spans, 700);
+        let mut fresh = datadog(PayloadKind::Spans, 700);
+        let mut reused = datadog(PayloadKind::Spans, 700);
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for e in &events {
             a.extend(fresh.push(e.as_bytes()));
-            let (cut, n) = reused.push_with(|body| {
-                body.extend_from_slice(e.as_bytes());
-                e.len()
-            });
-            assert_eq!(n, e.len());
+            let cut = reused.push_with(|body| body.extend_from_slice(e.as_bytes()));
             if let Some(batch) = cut {
                 b.push((batch.body.clone(), batch.units));
                 reused.recycle(batch.body);
@@ -219,7 +180,7 @@ mod tests {
 
     #[test]
     fn the_larger_of_two_settled_bodies_is_kept_for_the_next() {
-        let mut b = Batcher::new(Kind::Spans, 1 << 20);
+        let mut b = datadog(PayloadKind::Spans, 1 << 20);
         let big = Vec::with_capacity(1 << 19);
         let small = Vec::with_capacity(1 << 10);
         b.recycle(big);
@@ -232,14 +193,14 @@ mod tests {
         );
         b.finish();
         // Beyond twice the limit a body is not kept at all.
-        let mut b = Batcher::new(Kind::Spans, 1 << 16);
+        let mut b = datadog(PayloadKind::Spans, 1 << 16);
         b.recycle(Vec::with_capacity(1 << 18));
         assert!(b.spare.is_none());
     }
 
     #[test]
     fn an_oversized_event_goes_alone() {
-        let mut b = Batcher::new(Kind::Spans, 50);
+        let mut b = datadog(PayloadKind::Spans, 50);
         let big = vec![b'1'; 100];
         assert!(b.push(b"1").is_none());
         let first = b.push(&big).expect("cut before the big one");

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use llmobs_core::SpanEvent;
 
+use crate::destination::Destination;
 use crate::error::Error;
 use crate::redact::Redaction;
 
@@ -53,6 +54,9 @@ impl From<bool> for Keep {
 }
 
 pub(crate) type Processor = Arc<dyn Fn(&mut SpanEvent) -> Keep + Send + Sync>;
+
+/// Makes a destination added with [`Config::destination`] when an exporter starts.
+pub(crate) type MakeDestination = Arc<dyn Fn() -> Box<dyn Destination> + Send + Sync>;
 
 /// The API key, kept out of every `Debug` output, log line and error message.
 #[derive(Clone, PartialEq, Eq)]
@@ -116,6 +120,7 @@ pub struct Config {
     /// How often local mode, chosen because no Agent answered, looks for one again.
     pub(crate) agent_probe_interval: Duration,
     pub(crate) processors: Vec<Processor>,
+    pub(crate) destinations: Vec<MakeDestination>,
     pub(crate) redaction: Option<Arc<Redaction>>,
     pub(crate) print_local_tree: bool,
 }
@@ -155,6 +160,7 @@ impl Default for Config {
             agent_configured: false,
             agent_probe_interval: Duration::from_secs(10),
             processors: Vec::new(),
+            destinations: Vec::new(),
             redaction: None,
             print_local_tree: true,
         }
@@ -552,6 +558,18 @@ impl Config {
         self
     }
 
+    /// Adds a destination beside the Datadog (or local) one: it gets every span and evaluation
+    /// that one gets, after the processors and redaction. Each exporter started from this
+    /// configuration gets its own clone. See [`Destination`] for an example.
+    pub fn destination<D>(mut self, destination: D) -> Self
+    where
+        D: Destination + Clone + Sync,
+    {
+        self.destinations
+            .push(Arc::new(move || Box::new(destination.clone())));
+        self
+    }
+
     /// Masks sensitive values (`DD_LLMOBS_REDACT=1` turns on [`Redaction::builtin`]; off by
     /// default). Redaction runs on the exporter's thread after the processors and before
     /// anything is encoded, printed or written, so no output of the SDK carries the original
@@ -665,6 +683,7 @@ impl fmt::Debug for Config {
             .field("queue_max_bytes", &self.queue_max_bytes)
             .field("mode", &self.mode)
             .field("processors", &self.processors.len())
+            .field("destinations", &self.destinations.len())
             .field("redaction", &self.redaction)
             .finish_non_exhaustive()
     }

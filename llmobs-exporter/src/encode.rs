@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 
 use llmobs_core::json::write_python_json;
 use llmobs_core::{
-    EvaluationMetric, EvaluationValue, JoinOn, Prompt, SpanEvent, SpanIo, SpanKind, TraceId,
+    EvaluationMetric, EvaluationValue, JoinOn, Prompt, SpanEvent, SpanKind, TraceId,
 };
 use serde_json::{json, Map, Value};
 
 use crate::config::Config;
+use crate::destination::{Framing, PayloadKind};
 
 mod direct;
-#[cfg(test)]
-mod equivalence;
 
 /// What replaces `meta.input` and `meta.output` of an event over the size limit.
 pub const DROPPED_VALUE_TEXT: &str =
@@ -52,22 +51,13 @@ pub struct EncodedSpan {
 }
 
 /// The sampling rate as the reference prints it: up to 6 decimals, trailing zeros stripped.
-pub fn format_rate(rate: f64) -> String {
+fn format_rate(rate: f64) -> String {
     let s = format!("{rate:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-" {
         "0".to_owned()
     } else {
         s.to_owned()
-    }
-}
-
-/// An APM trace id as the reference formats it: 32 hex characters above 64 bits, else decimal.
-fn apm_trace_id_text(id: TraceId) -> String {
-    if id.0 >> 64 == 0 {
-        id.0.to_string()
-    } else {
-        id.to_string()
     }
 }
 
@@ -113,132 +103,6 @@ impl Encoder {
         apm_trace_id.low().wrapping_mul(KNUTH_FACTOR) <= threshold
     }
 
-    /// The event as a JSON value, before any size check.
-    pub fn span_value(&self, span: &SpanEvent) -> Value {
-        let a = span.annotations();
-        let ml_app = self.ml_app_of(span);
-        let apm = apm_trace_id_text(span.apm_trace_id);
-        let span_id = span.span_id.to_string();
-
-        let mut meta = Map::new();
-        meta.insert("span".into(), json!({"kind": span.kind.as_str()}));
-        let mut metadata = a.metadata.clone();
-        // `_dd` is reserved for the SDK's own metadata.
-        metadata.remove("_dd");
-        meta.insert("metadata".into(), Value::Object(metadata));
-        if span.kind.is_model() {
-            meta.insert(
-                "model_name".into(),
-                a.model_name.as_deref().unwrap_or("unknown").into(),
-            );
-            meta.insert(
-                "model_provider".into(),
-                a.model_provider.as_deref().unwrap_or("unknown").into(),
-            );
-        }
-        let mut input = a.input.as_ref().map(io_value).unwrap_or_default();
-        if let Some(prompt) = &a.prompt {
-            if span.kind == SpanKind::Llm {
-                input.insert("prompt".into(), prompt_value(prompt, ml_app));
-            } else {
-                log::warn!(
-                    "llmobs: dropping prompt on non-LLM span kind, annotating prompts is only supported for LLM span kinds"
-                );
-            }
-        }
-        if !input.is_empty() {
-            meta.insert("input".into(), Value::Object(input));
-        }
-        if let Some(output) = a.output.as_ref().map(io_value).filter(|o| !o.is_empty()) {
-            meta.insert("output".into(), Value::Object(output));
-        }
-        if let Some(e) = &span.error {
-            meta.insert(
-                "error".into(),
-                json!({"message": e.message, "stack": e.stack.as_deref().unwrap_or(""), "type": e.kind}),
-            );
-        }
-        if span.kind == SpanKind::Llm && !a.tool_definitions.is_empty() {
-            meta.insert("tool_definitions".into(), to_value(&a.tool_definitions));
-        }
-        if let Some(agent) = &span.agent {
-            meta.insert(
-                "agent_attribution".into(),
-                json!({"pagent_name": agent.name.as_deref(), "pagent_span_id": agent.span_id.to_string()}),
-            );
-        }
-
-        let metrics: Map<String, Value> = a
-            .metrics
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::Number(v.clone())))
-            .collect();
-
-        let mut tags = self.base_tags.clone();
-        tags.insert("ml_app".into(), ml_app.to_owned());
-        tags.insert("agent_service".into(), ml_app.to_owned());
-        if let Some(s) = &span.session_id {
-            tags.insert("session_id".into(), s.to_string());
-        }
-        if span.decorator {
-            tags.insert("decorator".into(), "1".into());
-        }
-        for (k, v) in &a.tags {
-            tags.insert(k.clone(), v.clone());
-        }
-        if a.prompt_annotated {
-            tags.insert(
-                "prompt_tracking_instrumentation_method".into(),
-                "annotated".into(),
-            );
-        }
-        tags.insert(
-            "error".into(),
-            if span.error.is_some() { "1" } else { "0" }.into(),
-        );
-        if let Some(e) = &span.error {
-            tags.insert("error_type".into(), e.kind.clone());
-        }
-        let mut tags: Vec<String> = tags.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
-        // The reference sorts the `key:value` strings, which differs from sorting by key when
-        // one key is a prefix of another.
-        tags.sort();
-
-        let mut event = Map::new();
-        event.insert(
-            "_dd".into(),
-            json!({
-                "apm_trace_id": apm,
-                "sample_rate": self.sample_rate_text,
-                "sampling_decision": if self.sampled(span.apm_trace_id) { "1" } else { "0" },
-                "span_id": span_id,
-                "trace_id": apm,
-            }),
-        );
-        event.insert("duration".into(), span.duration_ns.into());
-        event.insert("meta".into(), Value::Object(meta));
-        event.insert("metrics".into(), Value::Object(metrics));
-        event.insert("name".into(), span.name.as_str().into());
-        event.insert(
-            "parent_id".into(),
-            span.parent_id
-                .map_or_else(|| "undefined".to_owned(), |p| p.to_string())
-                .into(),
-        );
-        if let Some(s) = &span.session_id {
-            event.insert("session_id".into(), s.as_str().into());
-        }
-        event.insert("span_id".into(), span_id.into());
-        event.insert("start_ns".into(), span.start_ns.into());
-        event.insert("status".into(), span.status().into());
-        event.insert("tags".into(), tags.into());
-        event.insert("trace_id".into(), span.trace_id.to_string().into());
-        if !a.collection_errors.is_empty() {
-            event.insert("collection_errors".into(), to_value(&a.collection_errors));
-        }
-        Value::Object(event)
-    }
-
     /// The event's JSON text, with input and output dropped when it reaches the size limit.
     pub fn encode_span(&self, span: &SpanEvent) -> EncodedSpan {
         let mut json = Vec::with_capacity(1024);
@@ -249,13 +113,12 @@ impl Encoder {
     /// Appends the event's JSON text to `out` (the same bytes as [`Encoder::encode_span`]);
     /// returns whether input and output were dropped for size.
     ///
-    /// The event is written straight from the span in key-sorted order, so the common case
-    /// builds no intermediate tree and measures its size as the bytes it wrote. Only an event
-    /// that reaches the limit is rebuilt through [`Encoder::span_value`] to drop its input and
-    /// output, which keeps the rare path identical to the reference's.
+    /// The event is written straight from the span in key-sorted order, so no intermediate
+    /// tree is built and its size is the bytes written. An event that reaches the limit is
+    /// written again with its input and output replaced, as the reference does.
     pub fn encode_span_into(&self, span: &SpanEvent, out: &mut Vec<u8>) -> bool {
         let start = out.len();
-        self.write_span(span, out);
+        self.write_span(span, false, out);
         let written = out.len() - start;
         if written < self.event_size_limit {
             return false;
@@ -265,35 +128,12 @@ impl Encoder {
             "llmobs: dropping event input/output because its size ({written}) exceeds the event size limit ({} bytes)",
             self.event_size_limit
         );
-        let mut value = self.span_value(span);
-        drop_io(&mut value);
-        // Writing a `Value` into memory cannot fail.
-        let _ = write_python_json(out, &value);
+        self.write_span(span, true, out);
         true
     }
 
-    /// The old two-pass encoding: the whole event as a `Value`, serialised, and serialised
-    /// again without input and output when too large. Kept as the reference the direct writer
-    /// is checked against.
-    #[cfg(test)]
-    pub(crate) fn encode_span_via_value(&self, span: &SpanEvent) -> EncodedSpan {
-        let mut value = self.span_value(span);
-        let json = python_json(&value);
-        if json.len() < self.event_size_limit {
-            return EncodedSpan {
-                json,
-                truncated: false,
-            };
-        }
-        drop_io(&mut value);
-        EncodedSpan {
-            json: python_json(&value),
-            truncated: true,
-        }
-    }
-
     /// One metric object of the eval-metric payload.
-    pub fn eval_value(&self, m: &EvaluationMetric) -> Value {
+    fn eval_value(&self, m: &EvaluationMetric) -> Value {
         let mut o = Map::new();
         o.insert("eval_scope".into(), m.eval_scope.as_str().into());
         o.insert("event_kind".into(), "evaluation".into());
@@ -335,34 +175,32 @@ impl Encoder {
     }
 }
 
-/// Opens the wrapper the reference puts around each event; keys in sorted order.
-pub(crate) fn span_wrapper_prefix() -> String {
-    format!(
-        r#"{{"_dd.stage": "raw", "_dd.tracer_version": "{TRACER_VERSION}", "event_type": "span", "spans": ["#
-    )
-}
-/// Closes the wrapper opened by [`span_wrapper_prefix`].
-pub(crate) const SPAN_WRAPPER_SUFFIX: &str = "]}";
-/// Opens the eval-metric payload; `attributes` sorts before `type`.
-pub(crate) const EVAL_PAYLOAD_PREFIX: &str = r#"{"data": {"attributes": {"metrics": ["#;
-/// Closes the eval-metric payload.
-pub(crate) const EVAL_PAYLOAD_SUFFIX: &str = r#"]}, "type": "evaluation_metric"}}"#;
-
-/// Replaces input and output of an oversized event and records why.
-fn drop_io(value: &mut Value) {
-    if let Some(meta) = value.get_mut("meta").and_then(Value::as_object_mut) {
-        meta.insert("input".into(), json!({"value": DROPPED_VALUE_TEXT}));
-        meta.insert("output".into(), json!({"value": DROPPED_VALUE_TEXT}));
-    }
-    if let Some(event) = value.as_object_mut() {
-        let errors = event
-            .entry("collection_errors")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Some(list) = errors.as_array_mut() {
-            if !list.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
-                list.push(DROPPED_IO_COLLECTION_ERROR.into());
-            }
-        }
+/// How the intake's payloads join events: spans each in the reference's wrapper, in a list;
+/// evaluations in one `eval-metric` object.
+pub(crate) fn framing(kind: PayloadKind) -> Framing {
+    let (prefix, item_prefix, item_suffix, suffix) = match kind {
+        PayloadKind::Evaluations => (
+            r#"{"data": {"attributes": {"metrics": ["#.to_owned(),
+            String::new(),
+            "",
+            r#"]}, "type": "evaluation_metric"}}"#,
+        ),
+        _ => (
+            "[".to_owned(),
+            // Keys in sorted order.
+            format!(
+                r#"{{"_dd.stage": "raw", "_dd.tracer_version": "{TRACER_VERSION}", "event_type": "span", "spans": ["#
+            ),
+            "]}",
+            "]",
+        ),
+    };
+    Framing {
+        prefix: prefix.into_bytes(),
+        separator: b", ".to_vec(),
+        item_prefix: item_prefix.into_bytes(),
+        item_suffix: item_suffix.as_bytes().to_vec(),
+        suffix: suffix.as_bytes().to_vec(),
     }
 }
 
@@ -375,24 +213,6 @@ fn python_json(v: &Value) -> Vec<u8> {
 
 fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn io_value(io: &SpanIo) -> Map<String, Value> {
-    let mut m = Map::new();
-    match io {
-        SpanIo::Value(_) => {
-            if let Some(text) = io.value_text() {
-                m.insert("value".into(), text.into());
-            }
-        }
-        SpanIo::Messages(msgs) => {
-            m.insert("messages".into(), to_value(msgs));
-        }
-        SpanIo::Documents(docs) => {
-            m.insert("documents".into(), to_value(docs));
-        }
-    }
-    m
 }
 
 fn prompt_value(p: &Prompt, ml_app: &str) -> Value {
@@ -437,7 +257,11 @@ fn prompt_value(p: &Prompt, ml_app: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmobs_core::{Message, SpanId, SpanKind};
+    use llmobs_core::{Message, SpanId, SpanIo, SpanKind};
+
+    fn value_of(enc: &Encoder, span: &SpanEvent) -> Value {
+        serde_json::from_slice(&enc.encode_span(span).json).expect("JSON")
+    }
 
     #[test]
     fn rate_format_matches_reference() {
@@ -467,7 +291,7 @@ mod tests {
             "You are {{persona}}",
         )]));
         llm.annotations_mut().prompt_annotated = true;
-        let v = enc.span_value(&llm);
+        let v = value_of(&enc, &llm);
         let p = &v["meta"]["input"]["prompt"];
         assert_eq!(p["id"], "furnish-hub_unnamed-prompt");
         assert_eq!(p["_dd_context_variable_keys"], json!(["context"]));
@@ -478,7 +302,7 @@ mod tests {
         let mut task = SpanEvent::new(SpanKind::Task, "t", TraceId(1 << 100), SpanId(8));
         task.annotations_mut().prompt = Some(Prompt::template("x"));
         task.annotations_mut().prompt_annotated = true;
-        let v = enc.span_value(&task);
+        let v = value_of(&enc, &task);
         assert!(v["meta"].get("input").is_none());
         let tags = v["tags"].as_array().expect("tags");
         assert!(tags
@@ -519,7 +343,7 @@ mod tests {
             message: "refused".into(),
             stack: None,
         }));
-        let v = enc.span_value(&llm);
+        let v = value_of(&enc, &llm);
         assert_eq!(
             v["meta"]["tool_definitions"],
             json!([{"description": "finds", "name": "lookup"}])
@@ -551,15 +375,9 @@ mod tests {
 
         let mut task = SpanEvent::new(SpanKind::Task, "t", TraceId(1 << 100), SpanId(8));
         task.annotations_mut().tool_definitions = vec![ToolDefinition::new("x")];
-        let v = enc.span_value(&task);
+        let v = value_of(&enc, &task);
         assert!(v["meta"].get("tool_definitions").is_none());
         assert!(v["meta"].get("model_name").is_none());
         assert_eq!(v["parent_id"], "undefined");
-    }
-
-    #[test]
-    fn short_apm_trace_ids_are_decimal() {
-        assert_eq!(apm_trace_id_text(TraceId(123)), "123");
-        assert_eq!(apm_trace_id_text(TraceId(1 << 100)).len(), 32);
     }
 }

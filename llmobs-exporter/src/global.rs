@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::exporter::Exporter;
+use crate::queue::QueueSink;
+use crate::stats::FlushReport;
 use crate::stats::Stats;
-use crate::worker::{Exporter, FlushReport, QueueSink};
 
 static GLOBAL: Mutex<Option<Arc<Exporter>>> = Mutex::new(None);
 
@@ -26,11 +28,11 @@ fn current() -> Option<Arc<Exporter>> {
 /// `let _llmobs = ...;` at the top of `main` (not `let _ = ...`, which drops it at once).
 #[must_use = "dropping the guard stops the exporter; bind it with `let _llmobs = ...`"]
 #[derive(Debug)]
-pub struct LLMObsGuard {
+pub struct LlmObsGuard {
     exporter: Option<Arc<Exporter>>,
 }
 
-impl LLMObsGuard {
+impl LlmObsGuard {
     /// Flushes the exporter this guard started; see [`crate::flush`].
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         self.exporter
@@ -48,7 +50,7 @@ impl LLMObsGuard {
     }
 }
 
-impl Drop for LLMObsGuard {
+impl Drop for LlmObsGuard {
     fn drop(&mut self) {
         let Some(exporter) = self.exporter.take() else {
             return;
@@ -73,12 +75,12 @@ impl Config {
     ///
     /// (Defined here, beside the global exporter it installs, so that the settings do not
     /// depend on the layer that uses them.)
-    pub fn init(self) -> Result<LLMObsGuard, Error> {
+    pub fn init(self) -> Result<LlmObsGuard, Error> {
         init_with(self)
     }
 }
 
-pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
+pub(crate) fn init_with(config: Config) -> Result<LlmObsGuard, Error> {
     config.validate()?;
     if let Some(previous) = current() {
         // A second `init` replaces the first: its spans are flushed, not lost.
@@ -88,7 +90,7 @@ pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
     }
     if !config.enabled {
         llmobs_core::set_enabled(false);
-        return Ok(LLMObsGuard { exporter: None });
+        return Ok(LlmObsGuard { exporter: None });
     }
     let ml_app = config.resolved_ml_app();
     let exporter = Arc::new(Exporter::start(config)?);
@@ -96,7 +98,7 @@ pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
     llmobs_core::set_sink(Some(Arc::new(QueueSink(exporter.shared()))));
     *global() = Some(exporter.clone());
     llmobs_core::set_enabled(true);
-    Ok(LLMObsGuard {
+    Ok(LlmObsGuard {
         exporter: Some(exporter),
     })
 }
@@ -117,7 +119,7 @@ pub(crate) fn init_with(config: Config) -> Result<LLMObsGuard, Error> {
 ///     Ok(())
 /// }
 /// ```
-pub fn init() -> Result<LLMObsGuard, Error> {
+pub fn init() -> Result<LlmObsGuard, Error> {
     Config::from_env()?.init()
 }
 
@@ -130,8 +132,8 @@ pub fn flush() -> FlushReport {
     }
 }
 
-/// Like [`flush`] with an explicit timeout.
-pub fn flush_timeout(timeout: Duration) -> FlushReport {
+/// Like [`flush`], waiting at most `timeout` instead of the configured flush timeout.
+pub fn flush_with_timeout(timeout: Duration) -> FlushReport {
     current().map(|e| e.flush(timeout)).unwrap_or_default()
 }
 

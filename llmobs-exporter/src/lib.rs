@@ -29,25 +29,27 @@
 
 mod batch;
 mod config;
+mod destination;
 mod encode;
 mod error;
+mod exporter;
 mod global;
-mod local;
+mod pipeline;
+mod queue;
 mod redact;
 mod retry;
 mod stats;
 mod transport;
-mod worker;
 
 pub use config::{
     validate_ml_app, Config, Keep, Mode, DEFAULT_EVENT_SIZE_BYTES, DEFAULT_PAYLOAD_SIZE_BYTES,
 };
+pub use destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
 pub use encode::{
-    format_rate, EncodedSpan, Encoder, DROPPED_IO_COLLECTION_ERROR, DROPPED_VALUE_TEXT,
-    TRACER_VERSION,
+    EncodedSpan, Encoder, DROPPED_IO_COLLECTION_ERROR, DROPPED_VALUE_TEXT, TRACER_VERSION,
 };
 pub use error::{Error, ML_APP_RULE};
-pub use global::{flush, flush_timeout, init, shutdown, stats, LLMObsGuard};
+pub use exporter::Exporter;
+pub use global::{flush, flush_with_timeout, init, shutdown, stats, LlmObsGuard};
 pub use redact::{Detector, Redaction};
-pub use stats::{Drops, Stats};
-pub use worker::{Exporter, FlushReport};
+pub use stats::{Drops, FlushReport, Stats};

@@ -10,8 +10,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Delivered,
-    /// Try again, after at least this long when the server said so.
-    Retry(Option<Duration>),
+    /// Try again.
+    Retry,
     /// Give up on this body.
     Reject,
 }
@@ -19,7 +19,7 @@ pub(crate) enum Verdict {
 pub(crate) fn classify_status(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
-        408 | 429 | 500..=599 => Verdict::Retry(None),
+        408 | 429 | 500..=599 => Verdict::Retry,
         _ => Verdict::Reject,
     }
 }
@@ -50,7 +50,7 @@ mod tests {
         assert_eq!(classify_status(200), Verdict::Delivered);
         assert_eq!(classify_status(202), Verdict::Delivered);
         for s in [408, 429, 500, 502, 503, 504] {
-            assert_eq!(classify_status(s), Verdict::Retry(None), "{s}");
+            assert_eq!(classify_status(s), Verdict::Retry, "{s}");
         }
         for s in [400, 401, 403, 404, 413, 301] {
             assert_eq!(classify_status(s), Verdict::Reject, "{s}");

@@ -134,6 +134,37 @@ impl Stats {
     }
 }
 
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Spans and evaluations delivered while the flush waited.
+    pub delivered: u64,
+    /// Spans and evaluations dropped while the flush waited.
+    pub dropped: u64,
+    /// Spans and evaluations queued before the flush that were still undelivered when it
+    /// returned.
+    pub pending: u64,
+    /// Whether the timeout passed before everything queued before the call was settled.
+    pub timed_out: bool,
+}
+
+impl std::fmt::Display for FlushReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "llmobs flush: {} delivered, {} dropped, {} pending",
+            self.delivered, self.dropped, self.pending
+        )?;
+        if self.timed_out {
+            f.write_str(
+                " (timed out: the intake did not answer in time; what is pending is retried \
+                 within the retry window)",
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct DropCounters {
     pub(crate) queue_full: AtomicU64,
@@ -188,7 +219,7 @@ impl DropCounters {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    // What was enqueued is counted with the queue's own totals (`worker::Shared::stats`).
+    // What was enqueued is counted with the queue's own totals (`queue::Shared::stats`).
     pub(crate) spans_delivered: AtomicU64,
     // Written by application threads (a full queue) as well as by the worker.
     pub(crate) spans_dropped: CachePadded<DropCounters>,

@@ -4,8 +4,8 @@ use std::io::Read;
 use std::time::Duration;
 use ureq::config::AutoHeaderValue;
 
-use crate::batch::Kind;
 use crate::config::{ApiKey, Config, Mode};
+use crate::destination::PayloadKind;
 
 const SPAN_ENDPOINT: &str = "/api/v2/llmobs";
 const EVAL_ENDPOINT: &str = "/api/intake/llm-obs/v2/eval-metric";
@@ -96,22 +96,22 @@ impl Transport {
         }
     }
 
-    pub(crate) fn url(&self, kind: Kind) -> &str {
+    pub(crate) fn url(&self, kind: PayloadKind) -> &str {
         match kind {
-            Kind::Spans => &self.spans_url,
-            Kind::Evals => &self.evals_url,
+            PayloadKind::Evaluations => &self.evals_url,
+            _ => &self.spans_url,
         }
     }
 
-    pub(crate) fn send(&self, kind: Kind, body: &[u8]) -> Response {
+    pub(crate) fn send(&self, kind: PayloadKind, body: &[u8]) -> Response {
         let mut req = self
             .agent
             .post(self.url(kind))
             .header("Content-Type", "application/json");
         if self.evp_proxy {
             let sub = match kind {
-                Kind::Spans => SPAN_SUBDOMAIN,
-                Kind::Evals => EVAL_SUBDOMAIN,
+                PayloadKind::Evaluations => EVAL_SUBDOMAIN,
+                _ => SPAN_SUBDOMAIN,
             };
             req = req.header(EVP_SUBDOMAIN_HEADER, sub);
         } else if let Some(key) = &self.api_key {
@@ -212,28 +212,31 @@ mod tests {
             .site("datadoghq.eu");
         let t = Transport::new(&c, Mode::Agent);
         assert_eq!(
-            t.url(Kind::Spans),
+            t.url(PayloadKind::Spans),
             "http://127.0.0.1:8126/evp_proxy/v2/api/v2/llmobs"
         );
         assert_eq!(
-            t.url(Kind::Evals),
+            t.url(PayloadKind::Evaluations),
             "http://127.0.0.1:8126/evp_proxy/v2/api/intake/llm-obs/v2/eval-metric"
         );
         let t = Transport::new(&c, Mode::Agentless);
         assert_eq!(
-            t.url(Kind::Spans),
+            t.url(PayloadKind::Spans),
             "https://llmobs-intake.datadoghq.eu/api/v2/llmobs"
         );
         assert_eq!(
-            t.url(Kind::Evals),
+            t.url(PayloadKind::Evaluations),
             "https://api.datadoghq.eu/api/intake/llm-obs/v2/eval-metric"
         );
         let c = c.override_origin("http://proxy:1/base/");
         let t = Transport::new(&c, Mode::Agentless);
-        assert_eq!(t.url(Kind::Spans), "http://proxy:1/base/api/v2/llmobs");
+        assert_eq!(
+            t.url(PayloadKind::Spans),
+            "http://proxy:1/base/api/v2/llmobs"
+        );
         let t = Transport::new(&c, Mode::Agent);
         assert_eq!(
-            t.url(Kind::Spans),
+            t.url(PayloadKind::Spans),
             "http://proxy:1/base/evp_proxy/v2/api/v2/llmobs"
         );
     }

@@ -3,8 +3,8 @@
 //! The event's field set is fixed, so its keys are written in the sorted order the reference
 //! layout requires without building a map to sort them; free-form maps (metadata, metrics)
 //! are already ordered by key. Every value goes through the same escaping and number
-//! formatting as [`llmobs_core::json::write_python_json`], so the bytes are identical to the
-//! `Value` path, which the tests check span by span.
+//! formatting as [`llmobs_core::json::write_python_json`]; the golden tests check the bytes
+//! against the reference's captures.
 
 use std::cmp::Ordering;
 
@@ -13,11 +13,13 @@ use llmobs_core::{Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{prompt_value, to_value, Encoder};
+use super::{prompt_value, to_value, Encoder, DROPPED_IO_COLLECTION_ERROR, DROPPED_VALUE_TEXT};
 
 impl Encoder {
-    /// Appends the event in the Python layout, without the size check.
-    pub(super) fn write_span(&self, span: &SpanEvent, out: &mut Vec<u8>) {
+    /// Appends the event in the Python layout, without the size check; with `drop_io`, as
+    /// the reference sends an event over the size limit: input and output replaced by
+    /// [`DROPPED_VALUE_TEXT`], and `dropped_io` added to its collection errors.
+    pub(super) fn write_span(&self, span: &SpanEvent, drop_io: bool, out: &mut Vec<u8>) {
         let a = span.annotations();
         let ml_app = self.ml_app_of(span);
 
@@ -37,7 +39,14 @@ impl Encoder {
         out.extend_from_within(apm_start..apm_end);
         out.push(b'}');
 
-        if !a.collection_errors.is_empty() {
+        if drop_io {
+            out.extend_from_slice(b", \"collection_errors\": ");
+            let mut errors = a.collection_errors.clone();
+            if !errors.iter().any(|e| e == DROPPED_IO_COLLECTION_ERROR) {
+                errors.push(DROPPED_IO_COLLECTION_ERROR.to_owned());
+            }
+            string_array(out, &errors);
+        } else if !a.collection_errors.is_empty() {
             out.extend_from_slice(b", \"collection_errors\": ");
             string_array(out, &a.collection_errors);
         }
@@ -77,7 +86,10 @@ impl Encoder {
                 false
             }
         });
-        if a.input.is_some() || prompt.is_some() {
+        if drop_io {
+            meta.key(out, "input");
+            dropped(out);
+        } else if a.input.is_some() || prompt.is_some() {
             meta.key(out, "input");
             out.push(b'{');
             let mut input = Fields::new();
@@ -112,7 +124,10 @@ impl Encoder {
             meta.key(out, "model_provider");
             string(out, a.model_provider.as_deref().unwrap_or("unknown"));
         }
-        if let Some(io) = &a.output {
+        if drop_io {
+            meta.key(out, "output");
+            dropped(out);
+        } else if let Some(io) = &a.output {
             meta.key(out, "output");
             out.push(b'{');
             io_fields(out, &mut Fields::new(), io);
@@ -215,6 +230,13 @@ impl Encoder {
             out.push(b'"');
         }
     }
+}
+
+/// The input or output of an event over the size limit.
+fn dropped(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"value\": ");
+    string(out, DROPPED_VALUE_TEXT);
+    out.push(b'}');
 }
 
 fn overlay<'a>(tags: &mut Vec<(&'a str, &'a str)>, k: &'a str, v: &'a str) {

@@ -8,10 +8,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use llmobs_core::{SpanEvent, SpanId};
+use llmobs_core::{EvaluationMetric, SpanEvent, SpanId};
 
-/// Appends payloads to the JSONL file and prints trace trees.
-pub(crate) struct LocalSink {
+use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
+use crate::encode::{framing, Encoder};
+
+/// Appends the intake payloads to the JSONL file and prints trace trees on stderr.
+pub(crate) struct Local {
+    encoder: Encoder,
     path: PathBuf,
     file: Option<File>,
     print_tree: bool,
@@ -20,36 +24,32 @@ pub(crate) struct LocalSink {
     pending_tree: Vec<SpanEvent>,
 }
 
-impl LocalSink {
-    pub(crate) fn new(path: PathBuf, print_tree: bool) -> Self {
-        LocalSink {
-            path,
+impl Local {
+    pub(crate) fn new(config: &crate::Config) -> Self {
+        eprintln!(
+            "llmobs: local mode: nothing is sent to Datadog; traces are printed here and payloads appended to {}",
+            config.local_file.display()
+        );
+        Local {
+            encoder: Encoder::new(config),
+            path: config.local_file.clone(),
             file: None,
-            print_tree,
+            print_tree: config.print_local_tree,
             pending_tree: Vec::new(),
         }
     }
 
-    pub(crate) fn announce(&self) {
-        eprintln!(
-            "llmobs: local mode: nothing is sent to Datadog; traces are printed here and payloads appended to {}",
-            self.path.display()
-        );
-    }
-
     /// Appends one request body as one line. Our JSON never contains a raw newline (they are
     /// escaped), so each line is exactly one payload.
-    pub(crate) fn write_payload(&mut self, body: &[u8]) -> io::Result<()> {
-        if self.file.is_none() {
-            self.file = Some(
+    fn write_payload(&mut self, body: &[u8]) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(
                 OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&self.path)?,
-            );
-        }
-        let Some(file) = self.file.as_mut() else {
-            return Err(io::Error::other("local payload file is not open"));
+            ),
         };
         let mut line = Vec::with_capacity(body.len() + 1);
         line.extend_from_slice(body);
@@ -59,16 +59,48 @@ impl LocalSink {
         file.write_all(&line)?;
         file.flush()
     }
+}
 
-    /// Keeps a local trace (or a chunk of one) for the tree printed at the end of the tick.
-    pub(crate) fn print_trace(&mut self, spans: &[SpanEvent]) {
+impl Destination for Local {
+    fn name(&self) -> String {
+        format!("the local payload file ({})", self.path.display())
+    }
+
+    fn framing(&self, kind: PayloadKind) -> Framing {
+        framing(kind)
+    }
+
+    fn take_spans(&mut self, spans: &[SpanEvent], out: &mut Payloads<'_>) {
         if self.print_tree {
             self.pending_tree.extend_from_slice(spans);
+        }
+        for span in spans {
+            let mut truncated = false;
+            out.add(PayloadKind::Spans, |body| {
+                truncated = self.encoder.encode_span_into(span, body);
+            });
+            if truncated {
+                out.count_truncated();
+            }
+        }
+    }
+
+    fn take_evaluation(&mut self, metric: &EvaluationMetric, out: &mut Payloads<'_>) {
+        let json = self.encoder.encode_eval(metric);
+        out.add(PayloadKind::Evaluations, |body| {
+            body.extend_from_slice(&json)
+        });
+    }
+
+    fn send(&mut self, payload: &Payload) -> Sent {
+        match self.write_payload(&payload.body) {
+            Ok(()) => Sent::Delivered,
+            Err(e) => Sent::Rejected(format!("could not append to the local payload file: {e}")),
         }
     }
 
     /// Prints the trees of the spans seen this tick, one per trace, in order of first arrival.
-    pub(crate) fn print_pending(&mut self) {
+    fn end_tick(&mut self) {
         if self.pending_tree.is_empty() {
             return;
         }

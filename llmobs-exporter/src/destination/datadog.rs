@@ -1,0 +1,82 @@
+//! The Datadog destination: span events and evaluation metrics, encoded exactly as the
+//! reference SDK encodes them, through the Agent's EVP proxy or straight to the intake.
+
+use llmobs_core::{EvaluationMetric, SpanEvent};
+
+use crate::config::{Config, Mode};
+use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
+use crate::encode::{framing, Encoder};
+use crate::retry::{classify_status, parse_retry_after, Verdict};
+use crate::transport::{Response, Transport};
+
+/// Sends to the Agent ([`Mode::Agent`]) or the intake ([`Mode::Agentless`]).
+pub(crate) struct Datadog {
+    encoder: Encoder,
+    transport: Transport,
+    mode: Mode,
+}
+
+impl Datadog {
+    pub(crate) fn new(config: &Config, mode: Mode) -> Self {
+        Datadog {
+            encoder: Encoder::new(config),
+            transport: Transport::new(config, mode),
+            mode,
+        }
+    }
+}
+
+impl Destination for Datadog {
+    fn name(&self) -> String {
+        let what = match self.mode {
+            Mode::Agentless => "the Datadog intake",
+            _ => "the Datadog Agent",
+        };
+        format!("{what} ({})", self.transport.url(PayloadKind::Spans))
+    }
+
+    fn framing(&self, kind: PayloadKind) -> Framing {
+        framing(kind)
+    }
+
+    fn take_spans(&mut self, spans: &[SpanEvent], out: &mut Payloads<'_>) {
+        for span in spans {
+            let mut truncated = false;
+            out.add(PayloadKind::Spans, |body| {
+                truncated = self.encoder.encode_span_into(span, body);
+            });
+            if truncated {
+                out.count_truncated();
+            }
+        }
+    }
+
+    fn take_evaluation(&mut self, metric: &EvaluationMetric, out: &mut Payloads<'_>) {
+        let json = self.encoder.encode_eval(metric);
+        out.add(PayloadKind::Evaluations, |body| {
+            body.extend_from_slice(&json)
+        });
+    }
+
+    fn send(&mut self, payload: &Payload) -> Sent {
+        match self.transport.send(payload.kind, &payload.body) {
+            Response::Status {
+                code,
+                retry_after,
+                body,
+            } => match classify_status(code) {
+                Verdict::Delivered => Sent::Delivered,
+                Verdict::Reject => Sent::Rejected(format!("got response code {code}: {body}")),
+                Verdict::Retry => Sent::Failed {
+                    reason: format!("response code {code}"),
+                    retry_after: retry_after
+                        .and_then(|v| parse_retry_after(&v, std::time::Duration::MAX)),
+                },
+            },
+            Response::Failed(reason) => Sent::Failed {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
+}
