@@ -250,8 +250,9 @@ pub mod testing {
 
 // --- exporter API ---
 pub use llmobs_exporter::{
-    flush, flush_timeout, init, shutdown, stats, Config, Detector, Drops, Error, Exporter,
-    FlushReport, Keep, LLMObsGuard, Mode, Redaction, Stats,
+    flush, flush_with_timeout, init, shutdown, stats, Config, Destination, Detector, Drops, Error,
+    Exporter, FlushReport, Framing, Keep, LlmObsGuard, Mode, Payload, PayloadKind, Payloads,
+    Redaction, Sent, Stats,
 };
 
 #[doc(hidden)]

@@ -77,7 +77,7 @@ impl Intake {
 
     /// Turns LLM Observability on with the exporter in agent mode, sending here (default queue
     /// bounds, a 2 s flush timeout), as the benches' agent-mode rows measure it.
-    pub fn init_agent_mode(&self) -> llmobs::LLMObsGuard {
+    pub fn init_agent_mode(&self) -> llmobs::LlmObsGuard {
         llmobs::Config::default()
             .mode(llmobs::Mode::Agent)
             .agent_url(self.url())

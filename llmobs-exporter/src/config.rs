@@ -14,6 +14,7 @@ use crate::redact::Redaction;
 
 /// Where spans go. Chosen automatically unless set with [`Config::mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Through the Datadog Agent's EVP proxy (`{agent}/evp_proxy/v2/...`).
     Agent,

@@ -6,6 +6,7 @@ use crossbeam_utils::CachePadded;
 
 /// Why spans or evaluations were dropped, as counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Drops {
     /// The queue was full (by count or bytes) when the application handed them over.
     pub queue_full: u64,
@@ -100,6 +101,7 @@ impl Drops {
 /// # Ok::<(), llmobs::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Spans accepted into the queue.
     pub spans_enqueued: u64,
@@ -136,6 +138,7 @@ impl Stats {
 
 /// What a flush achieved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Spans and evaluations delivered while the flush waited.
     pub delivered: u64,
