@@ -13,7 +13,7 @@ use llmobs_core::{
 use serde_json::{json, Map, Value};
 
 use crate::config::Config;
-use crate::destination::{Framing, PayloadKind};
+use crate::payload::{Framing, PayloadKind};
 
 mod direct;
 

@@ -27,13 +27,13 @@
 
 #![deny(missing_docs)]
 
-mod batch;
 mod config;
 mod destination;
 mod encode;
 mod error;
 mod exporter;
 mod global;
+mod payload;
 mod pipeline;
 mod queue;
 mod redact;

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use llmobs_core::{EvaluationMetric, Recycler, SpanEvent};
 
-use crate::batch::Batcher;
 use crate::config::{Config, Keep, Mode, Processor};
 use crate::destination::datadog::Datadog;
 use crate::destination::local::Local;
 use crate::destination::{Destination, Payload, PayloadKind, Payloads, Sent};
+use crate::payload::Batcher;
 use crate::queue::{after, Control, Item, Receivers, Shared};
 use crate::redact::Redaction;
 use crate::retry::backoff;

@@ -18,7 +18,7 @@ use llmobs_core::{Annotations, EvaluationMetric, Sink, SpanBatch, SpanIo};
 use serde_json::Value;
 
 use crate::config::Mode;
-use crate::destination::PayloadKind;
+use crate::payload::PayloadKind;
 use crate::stats::{Counters, DropReason, FlushReport, Stats};
 
 /// What the application hands over: a trace (or part of one) or an evaluation, with its

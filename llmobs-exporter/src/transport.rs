@@ -5,7 +5,7 @@ use std::time::Duration;
 use ureq::config::AutoHeaderValue;
 
 use crate::config::{ApiKey, Config, Mode};
-use crate::destination::PayloadKind;
+use crate::payload::PayloadKind;
 
 const SPAN_ENDPOINT: &str = "/api/v2/llmobs";
 const EVAL_ENDPOINT: &str = "/api/intake/llm-obs/v2/eval-metric";

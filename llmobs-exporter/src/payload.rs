@@ -1,11 +1,68 @@
-//! Cutting encoded events into request bodies.
+//! Payloads, and cutting encoded events into payload bodies.
 //!
 //! The intake refuses bodies over its payload limit, and one request per event would cost a
 //! round trip each, so events are packed into as few bodies as fit under the limit. Sizes are
 //! measured on the final body bytes, so no request ever exceeds the limit unless a single event
 //! does on its own (it is then sent alone and the intake decides).
 
-use crate::destination::{Framing, Payload, PayloadKind};
+use std::time::Instant;
+
+/// What a payload holds: spans or evaluations (they go to different endpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PayloadKind {
+    /// Span events.
+    Spans,
+    /// Evaluation metrics.
+    Evaluations,
+}
+
+impl PayloadKind {
+    /// `"span"` or `"evaluation"`, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadKind::Spans => "span",
+            PayloadKind::Evaluations => "evaluation",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            PayloadKind::Spans => 0,
+            PayloadKind::Evaluations => 1,
+        }
+    }
+}
+
+/// How items are joined into one payload body: `prefix item_prefix ITEM item_suffix separator
+/// item_prefix ITEM item_suffix ... suffix`. The pipeline cuts bodies so that none exceeds the
+/// payload size limit (`DD_LLMOBS_PAYLOAD_SIZE_BYTES`) unless one item alone does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Framing {
+    /// Opens a body.
+    pub prefix: Vec<u8>,
+    /// Between two items.
+    pub separator: Vec<u8>,
+    /// Before each item.
+    pub item_prefix: Vec<u8>,
+    /// After each item.
+    pub item_suffix: Vec<u8>,
+    /// Closes a body.
+    pub suffix: Vec<u8>,
+}
+
+/// One request body (or file line) and what the pipeline needs to retry it.
+#[derive(Debug)]
+pub struct Payload {
+    /// Spans or evaluations.
+    pub kind: PayloadKind,
+    /// The bytes to send.
+    pub body: Vec<u8>,
+    /// How many spans or evaluations it holds.
+    pub units: u64,
+    /// When it first failed, for the retry window.
+    pub(crate) first_failure: Option<Instant>,
+}
 
 /// Accumulates items of one kind into bodies no larger than the limit.
 pub(crate) struct Batcher {
