@@ -402,9 +402,17 @@ fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
 
 /// The path of the runtime support the expansion calls: `::llmobs::__private`, or under the
 /// attribute's `crate = ..` path when a crate re-exports `llmobs`.
+///
+/// `__private` takes the span of the path's last segment, so that a path which does not lead to
+/// llmobs ("could not find `__private` in `my_sdk`") is reported at the user's path.
 fn runtime(opts: &Options) -> TokenStream {
     let krate = &opts.krate;
-    quote!(#krate::__private)
+    let span = krate
+        .segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span());
+    let private = Ident::new("__private", span);
+    quote!(#krate::#private)
 }
 
 /// A parameter whose value is recorded as input: its name and how to reach it.
