@@ -719,15 +719,37 @@ fn restock(sku: &str) -> u32 {
 fn spans_made_through_a_re_export_are_captured_with_their_name_and_kind() {
     let spans = capture(|| assert_eq!(restock("sofa"), 3));
     assert_eq!(spans.len(), 2, "{spans:#?}");
-    let (tool, workflow) = (&spans[0], &spans[1]);
-    assert_eq!((workflow.name.as_str(), workflow.kind), ("restock", SpanKind::Workflow));
-    assert_eq!((tool.name.as_str(), tool.kind), ("check_stock", SpanKind::Tool));
+    let by_kind = |kind| {
+        spans
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("span of that kind")
+    };
+    let (tool, workflow) = (by_kind(SpanKind::Tool), by_kind(SpanKind::Workflow));
+    assert_eq!(
+        (workflow.name.as_str(), workflow.kind),
+        ("restock", SpanKind::Workflow)
+    );
+    assert_eq!(
+        (tool.name.as_str(), tool.kind),
+        ("check_stock", SpanKind::Tool)
+    );
     assert_eq!(tool.parent_id, Some(workflow.span_id));
     assert_eq!(workflow.input_text().as_deref(), Some(r#"{"sku": "sofa"}"#));
     assert_eq!(workflow.output_text().as_deref(), Some("3"));
     assert_eq!(tool.output_text().as_deref(), Some("3"));
 
     let spans = capture(|| assert_eq!(restock("lamp"), 0));
-    assert_eq!(error_of(&spans[0]), ("attribute_forms::NotFound", "no order lamp"));
-    assert!(spans[1].error.is_none());
+    let by_kind = |kind| {
+        spans
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("span of that kind")
+    };
+    let tool = by_kind(SpanKind::Tool);
+    assert_eq!(
+        error_of(tool),
+        ("attribute_forms::NotFound", "no order lamp")
+    );
+    assert!(by_kind(SpanKind::Workflow).error.is_none());
 }

@@ -333,7 +333,11 @@ mod tests {
     use quote::quote;
 
     /// The expansion's text, with every stage run as the attribute runs them.
-    fn expand(kind: Kind, args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+    fn expand(
+        kind: Kind,
+        args: proc_macro2::TokenStream,
+        item: proc_macro2::TokenStream,
+    ) -> String {
         let plan = attr::parse(kind, args, item)
             .and_then(attr::Input::validate)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -343,14 +347,36 @@ mod tests {
     /// Every form of fn, on every kind, with and without the options that change the expansion.
     fn forms() -> Vec<(Kind, proc_macro2::TokenStream, proc_macro2::TokenStream)> {
         let fns = [
-            quote!(fn f(a: u32) -> u32 { a }),
-            quote!(fn f(a: u32) {}),
-            quote!(async fn f(a: &str) -> Result<u32, E> { Ok(1) }),
-            quote!(async fn f() {}),
-            quote!(fn f(a: u32) -> Pin<Box<dyn Future<Output = u32>>> { Box::pin(async move { a }) }),
+            quote!(
+                fn f(a: u32) -> u32 {
+                    a
+                }
+            ),
+            quote!(
+                fn f(a: u32) {}
+            ),
+            quote!(
+                async fn f(a: &str) -> Result<u32, E> {
+                    Ok(1)
+                }
+            ),
+            quote!(
+                async fn f() {}
+            ),
+            quote!(
+                fn f(a: u32) -> Pin<Box<dyn Future<Output = u32>>> {
+                    Box::pin(async move { a })
+                }
+            ),
         ];
         let mut out = Vec::new();
-        for kind in [Kind::Workflow, Kind::Agent, Kind::Tool, Kind::Task, Kind::Retrieval] {
+        for kind in [
+            Kind::Workflow,
+            Kind::Agent,
+            Kind::Tool,
+            Kind::Task,
+            Kind::Retrieval,
+        ] {
             for item in &fns {
                 out.push((kind, quote!(), item.clone()));
                 out.push((kind, quote!(session_id = "s", ml_app = a), item.clone()));
@@ -359,7 +385,11 @@ mod tests {
         for kind in [Kind::Llm, Kind::Embedding] {
             for item in &fns {
                 out.push((kind, quote!(model_name = "m"), item.clone()));
-                out.push((kind, quote!(model_name = m(), model_provider = "P"), item.clone()));
+                out.push((
+                    kind,
+                    quote!(model_name = m(), model_provider = "P"),
+                    item.clone(),
+                ));
             }
         }
         out

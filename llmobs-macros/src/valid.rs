@@ -5,7 +5,9 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, ExprPath, FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat, Path, PathArguments};
+use syn::{
+    Expr, ExprLit, ExprPath, FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat, Path, PathArguments,
+};
 
 use crate::attr::{Arg, Input, Value};
 use crate::kind::{Key, Kind};

@@ -29,7 +29,8 @@ pub const ML_APP_MAX_LEN: usize = 193;
 ///
 /// It is what Datadog accepts as an application name: lower-case ASCII letters, digits and
 /// `_ - : . /`, at most [`ML_APP_MAX_LEN`] characters, no `__` and no trailing `_`, not empty.
-pub const ML_APP_RULE: &str = "an ml_app name must be lower-case, use only letters a-z, digits 0-9 \
+pub const ML_APP_RULE: &str =
+    "an ml_app name must be lower-case, use only letters a-z, digits 0-9 \
     and `_` `-` `:` `.` `/`, be at most 193 characters long, and have no `__` and no trailing `_`";
 
 /// The characters an ml_app may use besides lower-case ASCII letters and digits.
@@ -88,9 +89,9 @@ mod tests {
     fn by_bytes(name: &str) -> bool {
         !name.is_empty()
             && name.len() <= ML_APP_MAX_LEN
-            && name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:./".contains(&b)
-            })
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:./".contains(&b))
             && !name.contains("__")
             && !name.ends_with('_')
     }
@@ -119,7 +120,10 @@ mod tests {
         let too_long = "x".repeat(ML_APP_MAX_LEN + 1);
         let cases = [
             ("", "it is empty"),
-            (too_long.as_str(), "it is 194 characters long, more than 193"),
+            (
+                too_long.as_str(),
+                "it is 194 characters long, more than 193",
+            ),
             ("Support-Bot", "`S` is uppercase"),
             ("support bot", "' ' is not allowed"),
             ("café", "'é' is not allowed"),
@@ -145,7 +149,9 @@ mod tests {
     #[test]
     fn agrees_with_the_rule_written_by_bytes() {
         // Every string of up to three characters from an alphabet that covers each branch.
-        let alphabet = ['a', 'z', '0', '9', '_', '-', ':', '.', '/', 'A', ' ', 'é', '\0'];
+        let alphabet = [
+            'a', 'z', '0', '9', '_', '-', ':', '.', '/', 'A', ' ', 'é', '\0',
+        ];
         let mut level = vec![String::new()];
         let mut names = level.clone();
         for _ in 0..3 {
