@@ -691,3 +691,65 @@ fn disabled_attributes_run_the_body_and_record_nothing() {
     assert!(inside);
     assert_eq!(spans.len(), 1);
 }
+
+// --- `crate = ..`: attributes used through a crate that re-exports llmobs ---
+
+/// Stands for an SDK that re-exports llmobs: it passes on the attributes and the hidden runtime
+/// support they expand to, and nothing else.
+mod my_sdk {
+    pub mod observability {
+        pub use llmobs::{__private, tool, workflow};
+    }
+}
+
+#[my_sdk::observability::tool(crate = my_sdk::observability)]
+async fn check_stock(sku: &str) -> Result<u32, NotFound> {
+    match sku {
+        "sofa" => Ok(3),
+        other => Err(NotFound(other.to_owned())),
+    }
+}
+
+#[my_sdk::observability::workflow(name = "restock", crate = "crate::my_sdk::observability")]
+fn restock(sku: &str) -> u32 {
+    runtime().block_on(check_stock(sku)).unwrap_or(0)
+}
+
+#[test]
+fn spans_made_through_a_re_export_are_captured_with_their_name_and_kind() {
+    let spans = capture(|| assert_eq!(restock("sofa"), 3));
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let by_kind = |kind| {
+        spans
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("span of that kind")
+    };
+    let (tool, workflow) = (by_kind(SpanKind::Tool), by_kind(SpanKind::Workflow));
+    assert_eq!(
+        (workflow.name.as_str(), workflow.kind),
+        ("restock", SpanKind::Workflow)
+    );
+    assert_eq!(
+        (tool.name.as_str(), tool.kind),
+        ("check_stock", SpanKind::Tool)
+    );
+    assert_eq!(tool.parent_id, Some(workflow.span_id));
+    assert_eq!(workflow.input_text().as_deref(), Some(r#"{"sku": "sofa"}"#));
+    assert_eq!(workflow.output_text().as_deref(), Some("3"));
+    assert_eq!(tool.output_text().as_deref(), Some("3"));
+
+    let spans = capture(|| assert_eq!(restock("lamp"), 0));
+    let by_kind = |kind| {
+        spans
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("span of that kind")
+    };
+    let tool = by_kind(SpanKind::Tool);
+    assert_eq!(
+        error_of(tool),
+        ("attribute_forms::NotFound", "no order lamp")
+    );
+    assert!(by_kind(SpanKind::Workflow).error.is_none());
+}

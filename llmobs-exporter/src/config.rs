@@ -238,14 +238,11 @@ pub(crate) fn parse_tags(v: &str) -> Vec<(String, String)> {
 }
 
 /// Checks an ml_app name against [`crate::error::ML_APP_RULE`].
+///
+/// The rule lives in `llmobs-rules`, which the attributes also use to check a literal
+/// `ml_app = ".."` at compile time, so the two cannot disagree.
 pub fn validate_ml_app(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 193
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-:./".contains(&b))
-        && !name.contains("__")
-        && !name.ends_with('_')
+    llmobs_rules::is_valid_ml_app(name)
 }
 
 impl Config {

@@ -88,8 +88,11 @@ impl fmt::Debug for Error {
 }
 
 /// The rule ml_app names must follow, quoted in [`Error::InvalidMlApp`].
-pub const ML_APP_RULE: &str = "an ml_app name must be lower-case, use only letters a-z, digits and \
-    `_ - : . /`, be at most 193 characters long, and contain no consecutive or trailing underscores";
+///
+/// The same text the attributes quote when they refuse a literal `ml_app` at compile time: both
+/// come from `llmobs-rules`.
+#[doc(inline)]
+pub use llmobs_rules::ML_APP_RULE;
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,7 +101,11 @@ impl fmt::Display for Error {
                 write!(f, "invalid value {value:?} for {name}: expected {expected}")
             }
             Error::InvalidMlApp { name, source } => {
-                write!(f, "invalid ml_app {name:?} (from {source}): {ML_APP_RULE}")
+                write!(f, "invalid ml_app {name:?} (from {source}): ")?;
+                if let Some(problem) = llmobs_rules::ml_app_problem(name) {
+                    write!(f, "{problem}; ")?;
+                }
+                f.write_str(ML_APP_RULE)
             }
             Error::MissingApiKey => f.write_str(
                 "DD_API_KEY is required to send LLM Observability data in agentless mode; \

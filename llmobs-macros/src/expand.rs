@@ -37,28 +37,29 @@ fn expand_sync(plan: Plan) -> TokenStream {
         sig,
         block,
     } = item;
+    let rt = runtime(&opts);
     let start = start_sync(kind, &opts);
     let args = captured_params(&sig.inputs, &opts);
     let capture = capture_input(&opts, &args, &format_ident!("__llmobs_span"));
     let body = if returns_unit(&sig.output) {
         // Nothing to read from `()`: no output, and no error.
         quote! {
-            ::llmobs::__private::call_once(move || #block)
+            #rt::call_once(move || #block)
         }
     } else {
         let hint = ret_hint(&sig.output);
-        let outcome = outcome(opts.capture_output);
+        let outcome = outcome(&rt, opts.capture_output);
         quote! {
-            let __llmobs_ret = ::llmobs::__private::call_once(move || -> #hint #block);
+            let __llmobs_ret = #rt::call_once(move || -> #hint #block);
             __llmobs_span.record_outcome(&__llmobs_ret, |__llmobs_ret, __llmobs_want_output| #outcome);
             __llmobs_ret
         }
     };
     let inner = quote! {
-        let __llmobs_span = if ::llmobs::__private::gate_open() {
+        let __llmobs_span = if #rt::gate_open() {
             #start
         } else {
-            ::llmobs::__private::Span::noop()
+            #rt::Span::noop()
         };
         #capture
         #body
@@ -75,6 +76,7 @@ fn expand_async(plan: Plan) -> TokenStream {
         mut sig,
         block,
     } = item;
+    let rt = runtime(&opts);
     let args = captured_params(&sig.inputs, &opts);
     let captured = lifetimes::name_elided(&mut sig);
     let rebind = move_params_into_future(&mut sig, &block);
@@ -84,16 +86,16 @@ fn expand_async(plan: Plan) -> TokenStream {
     };
     let hint = ret_hint(&sig.output);
     let outcome = if returns_unit(&sig.output) {
-        quote!(::llmobs::__private::Outcome::none())
+        quote!(#rt::Outcome::none())
     } else {
-        outcome(opts.capture_output)
+        outcome(&rt, opts.capture_output)
     };
     let pending = format_ident!("__llmobs_pending");
     let capture = capture_input(&opts, &args, &pending);
     let mutability = (!capture.is_empty()).then(|| quote!(mut));
 
     let captures_bound = (!captured.is_empty()).then(|| {
-        quote! { + ::llmobs::__private::Captures<(#(&#captured (),)*)> }
+        quote! { + #rt::Captures<(#(&#captured (),)*)> }
     });
     let span = sig
         .asyncness
@@ -123,7 +125,7 @@ fn expand_async(plan: Plan) -> TokenStream {
         quote!({ #typed #rebind #(#stmts)* })
     };
     let instrumented = quote! {
-        ::llmobs::__private::instrument::<#hint, _, _>(
+        #rt::instrument::<#hint, _, _>(
             #pending,
             async move #body,
             |__llmobs_ret, __llmobs_want_output| #outcome,
@@ -138,10 +140,10 @@ fn expand_async(plan: Plan) -> TokenStream {
         instrumented
     };
     let inner = quote! {
-        let #mutability #pending = if ::llmobs::__private::gate_open() {
+        let #mutability #pending = if #rt::gate_open() {
             #builder.pending()
         } else {
-            ::llmobs::__private::PendingSpan::noop()
+            #rt::PendingSpan::noop()
         };
         #capture
         #tail
@@ -166,10 +168,11 @@ fn expand_boxed(plan: Plan, call: ExprCall) -> TokenStream {
         sig,
         block,
     } = item;
+    let rt = runtime(&opts);
     let func = &call.func;
     let fut = &call.args[0];
     let hint = future_output(&sig.output).unwrap_or_else(|| syn::parse_quote!(_));
-    let outcome = outcome(opts.capture_output);
+    let outcome = outcome(&rt, opts.capture_output);
     let args = captured_params(&sig.inputs, &opts);
     let pending = format_ident!("__llmobs_pending");
     let capture = capture_input(&opts, &args, &pending);
@@ -179,14 +182,14 @@ fn expand_boxed(plan: Plan, call: ExprCall) -> TokenStream {
     // The span is built and the arguments captured before the user's statements, which may
     // move the arguments; it only starts timing when the future is first polled.
     let inner = quote! {
-        let #mutability #pending = if ::llmobs::__private::gate_open() {
+        let #mutability #pending = if #rt::gate_open() {
             #builder.pending()
         } else {
-            ::llmobs::__private::PendingSpan::noop()
+            #rt::PendingSpan::noop()
         };
         #capture
         #(#stmts)*
-        #func(::llmobs::__private::instrument::<#hint, _, _>(
+        #func(#rt::instrument::<#hint, _, _>(
             #pending,
             #fut,
             |__llmobs_ret, __llmobs_want_output| #outcome,
@@ -317,6 +320,7 @@ fn mentions(tokens: &TokenStream, ident: &Ident) -> bool {
 /// Starts a sync fn's span. Without options there is nothing for a builder to carry: the span
 /// starts from its kind and static name alone, the cheapest path there is.
 fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
+    let rt = runtime(opts);
     let plain = opts.session_id.is_none()
         && opts.ml_app.is_none()
         && opts.model_name.is_none()
@@ -332,7 +336,7 @@ fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
     let name = &opts.name;
     if plain {
         quote! {
-            ::llmobs::__private::Span::enter(::llmobs::__private::SpanKind::#variant, #name)
+            #rt::Span::enter(#rt::SpanKind::#variant, #name)
         }
     } else if let (None, None, Some(model), true) = (
         &opts.session_id,
@@ -344,8 +348,8 @@ fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
         let provider = literal(&opts.model_provider)
             .map_or_else(|| "custom".to_owned(), |p| p.value().to_lowercase());
         quote! {
-            ::llmobs::__private::Span::enter_model(
-                ::llmobs::__private::SpanKind::#variant,
+            #rt::Span::enter_model(
+                #rt::SpanKind::#variant,
                 #name,
                 &[#model, #provider],
             )
@@ -358,10 +362,11 @@ fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
 
 /// The span builder with the attribute's options.
 fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
+    let rt = runtime(opts);
     let variant = Ident::new(kind.spec().variant, Span::call_site());
     let name = &opts.name;
     let mut b = quote! {
-        ::llmobs::__private::SpanBuilder::new(::llmobs::__private::SpanKind::#variant, #name).decorator()
+        #rt::SpanBuilder::new(#rt::SpanKind::#variant, #name).decorator()
     };
     let setters = [
         ("session_id", &opts.session_id),
@@ -385,7 +390,7 @@ fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
                         b.extend(quote_spanned!(v.span()=> .model_provider_lowercase(#lit)));
                         continue;
                     }
-                    quote_spanned!(v.span()=> ::llmobs::__private::SharedStr::Static(#lit))
+                    quote_spanned!(v.span()=> #rt::SharedStr::Static(#lit))
                 }
                 _ => quote!(#v),
             };
@@ -393,6 +398,21 @@ fn builder(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
         }
     }
     b
+}
+
+/// The path of the runtime support the expansion calls: `::llmobs::__private`, or under the
+/// attribute's `crate = ..` path when a crate re-exports `llmobs`.
+///
+/// `__private` takes the span of the path's last segment, so that a path which does not lead to
+/// llmobs ("could not find `__private` in `my_sdk`") is reported at the user's path.
+fn runtime(opts: &Options) -> TokenStream {
+    let krate = &opts.krate;
+    let span = krate
+        .segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span());
+    let private = Ident::new("__private", span);
+    quote!(#krate::#private)
 }
 
 /// A parameter whose value is recorded as input: its name and how to reach it.
@@ -428,19 +448,20 @@ fn capture_input(opts: &Options, params: &[Param], span: &Ident) -> TokenStream 
     if !opts.capture_input || params.is_empty() {
         return TokenStream::new();
     }
+    let rt = runtime(opts);
     let lines = params.iter().map(|p| {
         let name = &p.name;
         let value = &p.value;
         quote! {
-            __llmobs_args.arg(#name, (&&&::llmobs::__private::Cap(&#value)).llmobs_capture());
+            __llmobs_args.arg(#name, (&&&#rt::Cap(&#value)).llmobs_capture());
         }
     });
     quote! {
         if #span.is_recording() {
-            ::llmobs::__private::out_of_line(|| {
-                let mut __llmobs_args = ::llmobs::__private::CapturedArgs::new();
+            #rt::out_of_line(|| {
+                let mut __llmobs_args = #rt::CapturedArgs::new();
                 {
-                    use ::llmobs::__private::{ViaSerialize as _, ViaDebug as _, ViaNothing as _};
+                    use #rt::{ViaSerialize as _, ViaDebug as _, ViaNothing as _};
                     #(#lines)*
                 }
                 #span.record_input(__llmobs_args);
@@ -450,15 +471,15 @@ fn capture_input(opts: &Options, params: &[Param], span: &Ident) -> TokenStream 
 }
 
 /// Reads the span's error, and its output when wanted, from `__llmobs_ret: &R`.
-fn outcome(capture_output: bool) -> TokenStream {
+fn outcome(rt: &TokenStream, capture_output: bool) -> TokenStream {
     let output = capture_output.then(|| {
         quote! {
             else if __llmobs_want_output {
                 match __llmobs_split.ok() {
-                    ::core::option::Option::Some(__llmobs_v) => ::llmobs::__private::Outcome::output(
-                        (&&&::llmobs::__private::Cap(__llmobs_v)).llmobs_capture(),
+                    ::core::option::Option::Some(__llmobs_v) => #rt::Outcome::output(
+                        (&&&#rt::Cap(__llmobs_v)).llmobs_capture(),
                     ),
-                    ::core::option::Option::None => ::llmobs::__private::Outcome::none(),
+                    ::core::option::Option::None => #rt::Outcome::none(),
                 }
             }
         }
@@ -466,15 +487,15 @@ fn outcome(capture_output: bool) -> TokenStream {
     let capture_traits =
         capture_output.then(|| quote!(ViaSerialize as _, ViaDebug as _, ViaNothing as _,));
     quote! {{
-        use ::llmobs::__private::{
+        use #rt::{
             SplitResult as _, SplitPlain as _, ErrViaStd as _, ErrViaDisplay as _, ErrViaDebug as _,
             ErrViaNothing as _, #capture_traits
         };
-        let __llmobs_split = (&&::llmobs::__private::Ret(__llmobs_ret)).llmobs_split();
+        let __llmobs_split = (&&#rt::Ret(__llmobs_ret)).llmobs_split();
         if let ::core::option::Option::Some(__llmobs_e) = __llmobs_split.err() {
-            ::llmobs::__private::Outcome::error((&&&&::llmobs::__private::ErrRef(__llmobs_e)).llmobs_error())
+            #rt::Outcome::error((&&&&#rt::ErrRef(__llmobs_e)).llmobs_error())
         } #output else {
-            ::llmobs::__private::Outcome::none()
+            #rt::Outcome::none()
         }
     }}
 }

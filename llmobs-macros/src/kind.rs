@@ -28,6 +28,8 @@ pub(crate) enum Key {
     CaptureInput,
     CaptureOutput,
     Skip,
+    /// The path the expansion names the `llmobs` crate by, for crates that re-export it.
+    Crate,
 }
 
 /// What one kind accepts and does by default.
@@ -53,6 +55,7 @@ const COMMON: &[Key] = &[
     Key::CaptureInput,
     Key::CaptureOutput,
     Key::Skip,
+    Key::Crate,
 ];
 
 const MODEL: &[Key] = &[
@@ -64,6 +67,7 @@ const MODEL: &[Key] = &[
     Key::CaptureInput,
     Key::CaptureOutput,
     Key::Skip,
+    Key::Crate,
 ];
 
 // The capture defaults follow the reference SDK's decorators: model calls record messages
@@ -117,7 +121,7 @@ impl Display for Kind {
 }
 
 impl Key {
-    const ALL: [Key; 8] = [
+    const ALL: [Key; 9] = [
         Key::ModelName,
         Key::ModelProvider,
         Key::Name,
@@ -126,6 +130,7 @@ impl Key {
         Key::CaptureInput,
         Key::CaptureOutput,
         Key::Skip,
+        Key::Crate,
     ];
 
     pub(crate) fn from_name(name: &str) -> Option<Key> {
@@ -142,6 +147,7 @@ impl Key {
             Key::CaptureInput => "capture_input",
             Key::CaptureOutput => "capture_output",
             Key::Skip => "skip",
+            Key::Crate => "crate",
         }
     }
 }

@@ -6,6 +6,26 @@
 //! `valid` checks them against the kind's row of the table in `kind`, and `expand` generates the
 //! code (`lifetimes` helps it with `async fn`). Whatever goes wrong, `fallback` emits the fn
 //! unchanged beside the errors.
+//!
+//! A crate that re-exports the attributes passes `crate = <path>` so that the expansion names the
+//! runtime support through the re-export rather than as `::llmobs`, which the crates using it may
+//! not depend on:
+//!
+//! ```
+//! mod my_sdk {
+//!     // In a real SDK: `pub use llmobs;` at the SDK's crate root.
+//!     pub use ::llmobs;
+//! }
+//!
+//! #[my_sdk::llmobs::task(crate = my_sdk::llmobs)]
+//! fn normalize(text: &str) -> String {
+//!     text.trim().to_lowercase()
+//! }
+//!
+//! let spans = my_sdk::llmobs::testing::capture(|| normalize(" Hi "));
+//! assert_eq!(spans[0].name, "normalize");
+//! assert_eq!(spans[0].kind, my_sdk::llmobs::SpanKind::Task);
+//! ```
 
 extern crate proc_macro;
 
@@ -31,9 +51,17 @@ macro_rules! common_keys {
 | `capture_input` | `true` or `false`: `capture_input = false` | the kind's default, above |
 | `capture_output` | `true` or `false`: `capture_output = false` | the kind's default, above |
 | `skip` | parameters whose values are never recorded: `skip(password, client)` | none |
+| `crate` | the path of `llmobs`, or of the module that re-exports it, as a path or a string: `crate = my_sdk::llmobs`, `crate = "my_sdk::llmobs"` | `::llmobs` |
 
-A literal `ml_app` is checked at compile time: lowercase, only letters, digits and `_ - : . /`,
-at most 193 characters, no `__` and no trailing `_`.
+A literal `ml_app` is checked at compile time with the rule the exporter applies to the
+configured ml_app at `init`: lower-case, only letters `a-z`, digits and `_ - : . /`, at most
+193 characters, no `__` and no trailing `_`.
+
+`crate` is for crates that re-export these attributes: the expansion calls hidden support code
+in `llmobs`, which it names `::llmobs::__private`, and an application that depends only on the
+re-exporting crate cannot reach `::llmobs`. With `#[my_sdk::llmobs::task(crate = my_sdk::llmobs)]`
+the expansion names `my_sdk::llmobs::__private` instead, and nothing else of `llmobs`. It works
+like `#[serde(crate = "..")]` and `#[tokio::main(crate = "..")]`, and takes the same string form.
 
 Captured values use `serde::Serialize` where the type implements it, else `Debug`, else they are
 left out. Arguments are recorded by name as a JSON object (`{"a": 1, "b": "x"}`); `self`, `_` and
@@ -297,4 +325,99 @@ pub fn retrieval(args: TokenStream, item: TokenStream) -> TokenStream {
     let plan = input.and_then(attr::Input::validate);
     plan.map_or_else(|e| fallback::expand(item.into(), e), expand::expand)
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    /// The expansion's text, with every stage run as the attribute runs them.
+    fn expand(
+        kind: Kind,
+        args: proc_macro2::TokenStream,
+        item: proc_macro2::TokenStream,
+    ) -> String {
+        let plan = attr::parse(kind, args, item)
+            .and_then(attr::Input::validate)
+            .unwrap_or_else(|e| panic!("{e}"));
+        expand::expand(plan).to_string()
+    }
+
+    /// Every form of fn, on every kind, with and without the options that change the expansion.
+    fn forms() -> Vec<(Kind, proc_macro2::TokenStream, proc_macro2::TokenStream)> {
+        let fns = [
+            quote!(
+                fn f(a: u32) -> u32 {
+                    a
+                }
+            ),
+            quote!(
+                fn f(a: u32) {}
+            ),
+            quote!(
+                async fn f(a: &str) -> Result<u32, E> {
+                    Ok(1)
+                }
+            ),
+            quote!(
+                async fn f() {}
+            ),
+            quote!(
+                fn f(a: u32) -> Pin<Box<dyn Future<Output = u32>>> {
+                    Box::pin(async move { a })
+                }
+            ),
+        ];
+        let mut out = Vec::new();
+        for kind in [
+            Kind::Workflow,
+            Kind::Agent,
+            Kind::Tool,
+            Kind::Task,
+            Kind::Retrieval,
+        ] {
+            for item in &fns {
+                out.push((kind, quote!(), item.clone()));
+                out.push((kind, quote!(session_id = "s", ml_app = a), item.clone()));
+            }
+        }
+        for kind in [Kind::Llm, Kind::Embedding] {
+            for item in &fns {
+                out.push((kind, quote!(model_name = "m"), item.clone()));
+                out.push((
+                    kind,
+                    quote!(model_name = m(), model_provider = "P"),
+                    item.clone(),
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn by_default_the_expansion_names_the_llmobs_crate() {
+        for (kind, args, item) in forms() {
+            let text = expand(kind, args, item);
+            assert!(text.contains(":: llmobs :: __private ::"), "{text}");
+        }
+    }
+
+    #[test]
+    fn with_crate_the_expansion_names_only_the_given_path() {
+        for krate in [quote!(my_sdk::llmobs), quote!("my_sdk::llmobs")] {
+            for (kind, args, item) in forms() {
+                let args = quote!(crate = #krate, #args);
+                let text = expand(kind, args.clone(), item.clone());
+                // Nothing of llmobs is reached any other way: no `::llmobs`, and no bare
+                // `__private` that is not under the given path.
+                let any_llmobs = text.matches("llmobs ::").count();
+                let via_path = text.matches("my_sdk :: llmobs ::").count();
+                assert_eq!(any_llmobs, via_path, "{args} {item}: {text}");
+                let through_path = text.matches("my_sdk :: llmobs :: __private ::").count();
+                assert!(through_path > 0, "{text}");
+                assert_eq!(text.matches("__private").count(), through_path, "{text}");
+            }
+        }
+    }
 }

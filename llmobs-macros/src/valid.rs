@@ -5,10 +5,16 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat};
+use syn::{
+    Expr, ExprLit, ExprPath, FnArg, Ident, ItemFn, Lit, LitBool, LitStr, Pat, Path, PathArguments,
+};
 
 use crate::attr::{Arg, Input, Value};
 use crate::kind::{Key, Kind};
+
+// One rule for the compile-time check and the exporter's check at init: a name accepted here is
+// never refused when the application starts.
+use llmobs_rules::{ml_app_problem, ML_APP_RULE};
 
 /// A checked attribute and its fn: everything the expansion needs.
 pub(crate) struct Plan {
@@ -27,14 +33,9 @@ pub(crate) struct Options {
     pub capture_input: bool,
     pub capture_output: bool,
     pub skip: Vec<String>,
+    /// How the expansion names the `llmobs` crate: `::llmobs`, or the `crate = ..` path.
+    pub krate: Path,
 }
-
-/// The datadog limit on tag values, which an ml_app becomes.
-const ML_APP_MAX_LEN: usize = 193;
-
-const ML_APP_RULE: &str =
-    "an ml_app is lowercase, uses only letters, digits and `_` `-` `:` `.` `/`, \
-                           is at most 193 characters long, and has no `__` and no trailing `_`";
 
 #[derive(Default)]
 struct Errors(Option<syn::Error>);
@@ -64,6 +65,7 @@ impl Input {
             capture_input: spec.capture_input,
             capture_output: spec.capture_output,
             skip: Vec::new(),
+            krate: syn::parse_quote!(::llmobs),
         };
 
         if let Some(c) = &item.sig.constness {
@@ -129,6 +131,7 @@ fn example(key: Key) -> &'static str {
         Key::CaptureInput => "`capture_input = false`",
         Key::CaptureOutput => "`capture_output = false`",
         Key::Skip => "`skip(password, client)`",
+        Key::Crate => "`crate = my_sdk::llmobs` or `crate = \"my_sdk::llmobs\"`",
     }
 }
 
@@ -164,6 +167,10 @@ fn check_arg(
             let msg = format!("`skip` takes a list of parameters, e.g. {}", example(key));
             errors.push(expr.span(), msg);
         }
+        Key::Crate => match crate_path(&expr) {
+            Ok(path) => opts.krate = path,
+            Err((span, msg)) => errors.push(span, msg),
+        },
         Key::Name => match string_literal(&expr) {
             Some(s) if s.value().is_empty() => errors.push(s.span(), "`name` must not be empty"),
             Some(s) => opts.name = s.clone(),
@@ -304,28 +311,41 @@ fn non_string_literal(expr: &Expr) -> Option<&'static str> {
     }
 }
 
-fn ml_app_problem(v: &str) -> Option<String> {
-    if v.is_empty() {
-        return Some("it is empty".into());
-    }
-    let len = v.chars().count();
-    if len > ML_APP_MAX_LEN {
-        return Some(format!("it is {len} characters long"));
-    }
-    if let Some(c) = v.chars().find(|c| c.is_uppercase()) {
-        return Some(format!("`{c}` is uppercase"));
-    }
-    if let Some(c) = v
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || "_-:./".contains(*c)))
+/// The path of `crate = my_sdk::llmobs` or `crate = "my_sdk::llmobs"`, or where and why it is
+/// not one. Either form names a module path: no generic arguments, no expression.
+fn crate_path(expr: &Expr) -> Result<Path, (Span, String)> {
+    let expected = format!(
+        "`crate` takes the path of the `llmobs` crate or of a module that re-exports it, e.g. {}",
+        example(Key::Crate)
+    );
+    let path = match expr {
+        Expr::Path(ExprPath {
+            attrs,
+            qself: None,
+            path,
+        }) if attrs.is_empty() => path.clone(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => match s.parse_with(Path::parse_mod_style) {
+            // The parsed tokens carry the literal's span, so later errors point at it.
+            Ok(path) => path,
+            Err(_) => {
+                let msg = format!("{:?} is not a path; {expected}", s.value());
+                return Err((s.span(), msg));
+            }
+        },
+        _ => {
+            let what = non_string_literal(expr).unwrap_or("this expression");
+            return Err((expr.span(), format!("{what} is not a path; {expected}")));
+        }
+    };
+    if let Some(seg) = path
+        .segments
+        .iter()
+        .find(|seg| !matches!(seg.arguments, PathArguments::None))
     {
-        return Some(format!("{c:?} is not allowed"));
+        let msg = format!("`crate` names a module, which takes no generic arguments; {expected}");
+        return Err((seg.arguments.span(), msg));
     }
-    if v.contains("__") {
-        return Some("it has contiguous underscores".into());
-    }
-    if v.ends_with('_') {
-        return Some("it ends with an underscore".into());
-    }
-    None
+    Ok(path)
 }
