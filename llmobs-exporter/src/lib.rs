@@ -1,9 +1,20 @@
-//! Delivery of `llmobs` spans and evaluations to Datadog LLM Observability.
+//! Delivery of `llmobs` spans and evaluations: to Datadog LLM Observability, to local mode, and
+//! to any [`Destination`] added beside them.
 //!
 //! Finished spans cross the core's [`llmobs_core::Sink`] boundary into a bounded queue; one
-//! worker thread encodes them exactly as the reference SDK does, packs them into requests under
-//! the intake's size limit and delivers them through the Datadog Agent, directly to the intake,
-//! or (with neither available) to stderr and a local JSONL file.
+//! pipeline thread turns them into records, runs the processors and redaction once, and offers
+//! the result to each destination. The built-in destination encodes exactly as the reference
+//! SDK does and delivers through the Datadog Agent, directly to the intake, or (with neither
+//! available) to stderr and a local JSONL file.
+//!
+//! Layers, bottom to top (a module imports only from layers below it):
+//! - settings and values: `config`, `error`, `stats`, `retry`, `redact`;
+//! - the wire: `payload` (payload types, packing under the size limit), `encode` (the intake's
+//!   JSON), `transport` (HTTP and the Agent probe);
+//! - `destination` (the trait) and its implementations, `destination/datadog.rs` and
+//!   `destination/local.rs`;
+//! - `queue` (the application's half: hand-over and accounting), `pipeline` (the thread);
+//! - `exporter` (start, flush, shutdown) and `global` ([`init`] and the guard).
 //!
 //! ```no_run
 //! # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
