@@ -49,7 +49,7 @@ fn main() {
         })
     });
 
-    let intake = Intake::start();
+    let intake = Intake::discarding(std::time::Duration::ZERO);
     let exporter = Exporter::start(
         Config::default()
             .mode(Mode::Agent)

@@ -36,7 +36,7 @@ fn main() {
             }
         },
     };
-    let intake = Intake::with_delay(INTAKE_DELAY);
+    let intake = Intake::discarding(INTAKE_DELAY);
     let rss_before = rss_bytes().unwrap_or(0);
     let guard = llmobs::Config::default()
         .mode(llmobs::Mode::Agent)

@@ -104,7 +104,7 @@ fn report_share(group: &str, id: &str, consumed: u64, dropped: u64) {
 fn main() {
     let mut c = llmobs_bench::criterion();
     disabled_call(&mut c);
-    let intake = Intake::start();
+    let intake = Intake::discarding(std::time::Duration::ZERO);
     span_group::<1>(&mut c, "span_root_1", &intake);
     span_group::<100>(&mut c, "span_root_100", &intake);
     c.final_summary();

@@ -1,59 +1,148 @@
-//! A stand-in for the Datadog Agent on 127.0.0.1: answers `GET /info` with the EVP proxy
-//! endpoint and every `POST` with 202, optionally after a delay that makes it a slow intake.
-//! It only counts requests and bytes: parsing the JSON would take CPU from the exporter being
-//! measured on a 2-core machine. Everything stops when it is dropped, and every connection
-//! thread has a bounded lifetime.
+//! A stand-in for the Datadog Agent and intake on 127.0.0.1, for the tests and the benches.
+//!
+//! [`Intake::start`] records every request and answers as scripted (tests);
+//! [`Intake::discarding`] only counts what it receives and answers at once, optionally after a
+//! delay that makes it a slow intake (benches, which must not spend CPU or memory on what the
+//! exporter under measurement sends). Everything it starts stops when it is dropped, and no
+//! connection outlives a bounded lifetime, so a test or bench that forgets to stop cannot hang.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// What the intake received.
-#[derive(Debug, Default)]
-pub struct Received {
-    /// `POST` requests answered.
-    pub posts: AtomicU64,
-    /// Body bytes of those requests.
-    pub body_bytes: AtomicU64,
+use serde_json::Value;
+
+/// How the intake answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// This status, with an empty JSON body.
+    Status(u16),
+    /// This status with a `Retry-After` header.
+    RetryAfter(u16, &'static str),
+    /// Say nothing for this long, then close the connection.
+    Stall(Duration),
+    /// Close the connection without answering.
+    Reset,
+    /// Close the connection once the headers arrived, before reading the body, so the client
+    /// is cut off while it is still uploading.
+    ResetMidBody,
+}
+
+/// One request as the intake received it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The request target, e.g. `/evp_proxy/v2/api/v2/llmobs`.
+    pub path: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The status answered, `None` when the connection was stalled or reset.
+    pub status: Option<u16>,
+    /// When the request (or, for `ResetMidBody`, its headers) arrived.
+    pub at: Instant,
+}
+
+impl Request {
+    /// The value of a header (`name` lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// The body, parsed.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Whether requests are kept (else only counted).
+    keep: bool,
+    /// How long every `POST` waits before its answer.
+    delay: Duration,
+    posts: AtomicU64,
+    body_bytes: AtomicU64,
+    requests: Mutex<Vec<Request>>,
+    script: Mutex<VecDeque<Reply>>,
+    info: Mutex<Option<String>>,
+    /// How long `GET /info` waits before answering.
+    info_delay: Mutex<Option<Duration>>,
+    /// Until then, every request without a scripted reply is answered 500 and 503 in turn.
+    outage_until: Mutex<Option<Instant>>,
+    /// Every request without a scripted reply stalls this long.
+    stall_all: Mutex<Option<Duration>>,
+    /// Connections accepted.
+    connections: AtomicUsize,
 }
 
 /// The running intake.
 pub struct Intake {
     addr: SocketAddr,
-    received: Arc<Received>,
+    state: Arc<State>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
 
-/// No connection outlives this, so a bench that forgets to stop cannot hang.
-const MAX_LIFETIME: Duration = Duration::from_secs(900);
+/// The longest any connection thread lives, so a test or bench that forgets to stop cannot
+/// hang.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(900);
 
 impl Intake {
-    /// Starts an intake that answers at once.
+    /// An intake that records every request and answers as scripted (200 by default, 404 to
+    /// `GET /info` until [`set_info`](Self::set_info)).
     pub fn start() -> Intake {
-        Intake::with_delay(Duration::ZERO)
+        Intake::start_on("127.0.0.1:0")
     }
 
-    /// Starts an intake that waits `delay` before answering each `POST`.
-    pub fn with_delay(delay: Duration) -> Intake {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        listener
-            .set_nonblocking(true)
-            .expect("make the listener non-blocking");
-        let addr = listener.local_addr().expect("listener address");
-        let received = Arc::new(Received::default());
+    /// [`start`](Self::start) on a given loopback address (`127.0.0.1:PORT`), e.g. one that an
+    /// exporter was configured with before anything listened there.
+    pub fn start_on(addr: &str) -> Intake {
+        Intake::listen(
+            addr,
+            State {
+                keep: true,
+                ..State::default()
+            },
+        )
+    }
+
+    /// An intake that keeps nothing: it counts `POST`s and their bytes and answers 202 after
+    /// `delay`, and offers the EVP proxy at `GET /info`.
+    pub fn discarding(delay: Duration) -> Intake {
+        Intake::listen(
+            "127.0.0.1:0",
+            State {
+                delay,
+                info: Mutex::new(Some(r#"{"endpoints": ["/evp_proxy/v2/"]}"#.to_owned())),
+                ..State::default()
+            },
+        )
+    }
+
+    fn listen(addr: &str, state: State) -> Intake {
+        let listener = TcpListener::bind(addr).expect("bind 127.0.0.1");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(state);
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, st) = (received.clone(), stop.clone());
+        let (s, st) = (state.clone(), stop.clone());
         let accept = std::thread::spawn(move || {
             let started = Instant::now();
-            while !st.load(Ordering::Relaxed) && started.elapsed() < MAX_LIFETIME {
+            while !st.load(Ordering::SeqCst) && started.elapsed() < CONNECTION_LIFETIME {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (r, st) = (r.clone(), st.clone());
-                        std::thread::spawn(move || serve(stream, &r, &st, delay, started));
+                        s.connections.fetch_add(1, Ordering::SeqCst);
+                        let (s, st) = (s.clone(), st.clone());
+                        std::thread::spawn(move || serve(stream, s, st));
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(5))
@@ -64,13 +153,13 @@ impl Intake {
         });
         Intake {
             addr,
-            received,
+            state,
             stop,
             accept: Some(accept),
         }
     }
 
-    /// The base URL, to pass as the Agent URL.
+    /// The base URL, to pass as the Agent URL or override origin.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -87,91 +176,262 @@ impl Intake {
             .expect("start the exporter in agent mode")
     }
 
-    /// What was received so far.
-    pub fn received(&self) -> &Received {
-        &self.received
+    /// `POST` requests answered, and their body bytes (counted in both kinds of intake).
+    pub fn received(&self) -> (u64, u64) {
+        let s = &self.state;
+        (
+            s.posts.load(Ordering::Relaxed),
+            s.body_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Answers the next requests (other than `GET /info`) in this order, then 200.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        lock(&self.state.script).extend(replies);
+    }
+
+    /// Answers 500 and 503 in turn to every unscripted request for `d` from now.
+    pub fn outage_for(&self, d: Duration) {
+        *lock(&self.state.outage_until) = Some(Instant::now() + d);
+    }
+
+    /// Stalls every unscripted request for `d` (or answers normally again with `None`).
+    pub fn stall_all(&self, d: Option<Duration>) {
+        *lock(&self.state.stall_all) = d;
+    }
+
+    /// What `GET /info` returns (404 when `None`).
+    pub fn set_info(&self, body: Option<&str>) {
+        *lock(&self.state.info) = body.map(str::to_owned);
+    }
+
+    /// Makes `GET /info` answer only after `d`, so the exporter's probe is still running.
+    pub fn delay_info(&self, d: Duration) {
+        *lock(&self.state.info_delay) = Some(d);
+    }
+
+    /// How many connections clients opened.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Every request recorded so far.
+    pub fn requests(&self) -> Vec<Request> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// Every `POST` recorded so far.
+    pub fn posts(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    /// Every span event accepted (answered with 2xx), in order.
+    pub fn span_events(&self) -> Vec<Value> {
+        self.posts()
+            .iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .filter(|r| r.path.ends_with("/api/v2/llmobs"))
+            .flat_map(|r| {
+                r.json()
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|w| w["spans"][0].clone())
+            })
+            .collect()
     }
 }
 
 impl Drop for Intake {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
     }
 }
 
-fn serve(
-    mut stream: TcpStream,
-    received: &Received,
-    stop: &AtomicBool,
-    delay: Duration,
-    started: Instant,
-) {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
-    // Short reads so the stop flag is seen while a connection idles in the client's pool.
+    // Short reads, so the stop flag is seen while a connection idles in the client's pool.
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let started = Instant::now();
+    let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 256 * 1024];
     loop {
+        // Read until a full request is buffered.
         let request = loop {
-            if let Some(req) = take_request(&mut buf) {
+            if let Some(req) = parse(&mut buf, state.keep) {
                 break Some(req);
             }
-            if stop.load(Ordering::Relaxed) || started.elapsed() > MAX_LIFETIME {
+            if headers_complete(&buf)
+                && matches!(lock(&state.script).front(), Some(Reply::ResetMidBody))
+            {
+                lock(&state.script).pop_front();
+                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let mut first = head.split(' ');
+                lock(&state.requests).push(Request {
+                    method: first.next().unwrap_or_default().to_owned(),
+                    path: first.next().unwrap_or_default().to_owned(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    status: None,
+                    at: Instant::now(),
+                });
+                // Dropping a socket with unread data makes the kernel answer with a reset.
+                return;
+            }
+            if stop.load(Ordering::SeqCst) || started.elapsed() > CONNECTION_LIFETIME {
                 break None;
             }
             match stream.read(&mut chunk) {
                 Ok(0) => break None,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue
+                }
                 Err(_) => break None,
             }
         };
-        let Some((is_info, body_len)) = request else {
+        let Some((mut req, body_len)) = request else {
             return;
         };
-        if is_info {
-            respond(&mut stream, 200, r#"{"endpoints": ["/evp_proxy/v2/"]}"#);
+        if req.method == "POST" {
+            state.posts.fetch_add(1, Ordering::Relaxed);
+            state
+                .body_bytes
+                .fetch_add(body_len as u64, Ordering::Relaxed);
+            if !state.delay.is_zero() {
+                std::thread::sleep(state.delay);
+            }
+            if !state.keep {
+                respond(&mut stream, 202, &[], "{}");
+                continue;
+            }
+        }
+        if req.method == "GET" && req.path == "/info" {
+            let delay = *lock(&state.info_delay);
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
+            let info = lock(&state.info).clone();
+            req.status = Some(if info.is_some() { 200 } else { 404 });
+            if state.keep {
+                lock(&state.requests).push(req);
+            }
+            match info {
+                Some(body) => respond(&mut stream, 200, &[], &body),
+                None => respond(&mut stream, 404, &[], "not found"),
+            }
             continue;
         }
-        if !delay.is_zero() {
-            std::thread::sleep(delay);
+        let scripted = lock(&state.script).pop_front();
+        let reply = scripted.unwrap_or_else(|| {
+            if let Some(d) = *lock(&state.stall_all) {
+                return Reply::Stall(d);
+            }
+            match *lock(&state.outage_until) {
+                Some(until) if Instant::now() < until => {
+                    let n = lock(&state.requests).len();
+                    Reply::Status(if n % 2 == 0 { 500 } else { 503 })
+                }
+                _ => Reply::Status(200),
+            }
+        });
+        req.status = match reply {
+            Reply::Status(c) | Reply::RetryAfter(c, _) => Some(c),
+            Reply::Stall(_) | Reply::Reset | Reply::ResetMidBody => None,
+        };
+        lock(&state.requests).push(req);
+        match reply {
+            Reply::Status(code) => {
+                let body = if code < 300 {
+                    "{}"
+                } else {
+                    "rejected: test intake says no"
+                };
+                respond(&mut stream, code, &[], body);
+            }
+            Reply::RetryAfter(code, after) => {
+                respond(&mut stream, code, &[("Retry-After", after)], "slow down")
+            }
+            Reply::Stall(d) => {
+                let until = Instant::now() + d;
+                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                return;
+            }
+            Reply::Reset | Reply::ResetMidBody => return,
         }
-        received.posts.fetch_add(1, Ordering::Relaxed);
-        received
-            .body_bytes
-            .fetch_add(body_len as u64, Ordering::Relaxed);
-        respond(&mut stream, 202, "{}");
     }
 }
 
-fn respond(stream: &mut TcpStream, code: u16, body: &str) {
-    let head = format!(
-        "HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &str) {
+    let mut head = format!(
+        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
 }
 
-/// Takes one complete request off the front of `buf`: whether it is `GET /info`, and its body
-/// length.
-fn take_request(buf: &mut Vec<u8>) -> Option<(bool, usize)> {
+fn headers_complete(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+/// Takes one complete request off the front of `buf`, if there is one, with its body length;
+/// the body itself only when it is to be kept.
+fn parse(buf: &mut Vec<u8>, keep: bool) -> Option<(Request, usize)> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&buf[..end]).ok()?;
-    let is_info = head.starts_with("GET /info");
-    let body_len: usize = head
-        .split("\r\n")
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_owned();
+    let path = first.next()?.to_owned();
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
-    if buf.len() < end + 4 + body_len {
+    if buf.len() < end + 4 + len {
         return None;
     }
-    buf.drain(..end + 4 + body_len);
-    Some((is_info, body_len))
+    let body = if keep {
+        buf[end + 4..end + 4 + len].to_vec()
+    } else {
+        Vec::new()
+    };
+    buf.drain(..end + 4 + len);
+    let req = Request {
+        method,
+        path,
+        headers,
+        body,
+        status: None,
+        at: Instant::now(),
+    };
+    Some((req, len))
 }
