@@ -16,9 +16,12 @@ use serde_json::json;
 
 const FLUSH: Duration = Duration::from_secs(20);
 
+/// A span's name and input text.
+type Seen = (String, Option<String>);
+
 /// Writes each span's name (and its input text, to see what redaction left) to a list.
 #[derive(Clone, Default)]
-struct Names(Arc<Mutex<Vec<(String, Option<String>)>>>);
+struct Names(Arc<Mutex<Vec<Seen>>>);
 
 impl Destination for Names {
     fn name(&self) -> String {
@@ -71,7 +74,7 @@ fn an_added_destination_gets_what_the_datadog_destination_sends() {
     }
     let report = exporter.flush(FLUSH);
     assert!(!report.timed_out, "{report:?}");
-    let sent: Vec<(String, Option<String>)> = intake
+    let sent: Vec<Seen> = intake
         .span_events()
         .iter()
         .map(|e| {
