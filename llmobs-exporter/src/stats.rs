@@ -88,7 +88,9 @@ impl Drops {
     }
 }
 
-/// A snapshot of the exporter's counters since it started.
+/// A snapshot of the exporter's counters since it started. With destinations added by
+/// [`crate::Config::destination`], the delivery counters are those of the built-in destination
+/// (the Datadog Agent or intake, or local mode).
 ///
 /// ```no_run
 /// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
@@ -115,11 +117,11 @@ pub struct Stats {
     pub evals_delivered: u64,
     /// Evaluations dropped, by reason.
     pub evals_dropped: Drops,
-    /// HTTP requests made, retries included.
+    /// Payloads sent (HTTP requests; in local mode, lines written), retries included.
     pub requests: u64,
     /// Requests that were attempts after a failure.
     pub retries: u64,
-    /// Request body bytes sent successfully.
+    /// Payload bytes sent (or written) successfully.
     pub bytes_sent: u64,
     /// Spans whose input and output were dropped for exceeding the event size limit.
     pub spans_truncated: u64,
