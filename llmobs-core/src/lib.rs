@@ -23,7 +23,6 @@ pub mod json;
 mod kind;
 mod message;
 mod metrics;
-mod notes;
 mod outcome;
 mod panic;
 mod prompt;

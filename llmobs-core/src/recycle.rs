@@ -1,5 +1,5 @@
-//! Memory going home: what a span allocated on an application thread (its trace's slot arena and
-//! notes buffer, its annotations box and what that holds) goes back to that thread once the
+//! Memory going home: what a span allocated on an application thread (its trace's slot arena,
+//! its annotations box and what that holds) goes back to that thread once the
 //! exporter has encoded it, to be reused or freed there rather than on the exporter's thread.
 //!
 //! Why: with glibc's allocator, memory freed by another thread does not return to the
@@ -16,7 +16,7 @@
 //! finished with in a [`Recycler`] and posts it home once per tick: one lock per home per tick,
 //! never one per span. The application thread looks for mail with one relaxed load when it hands
 //! a trace over, and takes what was posted when there is some. Everything is bounded, in count
-//! and, for what boxes and notes hold, in bytes ([`MAX_ARENAS`], [`MAX_SLOTS`], [`MAX_BOXES`],
+//! and, for what boxes hold, in bytes ([`MAX_ARENAS`], [`MAX_SLOTS`], [`MAX_BOXES`],
 //! `MAX_CONTENT_BYTES`, [`MAX_NOTES`], [`MAX_NOTES_BYTES`]): per thread, what it keeps plus as much again in its mailbox. What does
 //! not fit is freed where it is. A thread that cannot claim a home (all taken) works as before; a
 //! thread that exits gives its home up and frees its mail.
@@ -26,7 +26,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::notes::Notes;
 use crate::span_batch::Slot;
 use crate::{Annotations, Message, SpanBatch, SpanEvent, SpanIo};
 
@@ -51,20 +50,6 @@ const MAX_ARENA_SLOTS: usize = 128;
 /// a larger content is freed by the worker and the box goes home empty. This bounds in bytes
 /// what a thread that stops recording holds until it exits.
 const MAX_CONTENT_BYTES: usize = 1024;
-/// The most emptied notes buffers (see [`crate::notes`]) a thread keeps, and a home takes, as
-/// many as arenas: a burst of annotated traces needs one each...
-const MAX_NOTES: usize = 2048;
-/// ...holding at most this many bytes together...
-const MAX_NOTES_BYTES: usize = 1 << 20;
-/// ...each with room for at most this many notes...
-const MAX_NOTE_CAPACITY: usize = 1024;
-/// ...and this many bytes of text.
-const MAX_NOTE_TEXT_CAPACITY: usize = 64 * 1024;
-/// The most buffers a thread keeps for annotations being built.
-const MAX_PENDING: usize = 8;
-/// The most boxes the exporter's thread keeps for annotations it builds from notes.
-const MAX_SPARE_BOXES: usize = 2048;
-
 /// What goes back to one thread.
 #[derive(Default)]
 struct Parcel {
@@ -76,17 +61,6 @@ struct Parcel {
     // Boxed on purpose: the boxes are the allocations spans hold and give back.
     #[allow(clippy::vec_box)]
     boxes: Vec<Box<Annotations>>,
-    /// As `arenas`.
-    notes: VecDeque<Box<Notes>>,
-    /// The bytes `notes` hold (see [`notes_bytes`]).
-    notes_bytes: usize,
-}
-
-/// What a kept notes buffer holds, in bytes.
-fn notes_bytes(n: &Notes) -> usize {
-    std::mem::size_of::<Notes>()
-        + n.ops.capacity() * std::mem::size_of::<crate::notes::Note>()
-        + n.text.capacity()
 }
 
 impl Parcel {
@@ -95,33 +69,11 @@ impl Parcel {
             arenas: VecDeque::new(),
             slots: 0,
             boxes: Vec::new(),
-            notes: VecDeque::new(),
-            notes_bytes: 0,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.arenas.is_empty() && self.boxes.is_empty() && self.notes.is_empty()
-    }
-
-    /// Adds an emptied notes buffer if the bounds allow (`home`: at the front, as one that came
-    /// home); else it is freed here.
-    fn add_notes(&mut self, mut notes: Box<Notes>, home: bool) {
-        let bytes = notes_bytes(&notes);
-        if notes.ops.capacity() > 0
-            && notes.ops.capacity() <= MAX_NOTE_CAPACITY
-            && notes.text.capacity() <= MAX_NOTE_TEXT_CAPACITY
-            && self.notes.len() < MAX_NOTES
-            && self.notes_bytes + bytes <= MAX_NOTES_BYTES
-        {
-            notes.clear();
-            self.notes_bytes += bytes;
-            if home {
-                self.notes.push_front(notes);
-            } else {
-                self.notes.push_back(notes);
-            }
-        }
+        self.arenas.is_empty() && self.boxes.is_empty()
     }
 
     /// Adds an emptied arena if the bounds allow (`home`: at the front, as one that came home);
@@ -140,12 +92,6 @@ impl Parcel {
                 self.arenas.push_back(arena);
             }
         }
-    }
-
-    fn pop_notes(&mut self) -> Option<Box<Notes>> {
-        let n = self.notes.pop_back()?;
-        self.notes_bytes -= notes_bytes(&n);
-        Some(n)
     }
 
     fn pop_arena(&mut self) -> Option<Vec<Slot>> {
@@ -169,9 +115,6 @@ impl Parcel {
         }
         for b in other.boxes {
             self.add_box(b);
-        }
-        for n in other.notes {
-            self.add_notes(n, home);
         }
     }
 }
@@ -234,9 +177,6 @@ struct Local {
     parcel: Parcel,
     /// Emptied message lists from boxes emptied here, for the next annotation's messages.
     message_lists: Vec<Vec<Message>>,
-    /// Buffers for annotations being built ([`crate::Annotate`]).
-    #[allow(clippy::vec_box)]
-    pending: Vec<Box<Notes>>,
 }
 
 impl Drop for Local {
@@ -254,7 +194,6 @@ thread_local! {
             home: UNCLAIMED,
             parcel: Parcel::new(),
             message_lists: Vec::new(),
-            pending: Vec::new(),
         })
     };
 }
@@ -280,7 +219,7 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn collect_slow(&mut self, home: &Home) {
-        // What does not fit is freed here, on the thread that allocated it. Arenas and notes
+        // What does not fit is freed here, on the thread that allocated it. Arenas
         // this thread kept itself (batches dropped here) are still in its cache; those that
         // came home were last read on the exporter's core: they go below, to be reused last.
         self.parcel.take_from(home.take_mail(), true);
@@ -344,33 +283,6 @@ pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
         Some((arena, origin))
     })
     .unwrap_or_else(|| (Vec::with_capacity(capacity), Origin::NONE))
-}
-
-/// A notes buffer for this thread's current trace: one that came back home if there is one.
-#[inline]
-pub(crate) fn trace_notes() -> Box<Notes> {
-    with_local(|l| l.parcel.pop_notes()).unwrap_or_else(|| {
-        Box::new(Notes {
-            ops: Vec::with_capacity(8),
-            text: String::with_capacity(128),
-        })
-    })
-}
-
-/// An empty buffer for an annotation being built.
-#[inline]
-pub(crate) fn pending_notes() -> Box<Notes> {
-    with_local(|l| l.pending.pop()).unwrap_or_default()
-}
-
-/// Keeps the buffer of an annotation that was applied (or dropped) for the next one.
-#[inline]
-pub(crate) fn keep_pending(mut notes: Box<Notes>) {
-    if notes.ops.capacity() > MAX_NOTE_CAPACITY || notes.text.capacity() > MAX_NOTE_TEXT_CAPACITY {
-        return;
-    }
-    notes.clear();
-    keep(|l| &mut l.pending, MAX_PENDING, notes);
 }
 
 /// This thread's origin (claiming a home on first use).
@@ -443,7 +355,7 @@ pub fn kept_on_this_thread() -> (usize, usize) {
 
 /// Keeps the memory of a batch dropped on the thread that recorded it (`origin`) for that
 /// thread's next spans; elsewhere it is simply freed.
-pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<Notes>>) {
+pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>) {
     if origin == Origin::NONE {
         return;
     }
@@ -458,9 +370,6 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
         }
         slots.clear();
         l.parcel.add_arena(std::mem::take(slots), false);
-        if let Some(notes) = notes {
-            l.parcel.add_notes(notes, false);
-        }
         Some(())
     });
 }
@@ -487,14 +396,6 @@ pub(crate) fn dropped(origin: Origin, slots: &mut Vec<Slot>, notes: Option<Box<N
 #[derive(Default)]
 pub struct Recycler {
     parcels: Vec<(Origin, Parcel)>,
-    /// Boxes this thread made for annotations it built from notes, emptied, for the next ones.
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<Annotations>>,
-    /// The boxes notes were applied to in the last batch built, by address (sorted, never
-    /// dereferenced): which fields notes wrote ([`crate::notes::INPUT`] and the others), and
-    /// whether this thread made the box. What notes wrote was allocated here and is freed here;
-    /// a box made here stays here, emptied.
-    noted: Vec<(usize, u8, bool)>,
 }
 
 impl std::fmt::Debug for Recycler {
@@ -526,36 +427,9 @@ impl Recycler {
     /// The batch's spans as full records (as [`SpanBatch::into_events`]), keeping its slot
     /// arena to go back to the thread that recorded it.
     pub fn events(&mut self, mut batch: SpanBatch) -> Vec<SpanEvent> {
-        let Recycler { spare, noted, .. } = self;
-        noted.clear();
-        let mut made = Vec::new();
-        let events = batch.build_events(
-            &mut || {
-                let b = spare.pop().unwrap_or_default();
-                made.push(&*b as *const Annotations as usize);
-                b
-            },
-            &mut |a, field| noted.push((a as *const Annotations as usize, field, false)),
-        );
-        if !noted.is_empty() {
-            made.sort_unstable();
-            noted.sort_unstable_by_key(|&(at, _, _)| at);
-            noted.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 |= later.1;
-                }
-                same
-            });
-            for (at, _, here) in noted.iter_mut() {
-                *here = made.binary_search(at).is_ok();
-            }
-        }
+        let events = batch.build_events();
         if let Some(p) = self.parcel(batch.origin) {
             p.add_arena(std::mem::take(&mut batch.slots), false);
-            if let Some(notes) = batch.notes.take() {
-                p.add_notes(notes, false);
-            }
         }
         events
     }
@@ -564,61 +438,17 @@ impl Recycler {
     /// [`SpanBatch::origin`]), to go back to that thread; the rest of the records is dropped.
     /// Call it with the records of the batch [`events`](Self::events) built last.
     pub fn reclaim(&mut self, origin: Origin, spans: Vec<SpanEvent>) {
-        let has_home = self.parcel(origin).is_some();
-        if !has_home && self.noted.is_empty() {
+        let Some(p) = self.parcel(origin) else {
             return;
-        }
-        let Recycler {
-            parcels,
-            spare,
-            noted,
-        } = self;
-        let mut p = parcels
-            .iter_mut()
-            .find(|(o, _)| *o == origin)
-            .map(|(_, p)| p);
+        };
         for mut span in spans {
             let Some(mut a) = span.annotations.take() else {
                 continue;
             };
-            let at = &*a as *const Annotations as usize;
-            match noted
-                .binary_search_by_key(&at, |&(p, _, _)| p)
-                .map(|i| noted[i])
-            {
-                // Made here for notes: emptied here (a plain reset, not `clear`: this thread
-                // keeps no message lists) and kept here.
-                Ok((_, _, true)) => {
-                    *a = Annotations::default();
-                    if spare.len() < MAX_SPARE_BOXES {
-                        spare.push(a);
-                    }
-                    continue;
-                }
-                // The application's box, with notes applied here: what they wrote is freed
-                // here; the rest goes home, to be emptied there.
-                Ok((_, fields, false)) => {
-                    if fields & crate::notes::INPUT != 0 {
-                        (a.input, a.input_explicit) = (None, false);
-                    }
-                    if fields & crate::notes::OUTPUT != 0 {
-                        (a.output, a.output_explicit) = (None, false);
-                    }
-                    if fields & crate::notes::METRICS != 0 {
-                        a.metrics = crate::Metrics::new();
-                    }
-                    if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
-                        *a = Annotations::default();
-                    }
-                }
-                Err(_) if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES => {
-                    *a = Annotations::default();
-                }
-                Err(_) => {}
+            if content_bytes(&a, MAX_CONTENT_BYTES) > MAX_CONTENT_BYTES {
+                *a = Annotations::default();
             }
-            if let Some(p) = p.as_deref_mut() {
-                p.add_box(a);
-            }
+            p.add_box(a);
         }
     }
 
@@ -769,7 +599,6 @@ mod tests {
                 slots: Vec::with_capacity(8),
                 complete: Vec::new(),
                 origin: o,
-                notes: None,
                 map: Default::default(),
             });
             std::thread::spawn(move || {
@@ -859,7 +688,6 @@ mod tests {
                 slots,
                 complete: Vec::new(),
                 origin: origin(),
-                notes: None,
                 map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
@@ -868,78 +696,12 @@ mod tests {
                 slots: Vec::with_capacity(4),
                 complete: Vec::new(),
                 origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
-                notes: None,
                 map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
         })
         .join()
         .unwrap();
-    }
-
-    #[test]
-    fn boxes_built_from_notes_are_emptied_by_the_worker_and_its_own_stay_there() {
-        let slot = |id, annotations| Slot {
-            span_id: crate::SpanId(id),
-            parent: crate::span_batch::NO_SLOT,
-            kind: crate::SpanKind::Llm,
-            open: false,
-            decorator: false,
-            flags: crate::span_batch::NOTED,
-            name: "chat",
-            start: 0,
-            end: 0,
-            event: None,
-            annotations,
-        };
-        let mut mine = Box::<Annotations>::default();
-        mine.model_name = Some("m".into());
-        let mut notes = Notes::default();
-        let mut one = Notes::default();
-        one.messages(true);
-        one.message(true, Message::assistant("noted")).unwrap();
-        notes.take_for(0, &one);
-        notes.take_for(1, &one);
-        let o = origin();
-        let batch = SpanBatch {
-            slots: vec![slot(1, Some(mine)), slot(2, None)],
-            complete: Vec::new(),
-            origin: o,
-            notes: Some(Box::new(notes)),
-            map: Default::default(),
-        };
-        let mut r = Recycler::new();
-        let events = r.events(batch);
-        for e in &events {
-            assert_eq!(
-                e.annotations.as_ref().unwrap().output,
-                Some(SpanIo::Messages(vec![Message::assistant("noted")]))
-            );
-        }
-        assert_eq!(
-            events[0]
-                .annotations
-                .as_ref()
-                .unwrap()
-                .model_name
-                .as_deref(),
-            Some("m")
-        );
-        r.reclaim(o, events);
-        assert_eq!(r.spare.len(), 1, "the box the worker made stays with it");
-        assert_eq!(*r.spare[0], Annotations::default());
-        let p = r.parcel(o).unwrap();
-        assert_eq!(p.boxes.len(), 1, "the thread's own box goes home");
-        assert_eq!(
-            p.boxes[0].output, None,
-            "what the worker wrote there is freed by the worker"
-        );
-        assert_eq!(
-            p.boxes[0].model_name.as_deref(),
-            Some("m"),
-            "what the thread wrote goes home, to be freed there"
-        );
-        assert_eq!(p.notes.len(), 1, "and so does the notes buffer");
     }
 
     #[test]

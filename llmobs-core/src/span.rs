@@ -343,12 +343,6 @@ fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool)
     if o.error.is_some() {
         stack::with_span_mut(id, |e| o.apply(e));
     } else if !matches!(o.output, None | Some(Value::Null)) {
-        // A model call's text is noted when its span takes notes (see `crate::notes`).
-        if let Some(Value::String(text)) = &o.output {
-            if stack::note_output_text(id, text) {
-                return;
-            }
-        }
         // Output alone goes where annotations go, without building the span's full record.
         stack::with_annotations_mut(id, |kind, a| o.apply_output(kind, a));
     }

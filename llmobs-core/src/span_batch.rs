@@ -10,7 +10,6 @@
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
 use crate::clock::TickMap;
-use crate::notes::Notes;
 use crate::recycle::Origin;
 use crate::span_event::AgentAttribution;
 use crate::stack::ParentRef;
@@ -19,13 +18,7 @@ use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId}
 /// `Slot::parent` when the parent is not a slot of the same batch.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
-/// `Slot::flags`: the trace's notes hold notes for the span...
-pub(crate) const NOTED: u8 = 1;
-/// ...which set its output (so that its return value is not captured over it).
-pub(crate) const OUTPUT_NOTED: u8 = 2;
-/// Both note flags: what applying a slot's notes clears, leaving the time flags alone.
-pub(crate) const NOTE_FLAGS: u8 = NOTED | OUTPUT_NOTED;
-/// `start` is in nanoseconds already (a trace root's, see [`crate::clock`]), not in ticks...
+/// `Slot::flags`: `start` is in nanoseconds already/// `start` is in nanoseconds already (a trace root's, see [`crate::clock`]), not in ticks...
 pub(crate) const START_MONO: u8 = 4;
 /// ...and so is `end`.
 pub(crate) const END_MONO: u8 = 8;
@@ -39,8 +32,7 @@ pub(crate) struct Slot {
     pub(crate) kind: SpanKind,
     pub(crate) open: bool,
     pub(crate) decorator: bool,
-    /// What the trace's notes hold for this span ([`NOTED`], [`OUTPUT_NOTED`]), and which of
-    /// its times are converted already ([`START_MONO`], [`END_MONO`]).
+    /// Which of its times are converted already ([`START_MONO`], [`END_MONO`]).
     pub(crate) flags: u8,
     /// The name; a name known only at run time is held in `annotations` (and this is empty).
     pub(crate) name: &'static str,
@@ -188,9 +180,6 @@ pub struct SpanBatch {
     pub(crate) complete: Vec<SpanEvent>,
     /// The thread whose memory the batch holds (see [`crate::Recycler`]).
     pub(crate) origin: Origin,
-    /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]); boxed, so
-    /// that a batch without any stays small to move.
-    pub(crate) notes: Option<Box<Notes>>,
     /// How the slots' clock readings convert to time: the recording thread's mapping when it
     /// handed the batch over.
     pub(crate) map: TickMap,
@@ -202,7 +191,6 @@ impl Default for SpanBatch {
             slots: Vec::new(),
             complete: Vec::new(),
             origin: Origin::NONE,
-            notes: None,
             map: TickMap::default(),
         }
     }
@@ -213,7 +201,7 @@ impl Drop for SpanBatch {
         // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
         // its memory there for the next trace.
         if self.slots.capacity() > 0 {
-            crate::recycle::dropped(self.origin, &mut self.slots, self.notes.take());
+            crate::recycle::dropped(self.origin, &mut self.slots);
         }
     }
 }
@@ -248,9 +236,7 @@ impl SpanBatch {
     }
 
     /// Every span's name and what annotation recorded on it: what makes one span's encoded
-    /// size differ from another's (the rest is ids, a kind and two times). Plain messages and
-    /// metrics of sync spans are held as notes until the records are built, and are not in
-    /// these [`Annotations`]: [`noted_bytes`](Self::noted_bytes) counts them.
+    /// size differ from another's (the rest is ids, a kind and two times).
     ///
     /// ```
     /// # use llmobs_core as llmobs;
@@ -302,13 +288,6 @@ impl SpanBatch {
         total
     }
 
-    /// Roughly how many bytes of intake JSON the annotations the batch holds as notes add to
-    /// what [`sum_contents`](Self::sum_contents) counts (they are not in the [`Annotations`] it
-    /// passes until the records are built).
-    pub fn noted_bytes(&self) -> usize {
-        self.notes.as_ref().map_or(0, |n| n.approx_bytes())
-    }
-
     /// Appends a finished span.
     pub fn push(&mut self, event: SpanEvent) {
         self.complete.push(event);
@@ -322,16 +301,6 @@ impl SpanBatch {
         }
         self.complete.append(&mut other.complete);
         let offset = self.slots.len() as u32;
-        if let Some(theirs) = other.notes.take() {
-            match &mut self.notes {
-                Some(ours) => ours.append(&theirs, offset),
-                None => {
-                    let mut theirs = theirs;
-                    theirs.shift_slots(offset);
-                    self.notes = Some(theirs);
-                }
-            }
-        }
         if self.slots.is_empty() {
             self.map = other.map;
         }
@@ -352,18 +321,11 @@ impl SpanBatch {
 
     /// The finished spans as full records, in the order they started.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
-        self.build_events(&mut Box::default, &mut |_, _| {})
+        self.build_events()
     }
 
-    /// [`into_events`](Self::into_events), leaving the slot arena and the notes empty but
-    /// allocated. Spans annotated by notes and holding no box get one from `boxes`, and each
-    /// box notes were applied to is passed to `noted` with the field a note wrote there, once
-    /// per note.
-    pub(crate) fn build_events(
-        &mut self,
-        boxes: &mut dyn FnMut() -> Box<Annotations>,
-        noted: &mut dyn FnMut(&Annotations, u8),
-    ) -> Vec<SpanEvent> {
+    /// [`into_events`](Self::into_events), leaving the slot arena empty but allocated.
+    pub(crate) fn build_events(&mut self) -> Vec<SpanEvent> {
         if self.slots.is_empty() {
             return std::mem::take(&mut self.complete);
         }
@@ -394,24 +356,6 @@ impl SpanBatch {
             };
             out.push(e);
         }
-        if let Some(notes) = self.notes.as_deref_mut().filter(|n| !n.is_empty()) {
-            for n in &notes.ops {
-                let Some(e) = out.get_mut(n.slot as usize) else {
-                    continue;
-                };
-                let a = e.annotations.get_or_insert_with(&mut *boxes);
-                notes.apply(&n.op, a);
-            }
-            for n in &notes.ops {
-                if let Some(a) = out
-                    .get(n.slot as usize)
-                    .and_then(|e| e.annotations.as_deref())
-                {
-                    noted(a, n.op.field());
-                }
-            }
-            notes.clear();
-        }
         // Only a thread that exits with spans still open hands them over: they never finish.
         for i in open.into_iter().rev() {
             out.remove(i);
@@ -430,7 +374,6 @@ impl From<Vec<SpanEvent>> for SpanBatch {
             slots: Vec::new(),
             complete: events,
             origin: Origin::NONE,
-            notes: None,
             map: TickMap::default(),
         }
     }
@@ -442,7 +385,6 @@ impl From<SpanEvent> for SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
             origin: Origin::NONE,
-            notes: None,
             map: TickMap::default(),
         }
     }
@@ -457,7 +399,14 @@ mod tests {
         assert_eq!(std::mem::size_of::<Slot>(), 64);
     }
 
-    fn root(id: u64, notes: Option<(u32, &str)>) -> SpanBatch {
+    fn root(id: u64, output: Option<&str>) -> SpanBatch {
+        let annotations = output.map(|text| {
+            let mut a = Box::<Annotations>::default();
+            a.output = Some(crate::SpanIo::Messages(vec![crate::Message::assistant(
+                text,
+            )]));
+            a
+        });
         let slot = Slot {
             span_id: SpanId(id),
             parent: NO_SLOT,
@@ -469,21 +418,12 @@ mod tests {
             start: 0,
             end: 0,
             event: None,
-            annotations: None,
+            annotations,
         };
-        let notes = notes.map(|(slot, text)| {
-            let mut one = Notes::default();
-            one.messages(true);
-            one.message(true, crate::Message::assistant(text)).unwrap();
-            let mut trace = Notes::default();
-            trace.take_for(slot, &one);
-            Box::new(trace)
-        });
         SpanBatch {
             slots: vec![slot],
             complete: Vec::new(),
             origin: Origin::NONE,
-            notes,
             map: TickMap::default(),
         }
     }
@@ -513,14 +453,14 @@ mod tests {
     }
 
     #[test]
-    fn appended_batches_keep_each_span_its_notes() {
+    fn appended_batches_keep_each_span_its_annotations() {
         let text = |e: &SpanEvent| match e.annotations.as_ref().and_then(|a| a.output.as_ref()) {
             Some(crate::SpanIo::Messages(m)) => m[0].content.clone(),
             _ => String::new(),
         };
         let mut b = root(1, None);
-        b.append(root(2, Some((0, "two"))));
-        b.append(root(3, Some((0, "three"))));
+        b.append(root(2, Some("two")));
+        b.append(root(3, Some("three")));
         let events = b.into_events();
         assert_eq!(
             events.iter().map(text).collect::<Vec<_>>(),

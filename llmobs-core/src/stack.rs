@@ -29,11 +29,10 @@ use std::cell::RefCell;
 use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
-use crate::notes::Notes;
-use crate::span_batch::{Slot, SpanBatch, NOTED, NOTE_FLAGS, NO_SLOT, OUTPUT_NOTED, START_MONO};
+use crate::span_batch::{Slot, SpanBatch, NO_SLOT, START_MONO};
 use crate::span_event::AgentAttribution;
 use crate::testing::Collector;
-use crate::{AnnotateError, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
+use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// What a new span inherits from where it starts.
 #[derive(Clone, Debug, Default)]
@@ -113,9 +112,6 @@ pub(crate) struct Stack {
     arena: Vec<Slot>,
     /// Async and detached spans of the current local trace(s) that finished on this thread.
     complete: Vec<SpanEvent>,
-    /// Annotations of the arena's spans, recorded as notes (see [`crate::notes`]), once there
-    /// are any.
-    notes: Option<Box<Notes>>,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
     /// The latest end a slot got: the mapping a batch is handed over with must cover it.
@@ -199,7 +195,7 @@ pub(crate) fn enter_span(kind: SpanKind, name: &'static str) -> Option<SpanId> {
 }
 
 /// [`enter_span`] for an attribute's `llm` or `embedding` span whose model name and provider
-/// are literals: the model is noted, with no annotations box.
+/// are literals.
 #[inline(never)]
 pub(crate) fn enter_model_span(
     kind: SpanKind,
@@ -240,6 +236,11 @@ fn start_slot(
     if let Some(name) = runtime {
         annotations.get_or_insert_with(Annotations::boxed).name = Some(name);
     }
+    if let Some([model, provider]) = model {
+        let a = annotations.get_or_insert_with(Annotations::boxed);
+        a.model_name = Some(SharedStr::Static(model));
+        a.model_provider = Some(SharedStr::Static(provider));
+    }
     let i = s.arena.len();
     s.arena.reserve(1);
     // A trace root's start is converted now (its trace id holds the second it started in);
@@ -268,9 +269,6 @@ fn start_slot(
         addr_of_mut!((*p).event).write(event);
         addr_of_mut!((*p).annotations).write(annotations);
         s.arena.set_len(i + 1);
-    }
-    if let Some(model) = model {
-        s.note_model(i, model);
     }
     if let Some(setup) = setup {
         setup(s.materialize(i));
@@ -490,7 +488,6 @@ pub(crate) fn with_annotations_mut<R>(
 ) -> Option<R> {
     with(|s| match find(s, id)? {
         Found::Arena(i) => {
-            s.apply_notes(i);
             let slot = &mut s.arena[i];
             Some(match &mut slot.event {
                 Some(e) => f(e.kind, &mut e.annotations),
@@ -517,7 +514,7 @@ pub(crate) fn output_wanted(id: SpanId) -> bool {
                 Some(e) => e.annotations.as_deref(),
                 None => slot.annotations.as_deref(),
             };
-            Some(slot.flags & OUTPUT_NOTED == 0 && !a.is_some_and(|a| a.output_explicit))
+            Some(!a.is_some_and(|a| a.output_explicit))
         }
         // SAFETY: see `enter_pinned`.
         Found::Pinned(p) => Some(
@@ -529,71 +526,6 @@ pub(crate) fn output_wanted(id: SpanId) -> bool {
     })
     .flatten()
     .unwrap_or(false)
-}
-
-/// Notes `text` as the output message (with no role) of the open `llm` span with this id, if
-/// it is a sync span with no full record; returns whether it did.
-pub(crate) fn note_output_text(id: SpanId, text: &str) -> bool {
-    with(|s| match find(s, id)? {
-        Found::Arena(i) if s.arena[i].event.is_none() && s.arena[i].kind == SpanKind::Llm => {
-            let noted = s.notes_for_trace().output_text(i as u32, text);
-            if noted {
-                s.arena[i].flags |= NOTED;
-            }
-            Some(noted)
-        }
-        _ => Some(false),
-    })
-    .flatten()
-    .unwrap_or(false)
-}
-
-/// What became of an annotation offered as notes to the current span.
-pub(crate) enum Noted {
-    /// Recorded.
-    Done,
-    /// Refused: the annotation does not fit the span.
-    Invalid(AnnotateError),
-    /// The current span is not a sync span without a full record: annotate it the general way.
-    Elsewhere,
-}
-
-/// Records one annotation's notes (`pending`) for the current span, if it is a sync span with
-/// no full record of its own. Messages are checked against the span's kind first, as
-/// [`crate::Annotate::apply`] checks them.
-pub(crate) fn note_current(pending: &Notes) -> Noted {
-    with(|s| {
-        let Some(&Frame::Arena(i)) = s.frames.last() else {
-            return Noted::Elsewhere;
-        };
-        let slot = &s.arena[i];
-        if slot.event.is_some() {
-            return Noted::Elsewhere;
-        }
-        let (input, output) = pending.sets_messages();
-        if (input || output) && slot.kind != SpanKind::Llm {
-            return Noted::Invalid(AnnotateError::MessagesOnNonLlmSpan {
-                field: if input {
-                    "input_messages"
-                } else {
-                    "output_messages"
-                },
-                kind: slot.kind,
-            });
-        }
-        // A trace whose notes are full is annotated the general way (applying its notes first).
-        if !s
-            .notes
-            .as_ref()
-            .is_none_or(|t| t.has_room(pending.ops.len(), pending.text.len()))
-        {
-            return Noted::Elsewhere;
-        }
-        s.arena[i].flags |= if output { NOTED | OUTPUT_NOTED } else { NOTED };
-        s.notes_for_trace().take_for(i as u32, pending);
-        Noted::Done
-    })
-    .unwrap_or(Noted::Elsewhere)
 }
 
 /// What the top frame is, for annotating "the current span".
@@ -647,42 +579,6 @@ impl Stack {
                 // the pointer is not read either way.
                 Some(Frame::Pinned(_)) => self.open_spans -= 1,
                 Some(Frame::Detached(..) | Frame::Context(..)) | None => {}
-            }
-        }
-    }
-
-    /// The notes of the arena's trace, with room reserved once a trace starts noting.
-    #[inline]
-    fn notes_for_trace(&mut self) -> &mut Notes {
-        self.notes.get_or_insert_with(crate::recycle::trace_notes)
-    }
-
-    /// Records the model of slot `i`'s span: a note, or in its full record if it has one.
-    fn note_model(&mut self, i: usize, model: &'static [&'static str; 2]) {
-        let room = self.notes.as_ref().is_none_or(|t| t.has_room(1, 0));
-        let slot = &mut self.arena[i];
-        let a = match slot.event.as_mut() {
-            None if room => {
-                slot.flags |= NOTED;
-                self.notes_for_trace().model(i as u32, model);
-                return;
-            }
-            None => slot.annotations.get_or_insert_with(Annotations::boxed),
-            Some(e) => e.annotations.get_or_insert_with(Annotations::boxed),
-        };
-        a.model_name = Some(SharedStr::Static(model[0]));
-        a.model_provider = Some(SharedStr::Static(model[1]));
-    }
-
-    /// Applies the notes of slot `i` to its annotations: before anything else writes there, or
-    /// the span gets its full record, so that what came first stays first.
-    #[inline]
-    fn apply_notes(&mut self, i: usize) {
-        let slot = &mut self.arena[i];
-        if slot.flags & NOTED != 0 {
-            slot.flags &= !NOTE_FLAGS;
-            if let Some(notes) = &mut self.notes {
-                notes.apply_slot(i as u32, &mut slot.annotations, Annotations::boxed);
             }
         }
     }
@@ -747,7 +643,6 @@ impl Stack {
     /// The full record of slot `i`, built from what it inherits if it had none.
     fn materialize(&mut self, i: usize) -> &mut SpanEvent {
         if self.arena[i].event.is_none() {
-            self.apply_notes(i);
             let slot = &self.arena[i];
             let mut e = if slot.parent == NO_SLOT {
                 slot.build_event(None)
@@ -821,12 +716,10 @@ impl Stack {
             let (next, origin) = crate::recycle::next_arena(cap);
             let slots = std::mem::replace(&mut self.arena, next);
             let complete = std::mem::take(&mut self.complete);
-            let notes = self.notes.take();
             return Some(SpanBatch {
                 slots,
                 complete,
                 origin,
-                notes,
                 map: crate::clock::tick_map(self.latest),
             });
         }
@@ -861,21 +754,6 @@ impl Stack {
     /// no longer find each other by position.
     fn split_finished(&mut self) -> Option<SpanBatch> {
         let n = self.arena.len();
-        // Notes name slots by position, which changes here: every span takes its own along,
-        // in one pass over the notes.
-        if let Some(notes) = self.notes.as_deref_mut() {
-            for k in 0..notes.ops.len() {
-                let Some(slot) = self.arena.get_mut(notes.ops[k].slot as usize) else {
-                    continue;
-                };
-                let a = slot.annotations.get_or_insert_with(Annotations::boxed);
-                notes.apply(&notes.ops[k].op, a);
-            }
-            notes.clear();
-            for slot in &mut self.arena {
-                slot.flags &= !NOTE_FLAGS;
-            }
-        }
         for i in 0..n {
             let s = &self.arena[i];
             let parent_stays = s.parent != NO_SLOT && self.arena[s.parent as usize].open;
@@ -910,7 +788,6 @@ impl Stack {
             slots: finished,
             complete: std::mem::take(&mut self.complete),
             origin: crate::recycle::origin(),
-            notes: None,
             map: crate::clock::tick_map(self.latest),
         };
         (!batch.is_empty()).then_some(batch)
