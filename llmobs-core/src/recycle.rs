@@ -599,6 +599,7 @@ mod tests {
                 slots: Vec::with_capacity(8),
                 complete: Vec::new(),
                 origin: o,
+                routes: Vec::new(),
                 map: Default::default(),
             });
             std::thread::spawn(move || {
@@ -688,6 +689,7 @@ mod tests {
                 slots,
                 complete: Vec::new(),
                 origin: origin(),
+                routes: Vec::new(),
                 map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));
@@ -696,6 +698,7 @@ mod tests {
                 slots: Vec::with_capacity(4),
                 complete: Vec::new(),
                 origin: Origin(if origin().0 == 0 { 1 } else { 0 }),
+                routes: Vec::new(),
                 map: Default::default(),
             });
             assert_eq!(kept_on_this_thread(), (before_arenas + 1, before_boxes + 1));

@@ -10,9 +10,9 @@
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
 use crate::clock::TickMap;
+use crate::parent::ParentRef;
 use crate::recycle::Origin;
-use crate::span_event::AgentAttribution;
-use crate::stack::ParentRef;
+use crate::route::{Route, Routes};
 use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// `Slot::parent` when the parent is not a slot of the same batch.
@@ -62,61 +62,30 @@ impl Slot {
         TraceId((u128::from(secs) << 96) | u128::from(crate::id::mix(self.span_id.0)))
     }
 
-    /// What a child of this span inherits, given what this span inherited (`own`, for a slot
-    /// without an event).
+    /// What a child of this span inherits, given what this span inherited (`own`); for a slot
+    /// without a full record.
     pub(crate) fn child_ref(&self, own: ParentRef) -> ParentRef {
-        if let Some(e) = &self.event {
-            return ParentRef::of_span(e);
-        }
         let mut r = own;
         if r.trace.is_none() {
             let t = self.root_trace_id();
             r.trace = Some((t, t));
         }
-        r.span_id = Some(self.span_id);
-        if self.kind == SpanKind::Agent {
-            r.agent = Some(AgentAttribution {
-                span_id: self.span_id,
-                name: Some(self.name()),
-            });
-        }
-        r
+        r.descend(self.span_id, self.kind, || self.name())
     }
 
     /// The full record of a span that has none yet, as a child of `parent` (`None`: a root).
     pub(crate) fn build_event(&self, parent: Option<&ParentRef>) -> SpanEvent {
-        let mut e = match parent {
-            Some(p) => {
-                let (t, apm) = p.trace.unwrap_or_else(|| {
-                    let t = self.root_trace_id();
-                    (t, t)
-                });
-                let mut e = SpanEvent::new(self.kind, self.name, t, self.span_id);
-                e.apm_trace_id = apm;
-                e.parent_id = p.span_id;
-                e.ml_app = p.ml_app.clone();
-                e.session_id = p.session_id.clone();
-                e.agent = p.agent.clone();
-                e.capture = p.capture.clone();
-                e
-            }
-            None => SpanEvent::new(self.kind, self.name, self.root_trace_id(), self.span_id),
-        };
+        let parent = parent.cloned().unwrap_or_default();
+        let (mut e, _) = parent.child(self.kind, self.name.into(), self.span_id, || {
+            self.root_trace_id()
+        });
         e.decorator = self.decorator;
         e
     }
 
-    /// The full record of a span whose parent's record is `p`.
+    /// The full record of a span whose parent's record is `p` (in the same batch).
     fn child_of(&self, p: &SpanEvent) -> SpanEvent {
-        let mut e = SpanEvent::new(self.kind, self.name, p.trace_id, self.span_id);
-        e.apm_trace_id = p.apm_trace_id;
-        e.parent_id = Some(p.span_id);
-        e.ml_app = p.ml_app.clone();
-        e.session_id = p.session_id.clone();
-        e.agent = crate::stack::agent_for_children(p);
-        e.capture = p.capture.clone();
-        e.decorator = self.decorator;
-        e
+        self.build_event(Some(&ParentRef::of_span(p, None)))
     }
 
     /// The span's name, static or known only at run time.
@@ -180,6 +149,8 @@ pub struct SpanBatch {
     pub(crate) complete: Vec<SpanEvent>,
     /// The thread whose memory the batch holds (see [`crate::Recycler`]).
     pub(crate) origin: Origin,
+    /// The test captures its spans belong to, if any (see [`crate::route`]).
+    pub(crate) routes: Routes,
     /// How the slots' clock readings convert to time: the recording thread's mapping when it
     /// handed the batch over.
     pub(crate) map: TickMap,
@@ -191,6 +162,7 @@ impl Default for SpanBatch {
             slots: Vec::new(),
             complete: Vec::new(),
             origin: Origin::NONE,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -300,6 +272,7 @@ impl SpanBatch {
             return;
         }
         self.complete.append(&mut other.complete);
+        self.routes.append(&mut other.routes);
         let offset = self.slots.len() as u32;
         if self.slots.is_empty() {
             self.map = other.map;
@@ -317,6 +290,21 @@ impl SpanBatch {
             }
         }
         self.slots.append(&mut other.slots);
+    }
+
+    /// A batch of one finished span, with where it goes.
+    pub(crate) fn routed(event: SpanEvent, route: Route) -> Self {
+        let mut b = SpanBatch::new();
+        b.push_routed(event, route);
+        b
+    }
+
+    /// Appends a finished span, with where it goes.
+    pub(crate) fn push_routed(&mut self, event: SpanEvent, route: Route) {
+        if let Some(c) = route {
+            self.routes.push((event.span_id, c));
+        }
+        self.complete.push(event);
     }
 
     /// The finished spans as full records, in the order they started.
@@ -374,6 +362,7 @@ impl From<Vec<SpanEvent>> for SpanBatch {
             slots: Vec::new(),
             complete: events,
             origin: Origin::NONE,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -385,6 +374,7 @@ impl From<SpanEvent> for SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
             origin: Origin::NONE,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -424,6 +414,7 @@ mod tests {
             slots: vec![slot],
             complete: Vec::new(),
             origin: Origin::NONE,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }

@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::{
     Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId,
@@ -261,7 +260,6 @@ pub struct SpanEvent {
     /// The nearest enclosing agent span.
     pub agent: Option<AgentAttribution>,
     pub(crate) annotations: Option<Box<Annotations>>,
-    pub(crate) capture: Option<Arc<crate::testing::Collector>>,
 }
 
 impl SpanEvent {
@@ -288,7 +286,6 @@ impl SpanEvent {
             error: None,
             agent: None,
             annotations: None,
-            capture: None,
         }
     }
 

@@ -29,71 +29,18 @@ use std::cell::RefCell;
 use std::ptr::{addr_of_mut, NonNull};
 use std::sync::{Arc, Mutex};
 
+use crate::parent::ParentRef;
+use crate::route::{Route, Routes};
 use crate::span_batch::{Slot, SpanBatch, NO_SLOT, START_MONO};
-use crate::span_event::AgentAttribution;
-use crate::testing::Collector;
 use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
-/// What a new span inherits from where it starts.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ParentRef {
-    /// `(llmobs trace id, apm trace id)`; `None` starts a new trace.
-    pub trace: Option<(TraceId, TraceId)>,
-    pub span_id: Option<SpanId>,
-    pub ml_app: Option<SharedStr>,
-    pub session_id: Option<SharedStr>,
-    pub agent: Option<AgentAttribution>,
-    pub capture: Option<Arc<Collector>>,
-}
-
-impl ParentRef {
-    pub(crate) fn of_span(e: &SpanEvent) -> Self {
-        ParentRef {
-            trace: Some((e.trace_id, e.apm_trace_id)),
-            span_id: Some(e.span_id),
-            ml_app: e.ml_app.clone(),
-            session_id: e.session_id.clone(),
-            agent: agent_for_children(e),
-            capture: e.capture.clone(),
-        }
-    }
-
-    /// A new span's record under this parent (a new trace when it names none).
-    pub(crate) fn child_event(self, kind: SpanKind, name: SharedStr, span_id: SpanId) -> SpanEvent {
-        let (t, apm) = self.trace.unwrap_or_else(|| {
-            let t = TraceId::generate();
-            (t, t)
-        });
-        let mut e = SpanEvent::new(kind, name, t, span_id);
-        e.apm_trace_id = apm;
-        e.parent_id = self.span_id;
-        e.ml_app = self.ml_app;
-        e.session_id = self.session_id;
-        e.agent = self.agent;
-        e.capture = self.capture;
-        e
-    }
-}
-
-/// The agent attribution a child of `e` gets.
-pub(crate) fn agent_for_children(e: &SpanEvent) -> Option<AgentAttribution> {
-    if e.kind == SpanKind::Agent {
-        Some(AgentAttribution {
-            span_id: e.span_id,
-            name: Some(e.name.clone()),
-        })
-    } else {
-        e.agent.clone()
-    }
-}
-
-/// A detached span's state, shared between its handle and the frames that enter it.
 /// A detached span's state, shared between its handle and the frames that enter it.
 pub(crate) type SharedEvent = Arc<Mutex<Option<SpanEvent>>>;
 
 pub(crate) enum Frame {
     Arena(usize),
-    Pinned(NonNull<SpanEvent>),
+    /// An async span's record, and where the span goes.
+    Pinned(NonNull<SpanEvent>, Route),
     Detached(Box<(SharedEvent, ParentRef)>, u64),
     Context(Box<ParentRef>, u64),
 }
@@ -112,6 +59,10 @@ pub(crate) struct Stack {
     arena: Vec<Slot>,
     /// Async and detached spans of the current local trace(s) that finished on this thread.
     complete: Vec<SpanEvent>,
+    /// The test captures of the spans held here that belong to one: by the span id of each
+    /// trace root in the arena (its descendants go where it goes) and of each span in
+    /// `complete`. Empty unless a test capture is in use.
+    routes: Routes,
     /// Open sync spans plus async spans being polled.
     open_spans: usize,
     /// The latest end a slot got: the mapping a batch is handed over with must cover it.
@@ -154,9 +105,9 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 /// Builds a new span event as a child of the current frame (for spans that do not live in the
 /// arena: async and detached spans).
 #[inline]
-pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<SpanEvent> {
+pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<(SpanEvent, Route)> {
     let parent = with(|s| s.current_parent())?;
-    Some(parent.child_event(kind, name, SpanId::generate()))
+    Some(parent.child(kind, name, SpanId::generate(), TraceId::generate))
 }
 
 /// This thread's stack, for the two hottest calls, which use it directly rather than through a
@@ -332,10 +283,10 @@ pub(crate) fn finish_span(id: SpanId, end: u64, fix: Option<&mut dyn FnMut(&mut 
 /// [`exit_pinned`] with the same pointer, which must run before the poll returns or unwinds
 /// (`instrument::PollFrame` is the one caller, and calls it from its `Drop`).
 #[inline]
-pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) -> usize {
+pub(crate) fn enter_pinned(event: NonNull<SpanEvent>, route: Route) -> usize {
     with(|s| {
         let depth = s.frames.len();
-        s.frames.push(Frame::Pinned(event));
+        s.frames.push(Frame::Pinned(event, route));
         s.open_spans += 1;
         depth
     })
@@ -352,7 +303,7 @@ pub(crate) fn enter_pinned(event: NonNull<SpanEvent>) -> usize {
 #[must_use]
 pub(crate) fn exit_pinned(
     at: NonNull<SpanEvent>,
-    finish: impl FnOnce() -> Option<SpanEvent>,
+    finish: impl FnOnce() -> Option<(SpanEvent, Route)>,
 ) -> Option<SpanBatch> {
     let mut finish = Some(finish);
     let batch = with(|s| {
@@ -360,7 +311,7 @@ pub(crate) fn exit_pinned(
         if let Some(pos) = s
             .frames
             .iter()
-            .rposition(|f| matches!(f, Frame::Pinned(p) if *p == at))
+            .rposition(|f| matches!(f, Frame::Pinned(p, _) if *p == at))
         {
             s.close_above(pos + 1, POLL_ENDED);
             s.frames.pop();
@@ -369,18 +320,22 @@ pub(crate) fn exit_pinned(
         debug_assert!(
             !s.frames
                 .iter()
-                .any(|f| matches!(f, Frame::Pinned(p) if *p == at)),
+                .any(|f| matches!(f, Frame::Pinned(p, _) if *p == at)),
             "the frame of a finished poll is still on the stack"
         );
         // The frame is gone: the record may be moved now.
-        if let Some(e) = finish.take().and_then(|f| f()) {
-            s.complete.push(e);
+        if let Some((e, route)) = finish.take().and_then(|f| f()) {
+            s.push_complete(e, route);
         }
         s.take_batch(true)
     })
     .flatten();
     // Without a stack (thread teardown) the frame was never pushed either.
-    batch.or_else(|| finish.and_then(|f| f()).map(SpanBatch::from))
+    batch.or_else(|| {
+        finish
+            .and_then(|f| f())
+            .map(|(e, r)| SpanBatch::routed(e, r))
+    })
 }
 
 /// The number of frames on this thread's stack.
@@ -389,18 +344,18 @@ pub(crate) fn depth() -> usize {
 }
 
 /// Buffers a span finished outside the arena (async and detached spans).
-pub(crate) fn finished(event: SpanEvent) {
-    let mut slot = Some(event);
+pub(crate) fn finished(event: SpanEvent, route: Route) {
+    let mut slot = Some((event, route));
     let batch = with(|s| {
-        if let Some(e) = slot.take() {
-            s.complete.push(e);
+        if let Some((e, route)) = slot.take() {
+            s.push_complete(e, route);
         }
         s.take_batch(true)
     })
     .flatten();
     // Thread-local storage is already gone when a span finishes during thread teardown: the
     // span is handed over on its own.
-    let batch = batch.or_else(|| slot.map(SpanBatch::from));
+    let batch = batch.or_else(|| slot.map(|(e, r)| SpanBatch::routed(e, r)));
     if let Some(batch) = batch {
         crate::sink::dispatch_spans(batch);
     }
@@ -448,7 +403,7 @@ fn find(s: &Stack, id: SpanId) -> Option<Found> {
     s.frames.iter().rev().find_map(|fr| match fr {
         Frame::Arena(i) if s.arena[*i].span_id == id => Some(Found::Arena(*i)),
         // SAFETY: the record outlives its frame (see `enter_pinned`).
-        Frame::Pinned(p) if unsafe { p.as_ref() }.span_id == id => Some(Found::Pinned(*p)),
+        Frame::Pinned(p, _) if unsafe { p.as_ref() }.span_id == id => Some(Found::Pinned(*p)),
         _ => None,
     })
 }
@@ -541,7 +496,7 @@ pub(crate) fn current() -> Current {
         None => Current::None,
         Some(Frame::Arena(i)) => Current::Span(s.arena[*i].span_id),
         // SAFETY: see `enter_pinned`.
-        Some(Frame::Pinned(p)) => Current::Span(unsafe { p.as_ref() }.span_id),
+        Some(Frame::Pinned(p, _)) => Current::Span(unsafe { p.as_ref() }.span_id),
         Some(Frame::Detached(d, _)) => Current::Detached(d.0.clone()),
         Some(Frame::Context(..)) => Current::Context,
     })
@@ -577,7 +532,7 @@ impl Stack {
                 }
                 // Inner polls remove their own frames before returning, so none is left here;
                 // the pointer is not read either way.
-                Some(Frame::Pinned(_)) => self.open_spans -= 1,
+                Some(Frame::Pinned(..)) => self.open_spans -= 1,
                 Some(Frame::Detached(..) | Frame::Context(..)) | None => {}
             }
         }
@@ -596,14 +551,19 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn child_of_frame(
-        &self,
+        &mut self,
         kind: SpanKind,
         name: SharedStr,
         span_id: SpanId,
         decorator: bool,
         annotations: Option<Box<Annotations>>,
     ) -> Box<SpanEvent> {
-        let mut e = self.current_parent().child_event(kind, name, span_id);
+        let (mut e, route) = self
+            .current_parent()
+            .child(kind, name, span_id, TraceId::generate);
+        if let Some(c) = route {
+            self.routes.push((span_id, c));
+        }
         e.decorator = decorator;
         e.annotations = annotations;
         Box::new(e)
@@ -614,7 +574,9 @@ impl Stack {
             None => ParentRef::default(),
             Some(Frame::Arena(i)) => self.child_ref(*i),
             // SAFETY: see `enter_pinned`.
-            Some(Frame::Pinned(p)) => ParentRef::of_span(unsafe { p.as_ref() }),
+            Some(Frame::Pinned(p, route)) => {
+                ParentRef::of_span(unsafe { p.as_ref() }, route.clone())
+            }
             Some(Frame::Detached(d, _)) => d.1.clone(),
             Some(Frame::Context(p, _)) => (**p).clone(),
         }
@@ -633,11 +595,67 @@ impl Stack {
             chain.push(j);
             j = s.parent as usize;
         }
-        let mut r = self.arena[j].child_ref(ParentRef::default());
+        let top = &self.arena[j];
+        let mut r = match &top.event {
+            Some(e) => ParentRef::of_span(e, self.route_of(j)),
+            // A trace root started with nothing current: no test capture either.
+            None => top.child_ref(ParentRef::default()),
+        };
         for &k in chain.iter().rev() {
             r = self.arena[k].child_ref(r);
         }
         r
+    }
+
+    /// The test capture of slot `i`'s span: its trace root's.
+    fn route_of(&self, mut i: usize) -> Route {
+        if self.routes.is_empty() {
+            return None;
+        }
+        while self.arena[i].parent != NO_SLOT {
+            i = self.arena[i].parent as usize;
+        }
+        self.route_by_id(self.arena[i].span_id)
+    }
+
+    fn route_by_id(&self, id: SpanId) -> Route {
+        let (_, c) = self.routes.iter().find(|(s, _)| *s == id)?;
+        Some(c.clone())
+    }
+
+    /// Buffers an async or detached span that finished here, with where it goes.
+    fn push_complete(&mut self, e: SpanEvent, route: Route) {
+        if let Some(c) = route {
+            self.routes.push((e.span_id, c));
+        }
+        self.complete.push(e);
+    }
+
+    /// The routes of the spans leaving now (finished slots and every span in `complete`),
+    /// keeping those of the open slots, each under its own id (open slots are renumbered or
+    /// lose their parent when the finished ones leave). Call before the slots move.
+    fn take_routes(&mut self) -> Routes {
+        if self.routes.is_empty() {
+            return Routes::new();
+        }
+        let (mut out, mut stay) = (Routes::new(), Routes::new());
+        for i in 0..self.arena.len() {
+            if let Some(c) = self.route_of(i) {
+                let entry = (self.arena[i].span_id, c);
+                if self.arena[i].open {
+                    stay.push(entry);
+                } else {
+                    out.push(entry);
+                }
+            }
+        }
+        for e in &self.complete {
+            if let Some(c) = self.route_by_id(e.span_id) {
+                out.push((e.span_id, c));
+            }
+        }
+        self.routes = stay;
+        out
     }
 
     /// The full record of slot `i`, built from what it inherits if it had none.
@@ -712,6 +730,7 @@ impl Stack {
         if self.open_spans == 0 {
             // The next trace on this thread is probably shaped like this one: size its arena
             // alike so it fills without reallocating.
+            let routes = self.take_routes();
             let cap = self.arena.len().min(REUSED_CAPACITY_MAX);
             let (next, origin) = crate::recycle::next_arena(cap);
             let slots = std::mem::replace(&mut self.arena, next);
@@ -720,6 +739,7 @@ impl Stack {
                 slots,
                 complete,
                 origin,
+                routes,
                 map: crate::clock::tick_map(self.latest),
             });
         }
@@ -754,6 +774,7 @@ impl Stack {
     /// no longer find each other by position.
     fn split_finished(&mut self) -> Option<SpanBatch> {
         let n = self.arena.len();
+        let routes = self.take_routes();
         for i in 0..n {
             let s = &self.arena[i];
             let parent_stays = s.parent != NO_SLOT && self.arena[s.parent as usize].open;
@@ -788,6 +809,7 @@ impl Stack {
             slots: finished,
             complete: std::mem::take(&mut self.complete),
             origin: crate::recycle::origin(),
+            routes,
             map: crate::clock::tick_map(self.latest),
         };
         (!batch.is_empty()).then_some(batch)
