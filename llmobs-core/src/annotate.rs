@@ -113,7 +113,7 @@ impl Annotate {
 
     /// Sets the input or output messages.
     fn messages(&mut self, output: bool, messages: impl IntoIterator<Item = Message>) {
-        let list = crate::recycle::message_list(messages);
+        let list = messages.into_iter().collect();
         let a = self.rec();
         let io = if output { &mut a.output } else { &mut a.input };
         *io = Some(SpanIo::Messages(list));
@@ -429,12 +429,10 @@ fn write(
     }
     if let Some(mut old) = slot.take() {
         if old.holds_only_model() {
-            // A model span's first annotation: the model joins the new box and the emptied
-            // one is kept for the next span rather than freed.
+            // A model span's first annotation: the model joins the new box.
             new.model_name = old.model_name.take().or(new.model_name.take());
             new.model_provider = old.model_provider.take().or(new.model_provider.take());
             new.name = old.name.take();
-            Annotations::recycle(old);
         } else {
             inherit(&mut new, *old, tools_set);
         }

@@ -33,6 +33,7 @@ mod route;
 mod settings;
 mod shared_str;
 mod sink;
+mod slot;
 mod span;
 mod span_batch;
 mod span_event;
@@ -70,7 +71,6 @@ pub use propagation::{
     activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,
     HeaderCarrier, RemoteContextGuard,
 };
-pub use recycle::{Origin, Recycler};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
 pub use sink::{

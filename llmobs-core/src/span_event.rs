@@ -122,7 +122,7 @@ impl Annotations {
     /// An empty box: one this thread kept or got back if it has one, else a new one.
     #[inline]
     pub(crate) fn boxed() -> Box<Annotations> {
-        crate::recycle::annotations_box()
+        Box::default()
     }
 
     /// Records automatic-capture input in a span's annotations (`slot`) unless an explicit
@@ -156,63 +156,6 @@ impl Annotations {
             && !self.prompt_annotated
             && !self.input_explicit
             && !self.output_explicit
-    }
-
-    /// Empties the annotations for reuse, touching only what holds something: cheaper than
-    /// assigning a default (which drops and rewrites every field) for a box that held a few.
-    pub(crate) fn clear(&mut self) {
-        fn none<T>(o: &mut Option<T>) {
-            if o.is_some() {
-                *o = None;
-            }
-        }
-        // Destructured in full, so that a new field cannot be forgotten here.
-        let Annotations {
-            model_name,
-            model_provider,
-            input,
-            output,
-            metadata,
-            metrics,
-            tags,
-            prompt,
-            tool_definitions,
-            collection_errors,
-            prompt_annotated,
-            input_explicit,
-            output_explicit,
-            name,
-        } = self;
-        none(model_name);
-        none(model_provider);
-        if input.is_some() {
-            crate::recycle::clear_io(input);
-        }
-        if output.is_some() {
-            crate::recycle::clear_io(output);
-        }
-        if !metadata.is_empty() {
-            *metadata = Map::new();
-        }
-        if !metrics.is_empty() {
-            *metrics = Metrics::new();
-        }
-        if !tags.is_empty() {
-            *tags = BTreeMap::new();
-        }
-        none(prompt);
-        tool_definitions.clear();
-        collection_errors.clear();
-        *prompt_annotated = false;
-        *input_explicit = false;
-        *output_explicit = false;
-        none(name);
-    }
-
-    /// Keeps a box this thread no longer needs for its next [`boxed`](Self::boxed) (which
-    /// empties it first).
-    pub(crate) fn recycle(a: Box<Annotations>) {
-        crate::recycle::keep_box(a);
     }
 }
 

@@ -31,7 +31,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::parent::ParentRef;
 use crate::route::{Route, Routes};
-use crate::span_batch::{Slot, SpanBatch, NO_SLOT, START_MONO};
+use crate::slot::{Slot, NO_SLOT, START_MONO};
+use crate::span_batch::SpanBatch;
 use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
 /// A detached span's state, shared between its handle and the frames that enter it.

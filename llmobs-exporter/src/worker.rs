@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
 use crossbeam_utils::CachePadded;
-use llmobs_core::{Annotations, EvaluationMetric, Recycler, Sink, SpanBatch, SpanEvent, SpanIo};
+use llmobs_core::{Annotations, EvaluationMetric, Sink, SpanBatch, SpanEvent, SpanIo};
 use serde_json::Value;
 
 use crate::batch::{Batch, Batcher, Kind};
@@ -696,8 +696,6 @@ struct Worker {
     agent_watch: Option<AgentWatch>,
     spans: Batcher,
     evals: Batcher,
-    /// What the spans allocated on application threads, on its way back to them.
-    recycler: Recycler,
     kept: VecDeque<Batch>,
     kept_bytes: usize,
     retry_buffer_bytes: usize,
@@ -755,7 +753,6 @@ fn run(
         agent_watch,
         spans: Batcher::new(Kind::Spans, config.payload_size_bytes),
         evals: Batcher::new(Kind::Evals, config.payload_size_bytes),
-        recycler: Recycler::new(),
         kept: VecDeque::new(),
         kept_bytes: 0,
         retry_buffer_bytes: config.retry_buffer_bytes,
@@ -853,10 +850,9 @@ impl Worker {
             match item {
                 Item::Spans(spans, bytes) => {
                     self.shared.taken(spans.len(), bytes);
-                    let origin = spans.origin();
-                    let events = self.recycler.events(spans);
-                    let done = self.process_spans(events);
-                    self.recycler.reclaim(origin, done);
+                    // Dropping the batch sends its slot arena back to the recording thread.
+                    let events = spans.into_events();
+                    self.process_spans(events);
                 }
                 Item::Eval(metric, bytes) => {
                     self.shared.taken(1, bytes);
@@ -876,8 +872,6 @@ impl Worker {
         if let Some(local) = &mut self.local {
             local.print_pending();
         }
-        // Once per tick, not per trace: one lock per application thread.
-        self.recycler.send();
     }
 
     /// Processes, encodes and batches spans; returns the records it is done with.
