@@ -54,7 +54,8 @@ pub use gate::is_enabled;
 
 /// Turns span recording on or off for the whole process. Called by `init()` and by the
 /// exporter's shutdown. Turning it on installs the chained panic hook that lets spans record
-/// the panics that unwind through them.
+/// the panics that unwind through them. Not a public API: users call `llmobs::init()`.
+#[doc(hidden)]
 pub fn set_enabled(on: bool) {
     if on {
         panic::install_hook();

@@ -114,32 +114,6 @@ impl SpanBatch {
             )
     }
 
-    /// The sum of `f` over every span's name and annotations, as [`contents`](Self::contents)
-    /// gives them, in one plain loop: the exporter sizes every batch it takes this way, on the
-    /// application thread, so it must cost little more than reading each slot.
-    ///
-    /// ```
-    /// # use llmobs_core as llmobs;
-    /// use llmobs::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
-    /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
-    /// assert_eq!(batch.sum_contents(|name, a| name.len() + usize::from(a.is_some())), 1);
-    /// ```
-    #[inline]
-    pub fn sum_contents(&self, mut f: impl FnMut(&str, Option<&Annotations>) -> usize) -> usize {
-        let mut total = 0;
-        for s in &self.slots {
-            total += match (&s.event, &s.annotations) {
-                (None, None) => f(s.name, None),
-                (Some(e), _) => f(e.name.as_str(), e.annotations.as_deref()),
-                (None, Some(a)) => f(a.name.as_deref().unwrap_or(s.name), Some(a)),
-            };
-        }
-        for e in &self.complete {
-            total += f(e.name.as_str(), e.annotations.as_deref());
-        }
-        total
-    }
-
     /// Appends a finished span.
     pub fn push(&mut self, event: SpanEvent) {
         self.complete.push(event);

@@ -63,7 +63,15 @@ impl SpanIo {
 }
 
 /// Why a span failed: sent as `meta.error` plus the `error:1` and `error_type:` tags.
+///
+/// ```
+/// # use llmobs_core as llmobs;
+/// let mut e = llmobs::SpanError::new("std::io::Error", "connection refused");
+/// e.stack = Some("at main.rs:3".into());
+/// assert_eq!((e.kind.as_str(), e.message.as_str()), ("std::io::Error", "connection refused"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpanError {
     /// The error's type, e.g. `std::io::error::Error`, `panic` or `Cancelled`.
     pub kind: String,
@@ -71,6 +79,17 @@ pub struct SpanError {
     pub message: String,
     /// A backtrace or source chain, when available.
     pub stack: Option<String>,
+}
+
+impl SpanError {
+    /// An error of type `kind` with this message and no stack.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        SpanError {
+            kind: kind.into(),
+            message: message.into(),
+            stack: None,
+        }
+    }
 }
 
 /// The nearest enclosing `agent` span, sent as `meta.agent_attribution`.

@@ -56,7 +56,10 @@ fn nested_captures_on_one_thread_each_see_their_own_spans() {
     assert_eq!(names(&o), ["outer_root", "outer_child", "outer_late"]);
     assert_eq!(names(&i), ["inner_root", "inner_child"]);
     assert!(o[1..].iter().all(|s| s.parent_id == Some(o[0].span_id)));
-    assert_eq!(i[0].parent_id, None, "a capture's context starts a new trace");
+    assert_eq!(
+        i[0].parent_id, None,
+        "a capture's context starts a new trace"
+    );
     assert_eq!(i[1].parent_id, Some(i[0].span_id));
     assert_ne!(i[0].trace_id, o[0].trace_id);
 }
@@ -120,7 +123,9 @@ fn a_future_moved_between_threads_keeps_its_parent_and_capture() {
     .unwrap();
     let spans = cap.spans();
     assert_eq!(names(&spans), ["moved", "before", "after"]);
-    assert!(spans[1..].iter().all(|s| s.parent_id == Some(spans[0].span_id)));
+    assert!(spans[1..]
+        .iter()
+        .all(|s| s.parent_id == Some(spans[0].span_id)));
     assert!(spans.iter().all(|s| s.error.is_none()));
 }
 

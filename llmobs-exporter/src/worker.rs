@@ -308,7 +308,7 @@ impl Shared {
             return;
         }
         let n = spans.len();
-        let bytes = spans.sum_contents(approx_span_bytes);
+        let bytes = spans.contents().map(|(n, a)| approx_span_bytes(n, a)).sum();
         self.enqueue(Item::Spans(spans, bytes), Kind::Spans, n, bytes);
     }
 

@@ -87,11 +87,9 @@ fn spans() -> Vec<SpanEvent> {
                 s.ml_app = Some("other app".into());
             }
             if variant % 4 == 3 {
-                s.error = Some(Box::new(SpanError {
-                    kind: "std::io::Error".into(),
-                    message: "refused \u{2717}\n".into(),
-                    stack: (variant % 8 == 7).then(|| "at main.rs:1\n\tat lib.rs:2".into()),
-                }));
+                let mut error = SpanError::new("std::io::Error", "refused \u{2717}\n");
+                error.stack = (variant % 8 == 7).then(|| "at main.rs:1\n\tat lib.rs:2".into());
+                s.error = Some(Box::new(error));
             }
             if variant % 3 == 1 {
                 s.agent = Some(AgentAttribution {
