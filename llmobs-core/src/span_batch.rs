@@ -27,6 +27,7 @@ use crate::{Annotations, SpanEvent};
 /// assert_eq!(batch.len(), 1);
 /// assert_eq!(batch.into_events()[0].name, "t");
 /// ```
+#[derive(Default)]
 pub struct SpanBatch {
     pub(crate) slots: Vec<Slot>,
     /// Spans whose records were finished elsewhere (async and detached spans, spans built by
@@ -39,18 +40,6 @@ pub struct SpanBatch {
     /// How the slots' clock readings convert to time: the recording thread's mapping when it
     /// handed the batch over.
     pub(crate) map: TickMap,
-}
-
-impl Default for SpanBatch {
-    fn default() -> Self {
-        SpanBatch {
-            slots: Vec::new(),
-            complete: Vec::new(),
-            origin: None,
-            routes: Routes::new(),
-            map: TickMap::default(),
-        }
-    }
 }
 
 impl Drop for SpanBatch {

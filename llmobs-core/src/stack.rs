@@ -14,6 +14,10 @@
 //! run time, live in the slot's own box until then. This keeps an empty span to an id, two
 //! clock readings and a 64-byte write.
 //!
+//! Spans started under a test capture ([`crate::testing::Capture`]) are recorded the same way;
+//! where they go is kept beside the arena (`Stack::routes`, by trace root) and handed over with
+//! the batch, not written into the records (see [`crate::route`]).
+//!
 //! Frames say what is current, innermost last:
 //! - `Arena(i)`: a sync span, the `i`-th slot of the arena;
 //! - `Pinned(ptr)`: an async span, whose record stays inside its pinned future and is reached by
