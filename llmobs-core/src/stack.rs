@@ -180,6 +180,11 @@ fn start_slot(
         return None;
     }
     let span_id = SpanId::generate();
+    if let Some([model, provider]) = model {
+        let a = annotations.get_or_insert_with(Annotations::boxed);
+        a.model_name = Some(SharedStr::Static(model));
+        a.model_provider = Some(SharedStr::Static(provider));
+    }
     let (parent, event) = match s.frames.last() {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
@@ -191,11 +196,6 @@ fn start_slot(
     };
     if let Some(name) = runtime {
         annotations.get_or_insert_with(Annotations::boxed).name = Some(name);
-    }
-    if let Some([model, provider]) = model {
-        let a = annotations.get_or_insert_with(Annotations::boxed);
-        a.model_name = Some(SharedStr::Static(model));
-        a.model_provider = Some(SharedStr::Static(provider));
     }
     let i = s.arena.len();
     s.arena.reserve(1);
