@@ -150,7 +150,8 @@ impl SpanBatch {
         self.complete.push(event);
     }
 
-    /// The finished spans as full records, in the order they started.
+    /// The finished spans as full records, in the order they started. The emptied slot arena
+    /// goes back to the thread that recorded the batch, to be reused for its next trace.
     pub fn into_events(mut self) -> Vec<SpanEvent> {
         self.build_events()
     }
