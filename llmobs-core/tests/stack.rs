@@ -219,3 +219,25 @@ fn a_thread_exiting_with_a_pending_future_and_a_forgotten_guard() {
     assert_eq!(spans[1].parent_id, Some(spans[0].span_id));
     assert_eq!(spans[1].error.as_ref().unwrap().kind, "Cancelled");
 }
+
+#[llmobs_macros::llm(model_name = "m", model_provider = "P")]
+fn chat() {}
+
+/// An attribute's literal model reaches the span both as a compact slot (under a sync parent)
+/// and as a full record (started straight under a context).
+#[test]
+fn an_attribute_model_reaches_slots_and_full_records() {
+    let cap = Capture::new();
+    {
+        let _g = cap.context().attach();
+        chat();
+        let _root = llmobs::workflow("root").start();
+        chat();
+    }
+    let spans = cap.spans();
+    let chats: Vec<_> = spans.iter().filter(|s| s.name == "chat").collect();
+    assert_eq!(chats.len(), 2);
+    for c in chats {
+        assert_eq!((c.model_name(), c.model_provider()), (Some("m"), Some("p")));
+    }
+}
