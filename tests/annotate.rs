@@ -701,24 +701,22 @@ fn a_model_span_keeps_its_model_with_or_without_annotations() {
     assert!(spans[1].input().and_then(SpanIo::as_documents).is_some());
 }
 
-/// Plain messages and metrics on the current sync span are recorded as notes; everything else
-/// goes into the span's annotations directly. Mixed, the annotations must still apply in the
-/// order they were made.
+/// Annotations of different kinds (messages and metrics, values, a full record made in between)
+/// apply in the order they were made.
 #[test]
-fn noted_and_direct_annotations_apply_in_the_order_they_were_made() {
+fn successive_annotations_apply_in_the_order_they_were_made() {
     let spans = capture(|| {
         let _root = llmobs::workflow("root").start();
         let _chat = llmobs::llm("chat").model_name("m").start();
-        // Noted.
         llmobs::annotate()
             .input_messages([Message::user("first")])
             .metric("input_tokens", 1)
             .metric("cost_usd", 0.5)
             .apply()
             .unwrap();
-        // Direct: a value replaces the noted input; the noted metrics stay.
+        // A value replaces the input; the metrics stay.
         llmobs::annotate().input(&"second").apply().unwrap();
-        // Noted again: a later metric wins, output set.
+        // A later metric wins, output set.
         llmobs::annotate()
             .metric("input_tokens", 2)
             .output_messages([Message::assistant("out")])
@@ -730,7 +728,7 @@ fn noted_and_direct_annotations_apply_in_the_order_they_were_made() {
             .session_id("s-9")
             .apply()
             .unwrap();
-        // Noted after the full record exists: applied to it.
+        // After the span got its full record: applied to it.
         llmobs::annotate()
             .metric("input_tokens", 3)
             .apply()
@@ -753,11 +751,11 @@ fn noted_and_direct_annotations_apply_in_the_order_they_were_made() {
 }
 
 #[test]
-fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
+fn a_message_with_tool_calls_keeps_the_list_in_order() {
     let call = ToolCall::function("lookup", json!({"sku": "S1"}));
     let spans = capture(|| {
-        // Under a plain root, so that the chat span is a slot that takes notes (a span started
-        // straight under a test capture gets its full record at once).
+        // Under a plain root, so that the chat span is a compact slot (a span started straight
+        // under a test capture gets its full record at once).
         let _root = llmobs::workflow("root").start();
         let _chat = llmobs::llm("chat").model_name("m").start();
         llmobs::annotate()
@@ -787,8 +785,7 @@ fn a_message_a_note_cannot_hold_keeps_the_list_in_order() {
 
 #[test]
 fn a_span_annotated_over_and_over_keeps_the_last_annotation() {
-    // A streamed reply re-annotated on every chunk: past the notes' bounds the annotations go
-    // into the span's box, where each replaces the one before.
+    // A streamed reply re-annotated on every chunk: each annotation replaces the one before.
     let chunk = "y".repeat(4096);
     let spans = capture(|| {
         let _root = llmobs::workflow("root").start();
@@ -811,9 +808,9 @@ fn a_span_annotated_over_and_over_keeps_the_last_annotation() {
 }
 
 #[test]
-fn noted_annotations_of_many_spans_survive_a_partial_flush() {
+fn annotations_of_many_spans_survive_a_partial_flush() {
     // Far more children than a thread buffers before handing the finished ones over while the
-    // root stays open: notes name spans by position, which that hand-over changes.
+    // root stays open: that hand-over renumbers the slots that stay.
     let spans = capture(|| {
         let _root = llmobs::workflow("root").start();
         llmobs::annotate()
@@ -865,8 +862,8 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
     fn embed() {}
     let spans = capture(|| {
         {
-            // Slots under a plain root: the model, the annotation and the returned text are
-            // noted.
+            // Slots under a plain root: the model, the annotation and the returned text wait in
+            // the slot's annotations box.
             let _root = llmobs::workflow("root").start();
             chat("q1");
             embed();
@@ -874,8 +871,8 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
         // Straight under the capture, a span gets its full record at once: the general way.
         chat("q2");
     });
-    // Noted (q1) or not (q2), the same record: the model, the annotation, and the return value
-    // captured as the output after it.
+    // As a slot (q1) or a full record (q2), the same record: the model, the annotation, and the
+    // return value captured as the output after it.
     let chats: Vec<_> = spans.iter().filter(|s| s.name == "chat").collect();
     assert_eq!(chats.len(), 2);
     for (chat, q) in chats.into_iter().zip(["q1", "q2"]) {

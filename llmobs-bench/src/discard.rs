@@ -8,7 +8,7 @@ use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use llmobs_core::{EvaluationMetric, Recycler, SpanBatch};
+use llmobs_core::{EvaluationMetric, SpanBatch};
 use llmobs_exporter::{Config, Encoder};
 
 /// What the consumer did, so a bench can say how much of the load was encoded.
@@ -58,8 +58,6 @@ impl DiscardSink {
         let counts = Arc::new(Counts::default());
         let encoder = Encoder::new(&Config::default().ml_app("llmobs-bench"));
         let c = counts.clone();
-        let mut recycler = Recycler::new();
-        let mut since_sent = 0u32;
         std::thread::Builder::new()
             .name("discard-sink".into())
             .spawn(move || loop {
@@ -67,30 +65,17 @@ impl DiscardSink {
                 // channel makes every send a wake-up system call on the application thread.
                 match rx.try_recv() {
                     Ok(batch) => {
-                        // As the exporter does: memory goes back to the recording thread.
-                        let origin = batch.origin();
-                        let batch = recycler.events(batch);
+                        // As the exporter does: dropping the batch sends its slot arena back
+                        // to the recording thread.
+                        let batch = batch.into_events();
                         for span in &batch {
                             let encoded = encoder.encode_span(span);
                             c.bytes
                                 .fetch_add(encoded.json.len() as u64, Ordering::Relaxed);
                         }
-                        let n = batch.len() as u64;
-                        recycler.reclaim(origin, batch);
-                        c.encoded.fetch_add(n, Ordering::Release);
-                        // The exporter posts once per tick; a consumer that never finds its
-                        // queue empty posts every so many batches instead.
-                        since_sent += 1;
-                        if since_sent == 256 {
-                            recycler.send();
-                            since_sent = 0;
-                        }
+                        c.encoded.fetch_add(batch.len() as u64, Ordering::Release);
                     }
-                    Err(TryRecvError::Empty) => {
-                        recycler.send();
-                        since_sent = 0;
-                        std::thread::sleep(POLL_INTERVAL)
-                    }
+                    Err(TryRecvError::Empty) => std::thread::sleep(POLL_INTERVAL),
                     Err(TryRecvError::Disconnected) => return,
                 }
             })

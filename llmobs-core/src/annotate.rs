@@ -9,9 +9,8 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::error::AnnotateError;
-use crate::notes::{known_metric, Notes, KNOWN_METRICS};
+use crate::metrics::KNOWN_METRICS;
 use crate::span_ref::{self, Missing, SpanRef};
-use crate::stack::{self, Noted};
 use crate::{
     Annotations, Document, Message, Prompt, SharedStr, SpanIo, SpanKind, ToolCall, ToolDefinition,
     ToolResult,
@@ -54,11 +53,6 @@ pub struct Annotate {
     /// of a span moves it in whole, and the builder stays small to move between calls. Input
     /// and output hold what was given; `write` checks and converts them for the span's kind.
     rec: Option<Box<Annotations>>,
-    /// What is being built, while it is only plain messages and metrics: as notes, which the
-    /// current sync span takes without an annotations box (see [`crate::notes`]). At most one
-    /// of `rec` and `notes` is set; the first step that notes cannot hold moves the notes into
-    /// `rec`.
-    notes: Option<Box<Notes>>,
     /// Tool definitions were given (possibly none), replacing the span's.
     tools_set: bool,
     session_id: Option<SharedStr>,
@@ -111,47 +105,15 @@ impl MetricValue for f32 {
 }
 
 impl Annotate {
-    /// What is being built, allocated on first use (with what notes held so far).
+    /// What is being built, allocated on first use.
     #[inline]
     fn rec(&mut self) -> &mut Annotations {
-        if let Some(notes) = self.notes.take() {
-            let mut a = Annotations::boxed();
-            notes.apply_all(&mut a);
-            crate::recycle::keep_pending(notes);
-            self.rec = Some(a);
-        }
         self.rec.get_or_insert_with(Annotations::boxed)
-    }
-
-    /// The notes being built, if the annotation is still only notes.
-    #[inline]
-    fn notes(&mut self) -> Option<&mut Notes> {
-        if self.rec.is_some() {
-            return None;
-        }
-        Some(self.notes.get_or_insert_with(crate::recycle::pending_notes))
     }
 
     /// Sets the input or output messages.
     fn messages(&mut self, output: bool, messages: impl IntoIterator<Item = Message>) {
-        if let Some(notes) = self.notes().filter(|n| n.has_room(1, 0)) {
-            notes.messages(output);
-            let mut messages = messages.into_iter();
-            while let Some(m) = messages.next() {
-                if let Err(m) = notes.message(output, m) {
-                    // One a note cannot hold: this and the rest go the general way.
-                    let a = self.rec();
-                    let io = if output { &mut a.output } else { &mut a.input };
-                    if let Some(SpanIo::Messages(list)) = io {
-                        list.push(m);
-                        list.extend(messages);
-                    }
-                    return;
-                }
-            }
-            return;
-        }
-        let list = crate::recycle::message_list(messages);
+        let list = messages.into_iter().collect();
         let a = self.rec();
         let io = if output { &mut a.output } else { &mut a.input };
         *io = Some(SpanIo::Messages(list));
@@ -281,26 +243,9 @@ impl Annotate {
     ///
     /// The token counts the intake knows (`input_tokens`, `output_tokens`, `total_tokens` and the
     /// cache and reasoning variants) are recorded without copying the key.
-    #[inline]
     pub fn metric(mut self, key: impl AsRef<str>, value: impl MetricValue) -> Self {
-        let key = key.as_ref();
-        // Inlined, a literal key is matched at compile time.
-        match known_metric(key) {
-            Some(i) => self.add_known_metric(i, value.to_number()),
-            None => self.add_metric(key, value.to_number()),
-        }
+        self.add_metric(key.as_ref(), value.to_number());
         self
-    }
-
-    /// Adds the token count `KNOWN_METRICS[i]`.
-    fn add_known_metric(&mut self, i: u8, value: Result<Number, f64>) {
-        match (value, self.notes()) {
-            (Ok(n), Some(notes)) if notes.has_room(1, 0) => notes.known_metric(i, n),
-            (value, _) => {
-                let key = KNOWN_METRICS.get(usize::from(i)).copied().unwrap_or("");
-                self.add_metric(key, value);
-            }
-        }
     }
 
     fn add_metric(&mut self, key: &str, value: Result<Number, f64>) {
@@ -323,13 +268,8 @@ impl Annotate {
                 })
             }
         };
-        match self.notes() {
-            Some(notes) if notes.holds_key(key) => notes.metric(key, n),
-            _ => {
-                let key = SharedStr::known_or_copy(key, KNOWN_METRICS);
-                self.rec().metrics.insert(key, n);
-            }
-        }
+        let key = SharedStr::known_or_copy(key, KNOWN_METRICS);
+        self.rec().metrics.insert(key, n);
     }
 
     /// Adds a tag (`key:value` on the span). Any `Display` value is accepted.
@@ -438,32 +378,11 @@ impl Annotate {
 
     fn apply_on(self, span: Option<&dyn SpanRef>) -> Result<(), AnnotateError> {
         let Annotate {
-            mut rec,
-            notes,
+            rec,
             tools_set,
             session_id,
             error,
         } = self;
-        if let Some(notes) = notes {
-            // The usual case: plain messages and metrics for the current sync span.
-            if error.is_none() && span.is_none() && session_id.is_none() {
-                match stack::note_current(&notes) {
-                    Noted::Done => {
-                        crate::recycle::keep_pending(notes);
-                        return Ok(());
-                    }
-                    Noted::Invalid(e) => {
-                        crate::recycle::keep_pending(notes);
-                        return Err(e);
-                    }
-                    Noted::Elsewhere => {}
-                }
-            }
-            let mut a = Annotations::boxed();
-            notes.apply_all(&mut a);
-            crate::recycle::keep_pending(notes);
-            rec = Some(a);
-        }
         let found = match session_id {
             // Annotations alone: written where the span keeps them, without a full record.
             None => span_ref::with_annotations(span, |kind, slot| match error {
@@ -510,12 +429,10 @@ fn write(
     }
     if let Some(mut old) = slot.take() {
         if old.holds_only_model() {
-            // A model span's first annotation: the model joins the new box and the emptied
-            // one is kept for the next span rather than freed.
+            // A model span's first annotation: the model joins the new box.
             new.model_name = old.model_name.take().or(new.model_name.take());
             new.model_provider = old.model_provider.take().or(new.model_provider.take());
             new.name = old.name.take();
-            Annotations::recycle(old);
         } else {
             inherit(&mut new, *old, tools_set);
         }

@@ -97,6 +97,7 @@ fn has_invariant_tsc() -> bool {
         return false;
     }
     // Bit 8 of EDX: the counter runs at a constant rate in every power state.
+    // SAFETY: as above; leaf 0x8000_0007 exists (checked against `max_ext`).
     (unsafe { __cpuid(0x8000_0007) }.edx >> 8) & 1 == 1
 }
 

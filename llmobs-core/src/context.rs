@@ -7,7 +7,8 @@
 
 use std::marker::PhantomData;
 
-use crate::stack::{self, ParentRef, SharedEvent};
+use crate::parent::ParentRef;
+use crate::stack::{self, SharedEvent};
 
 /// A snapshot of the current span context: trace, parent span, ml_app and session.
 ///

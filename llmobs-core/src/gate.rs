@@ -33,12 +33,6 @@ pub(crate) fn set_enabled(on: bool) {
     }
 }
 
-/// Whether a test capture is live anywhere in the process (spans may then belong to one).
-#[inline]
-pub(crate) fn captures_live() -> bool {
-    GATE.load(Ordering::Relaxed) >= CAPTURE
-}
-
 pub(crate) fn capture_started() {
     GATE.fetch_add(CAPTURE, Ordering::Relaxed);
 }

@@ -12,8 +12,10 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context as TaskContext, Poll};
 
+use crate::parent::ParentRef;
+use crate::route::Route;
 use crate::span::{stamp, Outcome, PendingSpan};
-use crate::stack::{self, ParentRef};
+use crate::stack;
 use crate::{clock, Context, SpanBatch, SpanError, SpanEvent};
 
 /// A future with a span around it: made by the attributes on `async fn` and by
@@ -22,6 +24,8 @@ use crate::{clock, Context, SpanBatch, SpanError, SpanEvent};
 pub struct Instrumented<F, C> {
     inner: F,
     event: Option<SpanEvent>,
+    /// Where the span goes.
+    route: Route,
     started: bool,
     outcome: Option<C>,
     /// Descendants that finished in earlier polls, held to leave with this span.
@@ -40,6 +44,7 @@ where
     Instrumented {
         inner: fut,
         event: pending.event,
+        route: pending.route,
         started: false,
         outcome: Some(outcome),
         held: SpanBatch::new(),
@@ -57,6 +62,7 @@ struct PollFrame {
     at: NonNull<SpanEvent>,
     slot: *mut Option<SpanEvent>,
     held: *mut SpanBatch,
+    route: Route,
     /// The stack's depth before the frame was pushed.
     depth: usize,
     end: PollEnd,
@@ -79,12 +85,17 @@ impl PollFrame {
     /// `slot` and `held` point into a pinned future that is being polled and outlives the
     /// returned guard; between now and the guard's drop they are reached only through these
     /// pointers.
-    unsafe fn enter(slot: *mut Option<SpanEvent>, held: *mut SpanBatch) -> Option<Self> {
+    unsafe fn enter(
+        slot: *mut Option<SpanEvent>,
+        held: *mut SpanBatch,
+        route: &Route,
+    ) -> Option<Self> {
         // SAFETY: `slot` is valid (the caller's contract); the `&mut` ends on this line.
         let at = NonNull::from(unsafe { (*slot).as_mut() }?);
-        let depth = stack::enter_pinned(at);
+        let depth = stack::enter_pinned(at, route.clone());
         Some(PollFrame {
             at,
+            route: route.clone(),
             slot,
             held,
             depth,
@@ -106,6 +117,7 @@ impl Drop for PollFrame {
     fn drop(&mut self) {
         let end = std::mem::replace(&mut self.end, PollEnd::Unwound);
         let slot = self.slot;
+        let route = self.route.take();
         match end {
             PollEnd::Pending => {
                 if let Some(batch) = stack::exit_pinned(self.at, || None) {
@@ -134,7 +146,7 @@ impl Drop for PollFrame {
                         }
                     }
                     stamp(&mut e, clock::mono_ns());
-                    Some(e)
+                    Some((e, route))
                 });
                 // SAFETY: as for `held` above.
                 let mut batch = std::mem::take(unsafe { &mut *self.held });
@@ -177,7 +189,7 @@ where
         }
         // SAFETY: `this` is pinned and being polled, so both pointers stay valid until the
         // guard drops at the end of this function; nothing else reaches those fields meanwhile.
-        let Some(mut frame) = (unsafe { PollFrame::enter(slot, held) }) else {
+        let Some(mut frame) = (unsafe { PollFrame::enter(slot, held, &this.route) }) else {
             return inner.poll(cx);
         };
         let res = inner.poll(cx);
@@ -213,7 +225,7 @@ impl<F, C> Drop for Instrumented<F, C> {
                 stack: None,
             }));
             stamp(&mut e, now);
-            batch.push(e);
+            batch.push_routed(e, self.route.take());
         }
         dispatch(batch);
     }

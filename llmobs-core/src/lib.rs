@@ -5,6 +5,27 @@
 //! clock, the thread-local span stack, guards and async instrumentation, context propagation,
 //! annotation, evaluations, and the [`Sink`] boundary through which finished spans leave. It does
 //! no I/O.
+//!
+//! # Layers
+//!
+//! Modules import only from their own layer or the layers below (the module graph has no
+//! cycle), bottom to top:
+//!
+//! 1. **Records**: ids and the clock (`id`, `clock`), what a span holds (`kind`, `shared_str`,
+//!    `message`, `document`, `prompt`, `metrics`, `json`, `span_event`), evaluations and errors
+//!    (`evaluation`, `error`). No behaviour beyond building and reading values.
+//! 2. **Inheritance and the compact form**: where a span's record goes (`route`: the sink or a
+//!    test capture), what a child inherits and the one builder of a child's record (`parent`),
+//!    the 64-byte slot the stack records a span in (`slot`), the reuse of slot arenas
+//!    (`recycle`), and the batch that crosses the sink boundary (`span_batch`).
+//! 3. **The switch and the boundary**: on/off (`gate`), panic capture (`panic`), and the
+//!    installed [`Sink`] with the delivery of each batch to the sink or its test captures (`sink`).
+//! 4. **The span stack** (`stack`): per thread, what is current, the arena, and the hand-over of
+//!    finished traces.
+//! 5. **Context**: guards and builders (`span`), futures (`instrument`), carried contexts
+//!    (`context`), span handles (`span_ref`).
+//! 6. **The public API**: [`annotate()`], automatic capture (`capture`, `outcome`), evaluations
+//!    (`evaluate`), distributed headers (`propagation`), settings, and [`testing`].
 
 #![deny(missing_docs)]
 
@@ -23,15 +44,17 @@ pub mod json;
 mod kind;
 mod message;
 mod metrics;
-mod notes;
 mod outcome;
 mod panic;
+mod parent;
 mod prompt;
 mod propagation;
 mod recycle;
+mod route;
 mod settings;
 mod shared_str;
 mod sink;
+mod slot;
 mod span;
 mod span_batch;
 mod span_event;
@@ -52,7 +75,8 @@ pub use gate::is_enabled;
 
 /// Turns span recording on or off for the whole process. Called by `init()` and by the
 /// exporter's shutdown. Turning it on installs the chained panic hook that lets spans record
-/// the panics that unwind through them.
+/// the panics that unwind through them. Not a public API: users call `llmobs::init()`.
+#[doc(hidden)]
 pub fn set_enabled(on: bool) {
     if on {
         panic::install_hook();
@@ -69,7 +93,6 @@ pub use propagation::{
     activate_distributed_headers, extract_distributed_headers, inject_distributed_headers,
     HeaderCarrier, RemoteContextGuard,
 };
-pub use recycle::{Origin, Recycler};
 pub use settings::{default_ml_app, set_default_ml_app, DEFAULT_ML_APP};
 pub use shared_str::{SharedStr, ToSharedStr};
 pub use sink::{

@@ -8,11 +8,6 @@ use crate::SharedStr;
 /// Roles recorded without an allocation.
 pub(crate) const KNOWN_ROLES: &[&str] = &["user", "assistant", "system", "tool", ""];
 
-/// The index of `role` in [`KNOWN_ROLES`].
-pub(crate) fn known_role(role: &str) -> Option<u8> {
-    KNOWN_ROLES.iter().position(|r| *r == role).map(|i| i as u8)
-}
-
 /// One chat message of an `llm` span's input or output.
 ///
 /// ```

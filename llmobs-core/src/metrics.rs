@@ -11,6 +11,16 @@ use serde_json::Number;
 
 use crate::SharedStr;
 
+/// The token counts LLM Observability knows: their keys are recorded without a copy.
+pub(crate) const KNOWN_METRICS: &[&str] = &[
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_output_tokens",
+];
+
 /// How many metrics are kept without an allocation of their own.
 const INLINE: usize = 4;
 

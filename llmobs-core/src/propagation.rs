@@ -7,9 +7,10 @@ use std::hash::BuildHasher;
 
 use crate::context::{Context, ContextGuard};
 use crate::error::PropagationError;
+use crate::parent::ParentRef;
 use crate::span_event::AgentAttribution;
 use crate::span_ref::{self, Missing};
-use crate::stack::{self, ParentRef};
+use crate::stack;
 use crate::{SharedStr, SpanId, TraceId};
 
 const TRACE_ID: &str = "x-datadog-trace-id";
@@ -150,7 +151,7 @@ impl<T: HeaderCarrier + ?Sized> HeaderCarrier for &mut T {
 pub fn inject_distributed_headers<H: HeaderCarrier + ?Sized>(
     headers: &mut H,
 ) -> Result<(), PropagationError> {
-    let parent = match span_ref::with_event(None, |e| ParentRef::of_span(e)) {
+    let parent = match span_ref::with_event(None, |e| ParentRef::of_span(e, None)) {
         Ok(p) => p,
         Err(Missing::NoSpan { quiet: true }) => return Ok(()),
         Err(Missing::Finished) => return Err(PropagationError::SpanFinished),

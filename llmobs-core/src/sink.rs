@@ -76,14 +76,16 @@ pub(crate) fn current() -> Option<Arc<dyn Sink>> {
 
 /// Hands a batch of finished spans to the test captures they belong to and the rest to the sink.
 pub(crate) fn dispatch_spans(mut spans: SpanBatch) {
-    // Only a process with a live test capture can have captured spans: only then are the
-    // records built here rather than on the exporter's thread.
-    if crate::gate::captures_live() {
+    // Only spans started under a test capture have a route: only then are the records built
+    // here rather than on the exporter's thread.
+    if !spans.routes.is_empty() {
+        let mut routes = std::mem::take(&mut spans.routes);
+        routes.sort_unstable_by_key(|(id, _)| id.0);
         let mut rest = Vec::new();
-        for mut span in spans.into_events() {
-            match span.capture.take() {
-                Some(c) => c.push_span(span),
-                None => rest.push(span),
+        for span in spans.into_events() {
+            match routes.binary_search_by_key(&span.span_id.0, |(id, _)| id.0) {
+                Ok(i) => routes[i].1.push_span(span),
+                Err(_) => rest.push(span),
             }
         }
         if rest.is_empty() {

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use crate::stack::{self, ParentRef, SharedEvent};
+use crate::parent::ParentRef;
+use crate::route::Route;
+use crate::stack::{self, SharedEvent};
 use crate::{
     clock, gate, Annotations, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
     ToSharedStr,
@@ -103,10 +105,10 @@ impl SpanBuilder {
         self
     }
 
-    /// Applies this builder's overrides to a fresh child event; `false` when nothing is
-    /// recorded (disabled and outside any test capture).
-    fn apply(&mut self, e: &mut SpanEvent) -> bool {
-        if !gate::is_enabled() && e.capture.is_none() {
+    /// Applies this builder's overrides to a fresh child event going to `route`; `false` when
+    /// nothing is recorded (disabled and outside any test capture).
+    fn apply(&mut self, e: &mut SpanEvent, route: &Route) -> bool {
+        if !gate::is_enabled() && route.is_none() {
             return false;
         }
         e.decorator = self.decorator;
@@ -149,13 +151,14 @@ impl SpanBuilder {
         }
     }
 
-    /// Builds the event as a child of the current span; `None` when nothing is recorded.
-    fn build(mut self) -> Option<SpanEvent> {
+    /// Builds the event as a child of the current span, and where it goes; `None` when
+    /// nothing is recorded.
+    fn build(mut self) -> Option<(SpanEvent, Route)> {
         if !gate::is_open() {
             return None;
         }
-        let mut e = stack::new_child(self.kind, self.name.clone())?;
-        self.apply(&mut e).then_some(e)
+        let (mut e, route) = stack::new_child(self.kind, self.name.clone())?;
+        self.apply(&mut e, &route).then_some((e, route))
     }
 
     /// Starts the span and makes it the current span of this thread until the returned guard
@@ -194,9 +197,9 @@ impl SpanBuilder {
     /// any thread with [`DetachedSpan::in_scope`] and finish it from any thread.
     pub fn start_detached(self) -> DetachedSpan {
         match self.build() {
-            Some(mut e) => {
+            Some((mut e, route)) => {
                 e.start_ns = clock::mono_ns();
-                let parent = ParentRef::of_span(&e);
+                let parent = ParentRef::of_span(&e, route);
                 DetachedSpan {
                     inner: Some((e.span_id, Arc::new(Mutex::new(Some(e))), parent)),
                 }
@@ -208,8 +211,12 @@ impl SpanBuilder {
     /// Builds the span for a future: ids and parent now, timing from the first poll.
     #[doc(hidden)]
     pub fn pending(self) -> PendingSpan {
-        PendingSpan {
-            event: self.build(),
+        match self.build() {
+            Some((event, route)) => PendingSpan {
+                event: Some(event),
+                route,
+            },
+            None => PendingSpan::noop(),
         }
     }
 }
@@ -343,12 +350,6 @@ fn record_outcome<R: ?Sized>(id: SpanId, ret: &R, outcome: impl FnOnce(&R, bool)
     if o.error.is_some() {
         stack::with_span_mut(id, |e| o.apply(e));
     } else if !matches!(o.output, None | Some(Value::Null)) {
-        // A model call's text is noted when its span takes notes (see `crate::notes`).
-        if let Some(Value::String(text)) = &o.output {
-            if stack::note_output_text(id, text) {
-                return;
-            }
-        }
         // Output alone goes where annotations go, without building the span's full record.
         stack::with_annotations_mut(id, |kind, a| o.apply_output(kind, a));
     }
@@ -378,10 +379,10 @@ pub(crate) fn stamp(e: &mut SpanEvent, end_mono: u64) {
     e.start_ns = clock::to_epoch_ns(e.start_ns);
 }
 
-/// Stamps the times on an event and buffers it.
-pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64) {
+/// Stamps the times on an event and buffers it, to go to `route`.
+pub(crate) fn finish_event(mut e: SpanEvent, end_mono: u64, route: Route) {
     stamp(&mut e, end_mono);
-    stack::finished(e);
+    stack::finished(e, route);
 }
 
 /// A span that is not tied to a thread: `Send` and `Sync`, entered with [`in_scope`](Self::in_scope),
@@ -437,13 +438,13 @@ impl DetachedSpan {
 
     fn finish_inner(&mut self) {
         let end = clock::mono_ns();
-        if let Some((_, event, _)) = self.inner.take() {
+        if let Some((_, event, parent)) = self.inner.take() {
             let taken = match event.lock() {
                 Ok(mut g) => g.take(),
                 Err(p) => p.into_inner().take(),
             };
             if let Some(e) = taken {
-                finish_event(e, end);
+                finish_event(e, end, parent.capture);
             }
         }
     }
@@ -460,13 +461,17 @@ impl Drop for DetachedSpan {
 #[derive(Debug)]
 pub struct PendingSpan {
     pub(crate) event: Option<SpanEvent>,
+    pub(crate) route: Route,
 }
 
 impl PendingSpan {
     #[doc(hidden)]
     #[inline]
     pub fn noop() -> Self {
-        PendingSpan { event: None }
+        PendingSpan {
+            event: None,
+            route: None,
+        }
     }
 
     #[doc(hidden)]

@@ -10,164 +10,10 @@
 //! keeps an [`Annotations`] box in the slot until the record is built.
 
 use crate::clock::TickMap;
-use crate::notes::Notes;
 use crate::recycle::Origin;
-use crate::span_event::AgentAttribution;
-use crate::stack::ParentRef;
-use crate::{clock, Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
-
-/// `Slot::parent` when the parent is not a slot of the same batch.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
-
-/// `Slot::flags`: the trace's notes hold notes for the span...
-pub(crate) const NOTED: u8 = 1;
-/// ...which set its output (so that its return value is not captured over it).
-pub(crate) const OUTPUT_NOTED: u8 = 2;
-/// Both note flags: what applying a slot's notes clears, leaving the time flags alone.
-pub(crate) const NOTE_FLAGS: u8 = NOTED | OUTPUT_NOTED;
-/// `start` is in nanoseconds already (a trace root's, see [`crate::clock`]), not in ticks...
-pub(crate) const START_MONO: u8 = 4;
-/// ...and so is `end`.
-pub(crate) const END_MONO: u8 = 8;
-
-/// One span as the stack records it.
-pub(crate) struct Slot {
-    pub(crate) span_id: SpanId,
-    /// The parent's position in the batch, or [`NO_SLOT`]: then `event` holds the inherited
-    /// context, or, with no event, the span is the root of a new trace.
-    pub(crate) parent: u32,
-    pub(crate) kind: SpanKind,
-    pub(crate) open: bool,
-    pub(crate) decorator: bool,
-    /// What the trace's notes hold for this span ([`NOTED`], [`OUTPUT_NOTED`]), and which of
-    /// its times are converted already ([`START_MONO`], [`END_MONO`]).
-    pub(crate) flags: u8,
-    /// The name; a name known only at run time is held in `annotations` (and this is empty).
-    pub(crate) name: &'static str,
-    /// Start and end as the span clock read them ([`clock::ticks`]: converted with the batch's
-    /// [`TickMap`]), except where `flags` says they are monotonic nanoseconds already.
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    /// The full record, when the span has one.
-    pub(crate) event: Option<Box<SpanEvent>>,
-    /// What annotation recorded, while the span has no full record (with one, it is there).
-    pub(crate) annotations: Option<Box<Annotations>>,
-}
-
-impl Slot {
-    /// The trace id of a root without an event: Unix seconds at its start, as the reference
-    /// builds it, over 64 random bits derived from the root's random span id (a bijection, so
-    /// distinct roots get distinct ids) rather than kept in every slot.
-    pub(crate) fn root_trace_id(&self) -> TraceId {
-        // A root's start is converted when it is written (`START_MONO`), so every thread that
-        // builds this id, whenever it does, finds the same second.
-        let start = if self.flags & START_MONO != 0 {
-            self.start
-        } else {
-            clock::tick_map(self.start).mono(self.start)
-        };
-        let secs = clock::to_epoch_ns(start) / 1_000_000_000;
-        TraceId((u128::from(secs) << 96) | u128::from(crate::id::mix(self.span_id.0)))
-    }
-
-    /// What a child of this span inherits, given what this span inherited (`own`, for a slot
-    /// without an event).
-    pub(crate) fn child_ref(&self, own: ParentRef) -> ParentRef {
-        if let Some(e) = &self.event {
-            return ParentRef::of_span(e);
-        }
-        let mut r = own;
-        if r.trace.is_none() {
-            let t = self.root_trace_id();
-            r.trace = Some((t, t));
-        }
-        r.span_id = Some(self.span_id);
-        if self.kind == SpanKind::Agent {
-            r.agent = Some(AgentAttribution {
-                span_id: self.span_id,
-                name: Some(self.name()),
-            });
-        }
-        r
-    }
-
-    /// The full record of a span that has none yet, as a child of `parent` (`None`: a root).
-    pub(crate) fn build_event(&self, parent: Option<&ParentRef>) -> SpanEvent {
-        let mut e = match parent {
-            Some(p) => {
-                let (t, apm) = p.trace.unwrap_or_else(|| {
-                    let t = self.root_trace_id();
-                    (t, t)
-                });
-                let mut e = SpanEvent::new(self.kind, self.name, t, self.span_id);
-                e.apm_trace_id = apm;
-                e.parent_id = p.span_id;
-                e.ml_app = p.ml_app.clone();
-                e.session_id = p.session_id.clone();
-                e.agent = p.agent.clone();
-                e.capture = p.capture.clone();
-                e
-            }
-            None => SpanEvent::new(self.kind, self.name, self.root_trace_id(), self.span_id),
-        };
-        e.decorator = self.decorator;
-        e
-    }
-
-    /// The full record of a span whose parent's record is `p`.
-    fn child_of(&self, p: &SpanEvent) -> SpanEvent {
-        let mut e = SpanEvent::new(self.kind, self.name, p.trace_id, self.span_id);
-        e.apm_trace_id = p.apm_trace_id;
-        e.parent_id = Some(p.span_id);
-        e.ml_app = p.ml_app.clone();
-        e.session_id = p.session_id.clone();
-        e.agent = crate::stack::agent_for_children(p);
-        e.capture = p.capture.clone();
-        e.decorator = self.decorator;
-        e
-    }
-
-    /// The span's name, static or known only at run time.
-    fn name(&self) -> SharedStr {
-        match self.annotations.as_ref().and_then(|a| a.name.as_ref()) {
-            Some(n) => n.clone(),
-            None => SharedStr::Static(self.name),
-        }
-    }
-
-    /// Moves what the slot holds for the span into its new record.
-    pub(crate) fn give_annotations(&mut self, e: &mut SpanEvent) {
-        if let Some(mut a) = self.annotations.take() {
-            if let Some(name) = a.name.take() {
-                e.name = name;
-            }
-            e.annotations = Some(a);
-        }
-    }
-
-    /// The slot's start and end in monotonic nanoseconds, converting with `map` what is not
-    /// converted yet.
-    fn times(&self, map: TickMap) -> (u64, u64) {
-        let start = if self.flags & START_MONO != 0 {
-            self.start
-        } else {
-            map.mono(self.start)
-        };
-        let end = if self.flags & END_MONO != 0 {
-            self.end
-        } else {
-            map.mono(self.end)
-        };
-        (start, end)
-    }
-
-    /// Stamps the slot's times on its record.
-    fn stamp(&self, e: &mut SpanEvent, map: TickMap) {
-        let (start, end) = self.times(map);
-        e.start_ns = clock::to_epoch_ns(start);
-        e.duration_ns = end.saturating_sub(start);
-    }
-}
+use crate::route::{Route, Routes};
+use crate::slot::{Slot, END_MONO, NO_SLOT, START_MONO};
+use crate::{Annotations, SpanEvent};
 
 /// The finished spans of one local trace (or of part of one), as handed to a [`crate::Sink`].
 ///
@@ -181,31 +27,19 @@ impl Slot {
 /// assert_eq!(batch.len(), 1);
 /// assert_eq!(batch.into_events()[0].name, "t");
 /// ```
+#[derive(Default)]
 pub struct SpanBatch {
     pub(crate) slots: Vec<Slot>,
     /// Spans whose records were finished elsewhere (async and detached spans, spans built by
     /// hand): kept as they are.
     pub(crate) complete: Vec<SpanEvent>,
-    /// The thread whose memory the batch holds (see [`crate::Recycler`]).
+    /// The thread whose slot arena the batch holds (see [`crate::recycle`]).
     pub(crate) origin: Origin,
-    /// Annotations of the slots' spans, recorded as notes (see [`crate::notes`]); boxed, so
-    /// that a batch without any stays small to move.
-    pub(crate) notes: Option<Box<Notes>>,
+    /// The test captures its spans belong to, if any (see [`crate::route`]).
+    pub(crate) routes: Routes,
     /// How the slots' clock readings convert to time: the recording thread's mapping when it
     /// handed the batch over.
     pub(crate) map: TickMap,
-}
-
-impl Default for SpanBatch {
-    fn default() -> Self {
-        SpanBatch {
-            slots: Vec::new(),
-            complete: Vec::new(),
-            origin: Origin::NONE,
-            notes: None,
-            map: TickMap::default(),
-        }
-    }
 }
 
 impl Drop for SpanBatch {
@@ -213,7 +47,7 @@ impl Drop for SpanBatch {
         // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
         // its memory there for the next trace.
         if self.slots.capacity() > 0 {
-            crate::recycle::dropped(self.origin, &mut self.slots, self.notes.take());
+            crate::recycle::give_back(&self.origin, std::mem::take(&mut self.slots));
         }
     }
 }
@@ -232,11 +66,6 @@ impl SpanBatch {
         SpanBatch::default()
     }
 
-    /// The thread that recorded the batch, for [`crate::Recycler::reclaim`].
-    pub fn origin(&self) -> Origin {
-        self.origin
-    }
-
     /// How many spans the batch holds.
     pub fn len(&self) -> usize {
         self.slots.len() + self.complete.len()
@@ -248,9 +77,7 @@ impl SpanBatch {
     }
 
     /// Every span's name and what annotation recorded on it: what makes one span's encoded
-    /// size differ from another's (the rest is ids, a kind and two times). Plain messages and
-    /// metrics of sync spans are held as notes until the records are built, and are not in
-    /// these [`Annotations`]: [`noted_bytes`](Self::noted_bytes) counts them.
+    /// size differ from another's (the rest is ids, a kind and two times).
     ///
     /// ```
     /// # use llmobs_core as llmobs;
@@ -276,39 +103,6 @@ impl SpanBatch {
             )
     }
 
-    /// The sum of `f` over every span's name and annotations, as [`contents`](Self::contents)
-    /// gives them, in one plain loop: the exporter sizes every batch it takes this way, on the
-    /// application thread, so it must cost little more than reading each slot.
-    ///
-    /// ```
-    /// # use llmobs_core as llmobs;
-    /// use llmobs::{SpanBatch, SpanEvent, SpanId, SpanKind, TraceId};
-    /// let batch = SpanBatch::from(vec![SpanEvent::new(SpanKind::Task, "t", TraceId(7), SpanId(1))]);
-    /// assert_eq!(batch.sum_contents(|name, a| name.len() + usize::from(a.is_some())), 1);
-    /// ```
-    #[inline]
-    pub fn sum_contents(&self, mut f: impl FnMut(&str, Option<&Annotations>) -> usize) -> usize {
-        let mut total = 0;
-        for s in &self.slots {
-            total += match (&s.event, &s.annotations) {
-                (None, None) => f(s.name, None),
-                (Some(e), _) => f(e.name.as_str(), e.annotations.as_deref()),
-                (None, Some(a)) => f(a.name.as_deref().unwrap_or(s.name), Some(a)),
-            };
-        }
-        for e in &self.complete {
-            total += f(e.name.as_str(), e.annotations.as_deref());
-        }
-        total
-    }
-
-    /// Roughly how many bytes of intake JSON the annotations the batch holds as notes add to
-    /// what [`sum_contents`](Self::sum_contents) counts (they are not in the [`Annotations`] it
-    /// passes until the records are built).
-    pub fn noted_bytes(&self) -> usize {
-        self.notes.as_ref().map_or(0, |n| n.approx_bytes())
-    }
-
     /// Appends a finished span.
     pub fn push(&mut self, event: SpanEvent) {
         self.complete.push(event);
@@ -321,17 +115,8 @@ impl SpanBatch {
             return;
         }
         self.complete.append(&mut other.complete);
+        self.routes.append(&mut other.routes);
         let offset = self.slots.len() as u32;
-        if let Some(theirs) = other.notes.take() {
-            match &mut self.notes {
-                Some(ours) => ours.append(&theirs, offset),
-                None => {
-                    let mut theirs = theirs;
-                    theirs.shift_slots(offset);
-                    self.notes = Some(theirs);
-                }
-            }
-        }
         if self.slots.is_empty() {
             self.map = other.map;
         }
@@ -350,20 +135,29 @@ impl SpanBatch {
         self.slots.append(&mut other.slots);
     }
 
-    /// The finished spans as full records, in the order they started.
-    pub fn into_events(mut self) -> Vec<SpanEvent> {
-        self.build_events(&mut Box::default, &mut |_, _| {})
+    /// A batch of one finished span, with where it goes.
+    pub(crate) fn routed(event: SpanEvent, route: Route) -> Self {
+        let mut b = SpanBatch::new();
+        b.push_routed(event, route);
+        b
     }
 
-    /// [`into_events`](Self::into_events), leaving the slot arena and the notes empty but
-    /// allocated. Spans annotated by notes and holding no box get one from `boxes`, and each
-    /// box notes were applied to is passed to `noted` with the field a note wrote there, once
-    /// per note.
-    pub(crate) fn build_events(
-        &mut self,
-        boxes: &mut dyn FnMut() -> Box<Annotations>,
-        noted: &mut dyn FnMut(&Annotations, u8),
-    ) -> Vec<SpanEvent> {
+    /// Appends a finished span, with where it goes.
+    pub(crate) fn push_routed(&mut self, event: SpanEvent, route: Route) {
+        if let Some(c) = route {
+            self.routes.push((event.span_id, c));
+        }
+        self.complete.push(event);
+    }
+
+    /// The finished spans as full records, in the order they started. The emptied slot arena
+    /// goes back to the thread that recorded the batch, to be reused for its next trace.
+    pub fn into_events(mut self) -> Vec<SpanEvent> {
+        self.build_events()
+    }
+
+    /// [`into_events`](Self::into_events), leaving the slot arena empty but allocated.
+    pub(crate) fn build_events(&mut self) -> Vec<SpanEvent> {
         if self.slots.is_empty() {
             return std::mem::take(&mut self.complete);
         }
@@ -394,24 +188,6 @@ impl SpanBatch {
             };
             out.push(e);
         }
-        if let Some(notes) = self.notes.as_deref_mut().filter(|n| !n.is_empty()) {
-            for n in &notes.ops {
-                let Some(e) = out.get_mut(n.slot as usize) else {
-                    continue;
-                };
-                let a = e.annotations.get_or_insert_with(&mut *boxes);
-                notes.apply(&n.op, a);
-            }
-            for n in &notes.ops {
-                if let Some(a) = out
-                    .get(n.slot as usize)
-                    .and_then(|e| e.annotations.as_deref())
-                {
-                    noted(a, n.op.field());
-                }
-            }
-            notes.clear();
-        }
         // Only a thread that exits with spans still open hands them over: they never finish.
         for i in open.into_iter().rev() {
             out.remove(i);
@@ -429,8 +205,8 @@ impl From<Vec<SpanEvent>> for SpanBatch {
         SpanBatch {
             slots: Vec::new(),
             complete: events,
-            origin: Origin::NONE,
-            notes: None,
+            origin: None,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -441,8 +217,8 @@ impl From<SpanEvent> for SpanBatch {
         SpanBatch {
             slots: Vec::new(),
             complete: vec![event],
-            origin: Origin::NONE,
-            notes: None,
+            origin: None,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -451,13 +227,21 @@ impl From<SpanEvent> for SpanBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{clock, SpanId, SpanKind};
 
     #[test]
     fn a_slot_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Slot>(), 64);
     }
 
-    fn root(id: u64, notes: Option<(u32, &str)>) -> SpanBatch {
+    fn root(id: u64, output: Option<&str>) -> SpanBatch {
+        let annotations = output.map(|text| {
+            let mut a = Box::<Annotations>::default();
+            a.output = Some(crate::SpanIo::Messages(vec![crate::Message::assistant(
+                text,
+            )]));
+            a
+        });
         let slot = Slot {
             span_id: SpanId(id),
             parent: NO_SLOT,
@@ -469,21 +253,13 @@ mod tests {
             start: 0,
             end: 0,
             event: None,
-            annotations: None,
+            annotations,
         };
-        let notes = notes.map(|(slot, text)| {
-            let mut one = Notes::default();
-            one.messages(true);
-            one.message(true, crate::Message::assistant(text)).unwrap();
-            let mut trace = Notes::default();
-            trace.take_for(slot, &one);
-            Box::new(trace)
-        });
         SpanBatch {
             slots: vec![slot],
             complete: Vec::new(),
-            origin: Origin::NONE,
-            notes,
+            origin: None,
+            routes: Routes::new(),
             map: TickMap::default(),
         }
     }
@@ -513,14 +289,14 @@ mod tests {
     }
 
     #[test]
-    fn appended_batches_keep_each_span_its_notes() {
+    fn appended_batches_keep_each_span_its_annotations() {
         let text = |e: &SpanEvent| match e.annotations.as_ref().and_then(|a| a.output.as_ref()) {
             Some(crate::SpanIo::Messages(m)) => m[0].content.clone(),
             _ => String::new(),
         };
         let mut b = root(1, None);
-        b.append(root(2, Some((0, "two"))));
-        b.append(root(3, Some((0, "three"))));
+        b.append(root(2, Some("two")));
+        b.append(root(3, Some("three")));
         let events = b.into_events();
         assert_eq!(
             events.iter().map(text).collect::<Vec<_>>(),

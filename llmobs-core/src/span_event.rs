@@ -6,7 +6,6 @@
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::{
     Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId,
@@ -64,7 +63,15 @@ impl SpanIo {
 }
 
 /// Why a span failed: sent as `meta.error` plus the `error:1` and `error_type:` tags.
+///
+/// ```
+/// # use llmobs_core as llmobs;
+/// let mut e = llmobs::SpanError::new("std::io::Error", "connection refused");
+/// e.stack = Some("at main.rs:3".into());
+/// assert_eq!((e.kind.as_str(), e.message.as_str()), ("std::io::Error", "connection refused"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpanError {
     /// The error's type, e.g. `std::io::error::Error`, `panic` or `Cancelled`.
     pub kind: String,
@@ -72,6 +79,17 @@ pub struct SpanError {
     pub message: String,
     /// A backtrace or source chain, when available.
     pub stack: Option<String>,
+}
+
+impl SpanError {
+    /// An error of type `kind` with this message and no stack.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        SpanError {
+            kind: kind.into(),
+            message: message.into(),
+            stack: None,
+        }
+    }
 }
 
 /// The nearest enclosing `agent` span, sent as `meta.agent_attribution`.
@@ -123,7 +141,7 @@ impl Annotations {
     /// An empty box: one this thread kept or got back if it has one, else a new one.
     #[inline]
     pub(crate) fn boxed() -> Box<Annotations> {
-        crate::recycle::annotations_box()
+        Box::default()
     }
 
     /// Records automatic-capture input in a span's annotations (`slot`) unless an explicit
@@ -157,63 +175,6 @@ impl Annotations {
             && !self.prompt_annotated
             && !self.input_explicit
             && !self.output_explicit
-    }
-
-    /// Empties the annotations for reuse, touching only what holds something: cheaper than
-    /// assigning a default (which drops and rewrites every field) for a box that held a few.
-    pub(crate) fn clear(&mut self) {
-        fn none<T>(o: &mut Option<T>) {
-            if o.is_some() {
-                *o = None;
-            }
-        }
-        // Destructured in full, so that a new field cannot be forgotten here.
-        let Annotations {
-            model_name,
-            model_provider,
-            input,
-            output,
-            metadata,
-            metrics,
-            tags,
-            prompt,
-            tool_definitions,
-            collection_errors,
-            prompt_annotated,
-            input_explicit,
-            output_explicit,
-            name,
-        } = self;
-        none(model_name);
-        none(model_provider);
-        if input.is_some() {
-            crate::recycle::clear_io(input);
-        }
-        if output.is_some() {
-            crate::recycle::clear_io(output);
-        }
-        if !metadata.is_empty() {
-            *metadata = Map::new();
-        }
-        if !metrics.is_empty() {
-            *metrics = Metrics::new();
-        }
-        if !tags.is_empty() {
-            *tags = BTreeMap::new();
-        }
-        none(prompt);
-        tool_definitions.clear();
-        collection_errors.clear();
-        *prompt_annotated = false;
-        *input_explicit = false;
-        *output_explicit = false;
-        none(name);
-    }
-
-    /// Keeps a box this thread no longer needs for its next [`boxed`](Self::boxed) (which
-    /// empties it first).
-    pub(crate) fn recycle(a: Box<Annotations>) {
-        crate::recycle::keep_box(a);
     }
 }
 
@@ -261,7 +222,6 @@ pub struct SpanEvent {
     /// The nearest enclosing agent span.
     pub agent: Option<AgentAttribution>,
     pub(crate) annotations: Option<Box<Annotations>>,
-    pub(crate) capture: Option<Arc<crate::testing::Collector>>,
 }
 
 impl SpanEvent {
@@ -288,7 +248,6 @@ impl SpanEvent {
             error: None,
             agent: None,
             annotations: None,
-            capture: None,
         }
     }
 

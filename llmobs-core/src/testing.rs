@@ -5,39 +5,11 @@
 //! even when LLM Observability was never initialised. Captures running in parallel tests do not
 //! see each other's spans.
 
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::stack::ParentRef;
+use crate::parent::ParentRef;
+use crate::route::Collector;
 use crate::{Context, EvaluationMetric, SpanEvent};
-
-/// Collects what a capture sees.
-#[derive(Default)]
-pub struct Collector {
-    spans: Mutex<Vec<SpanEvent>>,
-    evaluations: Mutex<Vec<EvaluationMetric>>,
-}
-
-impl fmt::Debug for Collector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Collector").finish_non_exhaustive()
-    }
-}
-
-impl Collector {
-    pub(crate) fn push_span(&self, span: SpanEvent) {
-        match self.spans.lock() {
-            Ok(mut g) => g.push(span),
-            Err(p) => p.into_inner().push(span),
-        }
-    }
-    pub(crate) fn push_evaluation(&self, m: EvaluationMetric) {
-        match self.evaluations.lock() {
-            Ok(mut g) => g.push(m),
-            Err(p) => p.into_inner().push(m),
-        }
-    }
-}
 
 /// A live capture. Attach its [`context`](Capture::context) where spans should be recorded, then
 /// read [`spans`](Capture::spans).
@@ -84,20 +56,14 @@ impl Capture {
 
     /// The finished spans seen so far, in start order (roots before their children).
     pub fn spans(&self) -> Vec<SpanEvent> {
-        let mut v = match self.collector.spans.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let mut v = self.collector.spans();
         v.sort_by_key(|s| s.start_ns);
         v
     }
 
     /// The evaluations submitted under the capture so far.
     pub fn evaluations(&self) -> Vec<EvaluationMetric> {
-        match self.collector.evaluations.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.collector.evaluations()
     }
 }
 

@@ -338,11 +338,7 @@ mod tests {
             span_id: SpanId(42),
             name: None,
         });
-        llm.error = Some(Box::new(SpanError {
-            kind: "io".into(),
-            message: "refused".into(),
-            stack: None,
-        }));
+        llm.error = Some(Box::new(SpanError::new("io", "refused")));
         let v = value_of(&enc, &llm);
         assert_eq!(
             v["meta"]["tool_definitions"],

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use llmobs_core::{EvaluationMetric, Recycler, SpanEvent};
+use llmobs_core::{EvaluationMetric, SpanEvent};
 
 use crate::config::{Config, Keep, Mode, Processor};
 use crate::destination::datadog::Datadog;
@@ -167,8 +167,6 @@ struct Worker {
     /// Spans and evaluations every destination is done with, per kind.
     settled_everywhere: [u64; 2],
     agent_watch: Option<AgentWatch>,
-    /// What the spans allocated on application threads, on its way back to them.
-    recycler: Recycler,
     last_warning: HashMap<String, Instant>,
 }
 
@@ -208,7 +206,6 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, rx: Receivers) {
         outlets,
         settled_everywhere: [0; 2],
         agent_watch,
-        recycler: Recycler::new(),
         last_warning: HashMap::new(),
     };
     let mut next_tick = after(config.interval);
@@ -303,10 +300,8 @@ impl Worker {
             match item {
                 Item::Spans(batch, bytes) => {
                     self.shared.taken(batch.len(), bytes);
-                    let origin = batch.origin();
-                    let records = self.recycler.events(batch);
-                    let done = self.take_spans(records);
-                    self.recycler.reclaim(origin, done);
+                    // Dropping the batch sends its emptied slot arena home.
+                    self.take_spans(batch.into_events());
                 }
                 Item::Eval(metric, bytes) => {
                     self.shared.taken(1, bytes);
@@ -327,13 +322,11 @@ impl Worker {
                 self.panicked(at);
             }
         }
-        // Once per tick, not per trace: one lock per application thread.
-        self.recycler.send();
     }
 
-    /// Runs processors and redaction on one trace's records, offers what is left to every
-    /// destination, and returns the records it is done with.
-    fn take_spans(&mut self, mut spans: Vec<SpanEvent>) -> Vec<SpanEvent> {
+    /// Runs processors and redaction on one trace's records and offers what is left to every
+    /// destination.
+    fn take_spans(&mut self, mut spans: Vec<SpanEvent>) {
         // The reference sends a trace's spans in start order (root first), whatever order they
         // finished in.
         spans.sort_by_key(|s| s.start_ns);
@@ -349,7 +342,6 @@ impl Worker {
                 self.offer(at, Offer::Spans(&kept));
             }
         }
-        kept
     }
 
     /// Runs the processors, then redaction, on each span; the spans left to send.

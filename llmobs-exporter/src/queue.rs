@@ -328,7 +328,7 @@ impl Shared {
             return;
         }
         let n = spans.len();
-        let bytes = spans.sum_contents(approx_span_bytes) + spans.noted_bytes();
+        let bytes = spans.contents().map(|(n, a)| approx_span_bytes(n, a)).sum();
         self.enqueue(Item::Spans(spans, bytes), PayloadKind::Spans, n, bytes);
     }
 

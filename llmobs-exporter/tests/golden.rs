@@ -270,11 +270,9 @@ fn scenario_b_automatic_capture_and_errors() {
         ),
     ] {
         let mut s = with_io(SpanKind::Workflow, name, i, Some(input), None);
-        s.error = Some(Box::new(SpanError {
-            kind: kind.into(),
-            message: message.into(),
-            stack: c[i]["meta"]["error"]["stack"].as_str().map(str::to_owned),
-        }));
+        let mut error = SpanError::new(kind, message);
+        error.stack = c[i]["meta"]["error"]["stack"].as_str().map(str::to_owned);
+        s.error = Some(Box::new(error));
         spans.push(s);
     }
     assert_same_spans(&body, &spans, &encoder());

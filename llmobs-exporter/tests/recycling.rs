@@ -1,6 +1,6 @@
-//! Memory goes home: the exporter's worker gives the slot arenas and annotations of the spans it
-//! encoded back to the thread that recorded them, which reuses them for its next spans. Reused
-//! memory must never leak one span's annotations into another's.
+//! Memory goes home: the slot arenas of the spans the exporter's worker encoded go back to the
+//! thread that recorded them when the worker drops their batches, and that thread reuses them
+//! for its next spans. Reused memory must never leak one span's annotations into another's.
 
 mod common;
 
@@ -50,34 +50,30 @@ fn the_worker_gives_memory_back_and_reused_memory_carries_nothing_over() {
     llmobs_core::set_sink(Some(exporter.clone()));
     llmobs_core::set_enabled(true);
 
-    let (arenas_before, boxes_before) = kept_on_this_thread();
+    let arenas_before = kept_on_this_thread();
     record("first", 20);
     let report = exporter.flush(Duration::from_secs(10));
     assert_eq!((report.delivered, report.timed_out), (40, false));
-    // The worker posts once per tick, after delivering: wait (bounded) for the post.
+    // The worker drops each batch once it has encoded it: wait (bounded) for the arenas.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let (arenas, boxes) = loop {
+    let arenas = loop {
         let kept = kept_on_this_thread();
-        if kept.1 >= boxes_before + 20 || Instant::now() > deadline {
+        if kept >= arenas_before + 20 || Instant::now() > deadline {
             break kept;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(
-        arenas > arenas_before,
-        "arenas came back: {arenas_before} -> {arenas}"
-    );
-    assert!(
-        boxes >= boxes_before + 20,
-        "every annotated span's box came back: {boxes_before} -> {boxes}"
+        arenas >= arenas_before + 20,
+        "every trace's arena came back: {arenas_before} -> {arenas}"
     );
 
-    // The second round runs on reused boxes: each span must hold its own annotations only.
+    // The second round runs on reused arenas: each span must hold its own annotations only.
     record("second", 20);
-    let (_, left) = kept_on_this_thread();
+    let left = kept_on_this_thread();
     assert!(
-        left < boxes,
-        "round two took boxes that came back: {boxes} -> {left}"
+        left < arenas,
+        "round two took arenas that came back: {arenas} -> {left}"
     );
     let report = exporter.flush(Duration::from_secs(10));
     assert_eq!((report.delivered, report.timed_out), (40, false));

@@ -48,11 +48,10 @@ fn leaky_spans() -> Vec<llmobs_core::SpanEvent> {
     a.metadata.insert("key".into(), json!(SECRETS[6]));
     a.tags
         .insert("auth".into(), format!("Bearer {}", SECRETS[7]));
-    llm.error = Some(Box::new(SpanError {
-        kind: "Error".into(),
-        message: format!("no user {}", SECRETS[0]),
-        stack: None,
-    }));
+    llm.error = Some(Box::new(SpanError::new(
+        "Error",
+        format!("no user {}", SECRETS[0]),
+    )));
     let mut retrieval = span(SpanKind::Retrieval, "search");
     retrieval.trace_id = llm.trace_id;
     retrieval.annotations_mut().input = Some(SpanIo::Value(json!(SECRETS[0])));

@@ -199,11 +199,7 @@ mod tests {
             .insert("input_tokens".into(), 4.into());
         let mut tool = SpanEvent::new(SpanKind::Tool, "lookup", t, SpanId(3));
         tool.parent_id = Some(SpanId(2));
-        tool.error = Some(Box::new(SpanError {
-            kind: "io".into(),
-            message: "refused".into(),
-            stack: None,
-        }));
+        tool.error = Some(Box::new(SpanError::new("io", "refused")));
         let text = render_tree(&[llm, tool, root]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "  workflow root 2.50ms ok");
