@@ -40,22 +40,11 @@ impl Destination for Datadog {
     }
 
     fn take_spans(&mut self, spans: &[SpanEvent], out: &mut Payloads<'_>) {
-        for span in spans {
-            let mut truncated = false;
-            out.add(PayloadKind::Spans, |body| {
-                truncated = self.encoder.encode_span_into(span, body);
-            });
-            if truncated {
-                out.count_truncated();
-            }
-        }
+        add_spans(&self.encoder, spans, out);
     }
 
     fn take_evaluation(&mut self, metric: &EvaluationMetric, out: &mut Payloads<'_>) {
-        let json = self.encoder.encode_eval(metric);
-        out.add(PayloadKind::Evaluations, |body| {
-            body.extend_from_slice(&json)
-        });
+        add_evaluation(&self.encoder, metric, out);
     }
 
     fn send(&mut self, payload: &Payload) -> Sent {
@@ -79,4 +68,25 @@ impl Destination for Datadog {
             },
         }
     }
+}
+
+/// Adds each span as the intake's event (local mode writes the same).
+pub(crate) fn add_spans(encoder: &Encoder, spans: &[SpanEvent], out: &mut Payloads<'_>) {
+    for span in spans {
+        let mut truncated = false;
+        out.add(PayloadKind::Spans, |body| {
+            truncated = encoder.encode_span_into(span, body);
+        });
+        if truncated {
+            out.count_truncated();
+        }
+    }
+}
+
+/// Adds the evaluation as the intake's metric object.
+pub(crate) fn add_evaluation(encoder: &Encoder, metric: &EvaluationMetric, out: &mut Payloads<'_>) {
+    let json = encoder.encode_eval(metric);
+    out.add(PayloadKind::Evaluations, |body| {
+        body.extend_from_slice(&json)
+    });
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use llmobs_core::{EvaluationMetric, SpanEvent, SpanId};
 
+use crate::destination::datadog::{add_evaluation, add_spans};
 use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
 use crate::encode::{framing, Encoder};
 
@@ -74,22 +75,11 @@ impl Destination for Local {
         if self.print_tree {
             self.pending_tree.extend_from_slice(spans);
         }
-        for span in spans {
-            let mut truncated = false;
-            out.add(PayloadKind::Spans, |body| {
-                truncated = self.encoder.encode_span_into(span, body);
-            });
-            if truncated {
-                out.count_truncated();
-            }
-        }
+        add_spans(&self.encoder, spans, out);
     }
 
     fn take_evaluation(&mut self, metric: &EvaluationMetric, out: &mut Payloads<'_>) {
-        let json = self.encoder.encode_eval(metric);
-        out.add(PayloadKind::Evaluations, |body| {
-            body.extend_from_slice(&json)
-        });
+        add_evaluation(&self.encoder, metric, out);
     }
 
     fn send(&mut self, payload: &Payload) -> Sent {
