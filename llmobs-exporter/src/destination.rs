@@ -11,32 +11,6 @@
 //! Built in: the Datadog Agent or intake (`destination/datadog.rs`) and local mode
 //! (`destination/local.rs`), one of which is always active (chosen by [`crate::Mode`]). More
 //! are added with [`crate::Config::destination`]; each gets exactly what the built-in one gets.
-//!
-//! A destination that makes no payloads (it keeps, prints or forwards what it takes) has what it
-//! takes counted as delivered when [`Destination::take_spans`] returns:
-//!
-//! ```
-//! # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
-//! use std::sync::{Arc, Mutex};
-//! use llmobs::{Destination, Payloads, SpanEvent};
-//!
-//! #[derive(Clone, Default)]
-//! struct Names(Arc<Mutex<Vec<String>>>);
-//!
-//! impl Destination for Names {
-//!     fn name(&self) -> String {
-//!         "span names".into()
-//!     }
-//!     fn take_spans(&mut self, spans: &[SpanEvent], _out: &mut Payloads<'_>) {
-//!         let mut names = self.0.lock().unwrap();
-//!         names.extend(spans.iter().map(|s| s.name.to_string()));
-//!     }
-//! }
-//!
-//! let names = Names::default();
-//! let config = llmobs::Config::default().destination(names.clone());
-//! # let _ = config;
-//! ```
 
 use std::time::Duration;
 
@@ -100,8 +74,33 @@ impl Payloads<'_> {
 /// Somewhere spans and evaluations go: a backend, a file, a test's list.
 ///
 /// Each method runs on the exporter's thread; a panic in any of them is caught, and what the
-/// call was given is dropped and counted (`sink_panicked`). See the [module
-/// documentation](self) for an example.
+/// call was given is dropped and counted (`sink_panicked`).
+///
+/// A destination that makes no payloads (it keeps, prints or forwards what it takes) has what it
+/// takes counted as delivered when [`Destination::take_spans`] returns:
+///
+/// ```
+/// # mod llmobs { pub use llmobs_core::*; pub use llmobs_exporter::*; }
+/// use std::sync::{Arc, Mutex};
+/// use llmobs::{Destination, Payloads, SpanEvent};
+///
+/// #[derive(Clone, Default)]
+/// struct Names(Arc<Mutex<Vec<String>>>);
+///
+/// impl Destination for Names {
+///     fn name(&self) -> String {
+///         "span names".into()
+///     }
+///     fn take_spans(&mut self, spans: &[SpanEvent], _out: &mut Payloads<'_>) {
+///         let mut names = self.0.lock().unwrap();
+///         names.extend(spans.iter().map(|s| s.name.to_string()));
+///     }
+/// }
+///
+/// let names = Names::default();
+/// let config = llmobs::Config::default().destination(names.clone());
+/// # let _ = config;
+/// ```
 pub trait Destination: Send + 'static {
     /// What to call the destination in log lines, e.g. `the Datadog Agent at http://..`.
     fn name(&self) -> String;
