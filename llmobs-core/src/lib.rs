@@ -114,7 +114,7 @@ pub mod __private {
     pub use crate::outcome::{
         ErrRef, ErrViaDebug, ErrViaDisplay, ErrViaNothing, ErrViaStd, Ret, SplitPlain, SplitResult,
     };
-    pub use crate::recycle::kept_on_this_thread;
+    pub use crate::recycle::{kept_on_this_thread, send_home};
     pub use crate::span::{CapturedArgs, Outcome, PendingSpan};
     pub use crate::{SharedStr, Span, SpanBuilder, SpanKind};
 

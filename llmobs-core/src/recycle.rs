@@ -9,11 +9,19 @@
 //!
 //! How: each thread that records spans has a [`Home`], and every [`crate::SpanBatch`] it hands
 //! over names it ([`Origin`]). When a batch is dropped (after `into_events`, on any thread) its
-//! emptied arena goes back: kept at once on its own thread, or posted to its home's mailbox,
-//! which the thread empties with one relaxed load (and, when there is mail, one lock) the next
-//! time it hands a trace over. A thread that exits closes its home: later posts are freed where
-//! they are. What a thread keeps, and what its mailbox holds, is bounded ([`MAX_ARENAS`],
-//! [`MAX_SLOTS`]); what does not fit is freed where it is.
+//! emptied arena goes back: kept at once on its own thread, or put in the dropping thread's
+//! outbox, which is posted to the homes' mailboxes in groups (one lock per home and group), when
+//! it is full or when [`send_home`] is called (the exporter's worker does at the end of each
+//! tick; a thread does when it exits). The owner empties its mailbox with one relaxed load (and,
+//! when there is mail, one lock) the next time it hands a trace over.
+//!
+//! The recording thread touches nothing shared per trace but that load: a home is a `&'static`
+//! (no reference count that the two threads would pass a cache line back and forth for), and
+//! posts arrive in groups. Homes are never freed: a thread that exits closes its home (later
+//! posts are freed where they are) and leaves it to the next new thread, so there are as many
+//! homes as threads ever recorded spans at once. What a thread keeps, what its mailbox holds and
+//! what an outbox holds are bounded ([`MAX_ARENAS`], [`MAX_SLOTS`], [`OUTBOX`]); what does not
+//! fit is freed where it is.
 //!
 //! Only arenas are pooled. The pools of annotation boxes and message lists (and the notes
 //! buffers) were removed: an `#[llm]` call annotated with two messages and three metrics
@@ -23,7 +31,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::slot::Slot;
 
@@ -33,6 +41,8 @@ const MAX_ARENAS: usize = 2048;
 const MAX_SLOTS: usize = 8192;
 /// Arenas larger than this (a trace of unusual size) are not kept.
 const MAX_ARENA_SLOTS: usize = 128;
+/// How many arenas a dropping thread holds before it posts them home.
+const OUTBOX: usize = 32;
 
 /// Emptied arenas, within the bounds.
 #[derive(Default)]
@@ -53,11 +63,7 @@ impl Pool {
     /// Keeps an emptied arena if the bounds allow; else it is freed here.
     fn add(&mut self, arena: Vec<Slot>) {
         let cap = arena.capacity();
-        if cap > 0
-            && cap <= MAX_ARENA_SLOTS
-            && self.arenas.len() < MAX_ARENAS
-            && self.slots + cap <= MAX_SLOTS
-        {
+        if keepable(&arena) && self.arenas.len() < MAX_ARENAS && self.slots + cap <= MAX_SLOTS {
             debug_assert!(arena.is_empty());
             self.slots += cap;
             self.arenas.push(arena);
@@ -71,9 +77,16 @@ impl Pool {
     }
 }
 
-/// One thread's mailbox.
+fn keepable(arena: &Vec<Slot>) -> bool {
+    (1..=MAX_ARENA_SLOTS).contains(&arena.capacity())
+}
+
+/// One thread's mailbox. On a cache line of its own: posters write it, its owner reads
+/// `has_mail` once per trace.
+#[repr(align(64))]
 pub(crate) struct Home {
-    /// Cleared when the thread exits: nothing is posted to it any more.
+    /// Cleared when its thread exits (nothing is posted to it any more), set again when a new
+    /// thread takes it.
     open: AtomicBool,
     /// Set by a poster, cleared by the owner when it collects: the owner's per-trace check is
     /// one relaxed load.
@@ -82,19 +95,25 @@ pub(crate) struct Home {
 }
 
 /// The thread a batch's arena belongs to; `None`: none (freed where it is dropped).
-pub(crate) type Origin = Option<Arc<Home>>;
+pub(crate) type Origin = Option<&'static Home>;
 
-/// This thread's home and the arenas it has back.
+/// Homes whose threads exited, for new threads to take.
+static SPARE_HOMES: Mutex<Vec<&'static Home>> = Mutex::new(Vec::new());
+
+/// This thread's home, the arenas it has back, and those it holds for other threads.
 struct Local {
     home: Origin,
     kept: Pool,
+    outbox: Vec<(&'static Home, Vec<Slot>)>,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        if let Some(home) = &self.home {
+        post(&mut self.outbox);
+        if let Some(home) = self.home.take() {
             home.open.store(false, Ordering::Release);
             drop(take_mail(home));
+            lock(&SPARE_HOMES).push(home);
         }
     }
 }
@@ -104,15 +123,41 @@ thread_local! {
         RefCell::new(Local {
             home: None,
             kept: Pool::new(),
+            outbox: Vec::new(),
         })
     };
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn take_mail(home: &Home) -> Pool {
     home.has_mail.store(false, Ordering::Relaxed);
-    match home.mail.lock() {
-        Ok(mut m) => std::mem::take(&mut *m),
-        Err(p) => std::mem::take(&mut *p.into_inner()),
+    std::mem::take(&mut *lock(&home.mail))
+}
+
+/// Posts what `outbox` holds, one lock per home.
+fn post(outbox: &mut Vec<(&'static Home, Vec<Slot>)>) {
+    if outbox.is_empty() {
+        return;
+    }
+    outbox.sort_unstable_by_key(|(home, _)| std::ptr::from_ref(*home) as usize);
+    let mut posts = outbox.drain(..).peekable();
+    while let Some((home, arena)) = posts.next() {
+        let open = home.open.load(Ordering::Acquire);
+        let mut mail = open.then(|| lock(&home.mail));
+        if let Some(m) = &mut mail {
+            m.add(arena);
+        }
+        while let Some((_, arena)) = posts.next_if(|(h, _)| std::ptr::eq(*h, home)) {
+            if let Some(m) = &mut mail {
+                m.add(arena);
+            }
+        }
+        if mail.is_some() {
+            home.has_mail.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -127,27 +172,44 @@ fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
 }
 
 impl Local {
-    fn origin(&mut self) -> Origin {
-        let home = self.home.get_or_insert_with(|| {
-            Arc::new(Home {
-                open: AtomicBool::new(true),
+    #[inline]
+    fn origin(&mut self) -> &'static Home {
+        match self.home {
+            Some(home) => home,
+            None => self.move_in(),
+        }
+    }
+
+    /// Takes a spare home, or makes one.
+    #[cold]
+    fn move_in(&mut self) -> &'static Home {
+        let spare = lock(&SPARE_HOMES).pop();
+        let home = spare.unwrap_or_else(|| {
+            Box::leak(Box::new(Home {
+                open: AtomicBool::new(false),
                 has_mail: AtomicBool::new(false),
                 mail: Mutex::new(Pool::new()),
-            })
+            }))
         });
-        Some(home.clone())
+        home.open.store(true, Ordering::Release);
+        self.home = Some(home);
+        home
     }
 
     /// Takes what was posted home, if anything was.
     #[inline]
     fn collect(&mut self) {
-        if let Some(home) = &self.home {
+        if let Some(home) = self.home {
             if home.has_mail.load(Ordering::Relaxed) {
-                let mail = take_mail(home);
-                for a in mail.arenas {
-                    self.kept.add(a);
-                }
+                self.collect_mail(home);
             }
+        }
+    }
+
+    #[cold]
+    fn collect_mail(&mut self, home: &Home) {
+        for a in take_mail(home).arenas {
+            self.kept.add(a);
         }
     }
 }
@@ -169,37 +231,41 @@ pub(crate) fn next_arena(capacity: usize) -> (Vec<Slot>, Origin) {
             Some(a) => a,
             None => Vec::with_capacity(capacity),
         };
-        (arena, origin)
+        (arena, Some(origin))
     })
     .unwrap_or_else(|| (Vec::with_capacity(capacity), None))
 }
 
 /// This thread's origin.
 pub(crate) fn origin() -> Origin {
-    with_local(Local::origin).flatten()
+    with_local(Local::origin)
 }
 
 /// Gives the arena of a dropped batch back to the thread that recorded it (`origin`): kept at
-/// once when that is this thread, else posted to its home. What it still holds is dropped here.
-pub(crate) fn give_back(origin: &Origin, mut arena: Vec<Slot>) {
+/// once when that is this thread, else put in this thread's outbox. What it still holds is
+/// dropped here.
+pub(crate) fn give_back(origin: Origin, mut arena: Vec<Slot>) {
     let Some(home) = origin else { return };
+    if !keepable(&arena) {
+        return;
+    }
     arena.clear();
-    let mut arena = Some(arena);
     with_local(|l| {
-        if l.home.as_ref().is_some_and(|h| Arc::ptr_eq(h, home)) {
-            if let Some(a) = arena.take() {
-                l.kept.add(a);
+        if l.home.is_some_and(|h| std::ptr::eq(h, home)) {
+            l.kept.add(arena);
+        } else {
+            l.outbox.push((home, arena));
+            if l.outbox.len() >= OUTBOX {
+                post(&mut l.outbox);
             }
         }
     });
-    let Some(arena) = arena else { return };
-    if !home.open.load(Ordering::Acquire) {
-        return;
-    }
-    if let Ok(mut mail) = home.mail.lock() {
-        mail.add(arena);
-    }
-    home.has_mail.store(true, Ordering::Relaxed);
+}
+
+/// Posts the arenas this thread holds for other threads to their homes. The exporter's worker
+/// calls it at the end of each tick; a thread that exits does it by itself.
+pub fn send_home() {
+    with_local(|l| post(&mut l.outbox));
 }
 
 /// How many arenas this thread holds for reuse, after taking what was posted home. For tests of
@@ -231,9 +297,12 @@ mod tests {
             let at = arena.as_ptr();
             let before = kept_on_this_thread();
             let batch = batch_of(arena, origin);
-            std::thread::spawn(move || drop(batch.into_events()))
-                .join()
-                .unwrap();
+            std::thread::spawn(move || {
+                drop(batch.into_events());
+                send_home();
+            })
+            .join()
+            .unwrap();
             assert_eq!(kept_on_this_thread(), before + 1, "the arena came home");
             let (again, _) = next_arena(4);
             assert_eq!(again.as_ptr(), at, "and is reused for the next trace");
@@ -244,11 +313,33 @@ mod tests {
     }
 
     #[test]
+    fn arenas_wait_in_the_outbox_until_it_is_full_or_sent() {
+        std::thread::spawn(|| {
+            let origin = origin();
+            let before = kept_on_this_thread();
+            let arenas: Vec<_> = (0..OUTBOX + 3).map(|_| Vec::with_capacity(4)).collect();
+            std::thread::spawn(move || {
+                for a in arenas {
+                    drop(batch_of(a, origin));
+                }
+                // The first OUTBOX went as one group; three wait for the tick's end.
+                with_local(|l| assert_eq!(l.outbox.len(), 3));
+            })
+            .join()
+            .unwrap();
+            // The dropping thread exited, which sent the rest.
+            assert_eq!(kept_on_this_thread(), before + OUTBOX + 3);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn what_is_kept_is_bounded() {
         std::thread::spawn(|| {
             let origin = origin();
             for _ in 0..MAX_SLOTS / 4 + 5 {
-                drop(batch_of(Vec::with_capacity(4), origin.clone()));
+                drop(batch_of(Vec::with_capacity(4), origin));
             }
             drop(batch_of(Vec::with_capacity(MAX_ARENA_SLOTS + 1), origin));
             LOCAL.with(|l| {
@@ -262,11 +353,43 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_that_exited_gets_no_mail() {
-        let (arena, origin) = std::thread::spawn(|| next_arena(4)).join().unwrap();
-        let home = origin.clone().unwrap();
-        assert!(!home.open.load(Ordering::Acquire));
-        drop(batch_of(arena, origin));
+    fn a_closed_home_gets_no_mail() {
+        let home: &'static Home = Box::leak(Box::new(Home {
+            open: AtomicBool::new(false),
+            has_mail: AtomicBool::new(false),
+            mail: Mutex::new(Pool::new()),
+        }));
+        drop(batch_of(Vec::with_capacity(4), Some(home)));
+        send_home();
         assert!(!home.has_mail.load(Ordering::Relaxed), "freed, not posted");
+        assert!(lock(&home.mail).arenas.is_empty());
+    }
+
+    #[test]
+    fn threads_that_exited_leave_their_homes_to_new_threads() {
+        let home = std::thread::spawn(|| origin().unwrap()).join().unwrap();
+        // Other tests' threads may take it first: it is spare, or open again (taking it pops
+        // it, then opens it: look a few times).
+        let kept = (0..100).any(|_| {
+            let spare = lock(&SPARE_HOMES).iter().any(|h| std::ptr::eq(*h, home));
+            spare || home.open.load(Ordering::Acquire) || {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                false
+            }
+        });
+        assert!(kept, "the home of a thread that exited is not lost");
+        // Many short-lived threads in a row need no new homes each.
+        let made: std::collections::HashSet<usize> = (0..50)
+            .map(|_| {
+                std::thread::spawn(|| std::ptr::from_ref(origin().unwrap()) as usize)
+                    .join()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            made.len() < 25,
+            "{} homes for 50 threads in a row",
+            made.len()
+        );
     }
 }

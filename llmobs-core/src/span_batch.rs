@@ -47,7 +47,7 @@ impl Drop for SpanBatch {
         // A batch dropped on the thread that recorded it (a full queue, a test capture) keeps
         // its memory there for the next trace.
         if self.slots.capacity() > 0 {
-            crate::recycle::give_back(&self.origin, std::mem::take(&mut self.slots));
+            crate::recycle::give_back(self.origin, std::mem::take(&mut self.slots));
         }
     }
 }

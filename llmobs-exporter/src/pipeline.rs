@@ -300,7 +300,8 @@ impl Worker {
             match item {
                 Item::Spans(batch, bytes) => {
                     self.shared.taken(batch.len(), bytes);
-                    // Dropping the batch sends its emptied slot arena home.
+                    // Dropping the batch sends its emptied slot arena home (in a group with
+                    // others: see `send_home` below).
                     self.take_spans(batch.into_events());
                 }
                 Item::Eval(metric, bytes) => {
@@ -311,6 +312,9 @@ impl Worker {
                 }
             }
         }
+        // The arenas of this tick's batches go back to their threads before anything waits on
+        // the network.
+        llmobs_core::__private::send_home();
         for at in 0..self.outlets.len() {
             for kind in [PayloadKind::Spans, PayloadKind::Evaluations] {
                 if let Some(p) = self.outlets[at].batcher(kind).finish() {
