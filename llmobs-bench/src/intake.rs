@@ -23,6 +23,8 @@ pub enum Reply {
     Status(u16),
     /// This status with a `Retry-After` header.
     RetryAfter(u16, &'static str),
+    /// This status with this body (e.g. an OTLP response message).
+    Body(u16, Vec<u8>),
     /// Say nothing for this long, then close the connection.
     Stall(Duration),
     /// Close the connection without answering.
@@ -318,7 +320,7 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
                 std::thread::sleep(state.delay);
             }
             if !state.keep {
-                respond(&mut stream, 202, &[], "{}");
+                respond(&mut stream, 202, &[], b"{}");
                 continue;
             }
         }
@@ -333,8 +335,8 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
                 lock(&state.requests).push(req);
             }
             match info {
-                Some(body) => respond(&mut stream, 200, &[], &body),
-                None => respond(&mut stream, 404, &[], "not found"),
+                Some(body) => respond(&mut stream, 200, &[], body.as_bytes()),
+                None => respond(&mut stream, 404, &[], b"not found"),
             }
             continue;
         }
@@ -352,7 +354,7 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
             }
         });
         req.status = match reply {
-            Reply::Status(c) | Reply::RetryAfter(c, _) => Some(c),
+            Reply::Status(c) | Reply::RetryAfter(c, _) | Reply::Body(c, _) => Some(c),
             Reply::Stall(_) | Reply::Reset | Reply::ResetMidBody => None,
         };
         lock(&state.requests).push(req);
@@ -363,10 +365,11 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
                 } else {
                     "rejected: test intake says no"
                 };
-                respond(&mut stream, code, &[], body);
+                respond(&mut stream, code, &[], body.as_bytes());
             }
+            Reply::Body(code, body) => respond(&mut stream, code, &[], &body),
             Reply::RetryAfter(code, after) => {
-                respond(&mut stream, code, &[("Retry-After", after)], "slow down")
+                respond(&mut stream, code, &[("Retry-After", after)], b"slow down")
             }
             Reply::Stall(d) => {
                 let until = Instant::now() + d;
@@ -380,7 +383,7 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
     }
 }
 
-fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &str) {
+fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &[u8]) {
     let mut head = format!(
         "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
@@ -390,7 +393,7 @@ fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &s
     }
     head.push_str("\r\n");
     let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.write_all(body);
     let _ = stream.flush();
 }
 

@@ -12,6 +12,11 @@ use crate::destination::Destination;
 use crate::error::Error;
 use crate::redact::Redaction;
 
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+#[cfg(feature = "otlp")]
+pub use otlp::OtlpProtocol;
+
 /// Where spans go. Chosen automatically unless set with [`Config::mode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -22,6 +27,9 @@ pub enum Mode {
     Agentless,
     /// Nowhere on the network: a trace tree on stderr and the intake payloads in a JSONL file.
     Local,
+    /// To the OTLP receiver only, no Datadog destination (feature `otlp`; chosen when an OTLP
+    /// endpoint is set and no Datadog Agent or API key is).
+    Otlp,
 }
 
 impl Mode {
@@ -31,6 +39,7 @@ impl Mode {
             Mode::Agent => "agent",
             Mode::Agentless => "agentless",
             Mode::Local => "local",
+            Mode::Otlp => "otlp",
         }
     }
 }
@@ -124,6 +133,8 @@ pub struct Config {
     pub(crate) destinations: Vec<MakeDestination>,
     pub(crate) redaction: Option<Arc<Redaction>>,
     pub(crate) print_local_tree: bool,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: otlp::OtlpSettings,
 }
 
 impl Default for Config {
@@ -164,6 +175,8 @@ impl Default for Config {
             destinations: Vec::new(),
             redaction: None,
             print_local_tree: true,
+            #[cfg(feature = "otlp")]
+            otlp: otlp::OtlpSettings::default(),
         }
     }
 }
@@ -341,6 +354,21 @@ impl Config {
         }
         if let Some(v) = get("DD_LLMOBS_QUEUE_MAX_BYTES") {
             c.queue_max_bytes = parse_size("DD_LLMOBS_QUEUE_MAX_BYTES", &v)?;
+        }
+        #[cfg(feature = "otlp")]
+        {
+            c.otlp = otlp::OtlpSettings::from_lookup(&get)?;
+        }
+        #[cfg(not(feature = "otlp"))]
+        for name in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ] {
+            if get(name).is_some() {
+                log::warn!(
+                    "llmobs: {name} is set, but this build has no OTLP destination; enable the                      `otlp` feature of llmobs to send spans there"
+                );
+            }
         }
         Ok(c)
     }
@@ -587,6 +615,14 @@ impl Config {
         self
     }
 
+    /// Whether the OTLP destination is on: an endpoint is set (and the `otlp` feature is).
+    pub(crate) fn otlp_enabled(&self) -> bool {
+        #[cfg(feature = "otlp")]
+        return self.otlp.enabled();
+        #[cfg(not(feature = "otlp"))]
+        false
+    }
+
     /// The resolved ml_app: the configured one, else the service, else `unnamed-ml-app`.
     pub fn resolved_ml_app(&self) -> String {
         self.ml_app
@@ -640,6 +676,29 @@ impl Config {
                 "a host name such as datadoghq.com",
             ));
         }
+        #[cfg(feature = "otlp")]
+        {
+            for (name, url) in [
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &self.otlp.endpoint),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    &self.otlp.traces_endpoint,
+                ),
+                ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &self.otlp.logs_endpoint),
+            ] {
+                if let Some(url) = url {
+                    otlp::check_url(name, url)?;
+                }
+            }
+        }
+        if self.mode == Some(Mode::Otlp) && !self.otlp_enabled() {
+            return Err(invalid(
+                "Config::mode",
+                "Mode::Otlp",
+                "an OTLP endpoint as well (OTEL_EXPORTER_OTLP_ENDPOINT or \
+                 Config::otlp_endpoint, with the `otlp` feature)",
+            ));
+        }
         let agentless = self.mode == Some(Mode::Agentless)
             || (self.mode.is_none() && self.agentless == Some(true));
         if agentless {
@@ -656,8 +715,8 @@ impl Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("enabled", &self.enabled)
+        let mut d = f.debug_struct("Config");
+        d.field("enabled", &self.enabled)
             .field("ml_app", &self.ml_app)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("site", &self.site)
@@ -682,8 +741,10 @@ impl fmt::Debug for Config {
             .field("mode", &self.mode)
             .field("processors", &self.processors.len())
             .field("destinations", &self.destinations.len())
-            .field("redaction", &self.redaction)
-            .finish_non_exhaustive()
+            .field("redaction", &self.redaction);
+        #[cfg(feature = "otlp")]
+        d.field("otlp_traces_url", &self.otlp.traces_url());
+        d.finish_non_exhaustive()
     }
 }
 

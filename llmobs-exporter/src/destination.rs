@@ -29,6 +29,15 @@ pub enum Sent {
     /// than 408 and 429, a file that cannot be written). Dropped and counted as
     /// `payload_rejected`; the reason is logged.
     Rejected(String),
+    /// Delivered, but the receiver refused some of what the payload held (OTLP's
+    /// `partial_success`): those are dropped and counted as `payload_rejected`, the rest as
+    /// delivered. Not retried.
+    PartlyRejected {
+        /// How many spans or evaluations were refused.
+        rejected: u64,
+        /// Why, for the log.
+        reason: String,
+    },
     /// Failed in a way worth retrying (no answer, 408, 429, 5xx): retried with backoff, then
     /// kept for later ticks within the retry window and buffer.
     Failed {
@@ -54,14 +63,20 @@ pub struct Payloads<'a> {
 impl Payloads<'_> {
     /// Adds one item (one span or one evaluation) that `write` appends to the body in place.
     pub fn add(&mut self, kind: PayloadKind, write: impl FnOnce(&mut Vec<u8>)) {
+        self.add_group(kind, 1, write);
+    }
+
+    /// Adds one item that holds `count` spans or evaluations (a format that groups them, such
+    /// as OTLP's spans under one resource). The item is never split across bodies.
+    pub fn add_group(&mut self, kind: PayloadKind, count: u64, write: impl FnOnce(&mut Vec<u8>)) {
         let batcher = match kind {
             PayloadKind::Spans => &mut *self.spans,
             PayloadKind::Evaluations => &mut *self.evaluations,
         };
-        if let Some(full) = batcher.push_with(write) {
+        if let Some(full) = batcher.push_with(count, write) {
             self.ready.push(full);
         }
-        self.added[kind.index()] += 1;
+        self.added[kind.index()] += count;
     }
 
     /// Counts a span whose input and output were dropped for size ([`crate::Stats`]'s
@@ -113,8 +128,8 @@ pub trait Destination: Send + 'static {
     }
 
     /// Takes the spans of one trace (or of part of one), in start order, after the processors
-    /// and redaction. Each span is added to `out` as at most one item; a span not added is
-    /// counted as delivered when this returns.
+    /// and redaction. Each span is added to `out` at most once (alone, or in a group); a span
+    /// not added is counted as delivered when this returns.
     fn take_spans(&mut self, spans: &[SpanEvent], out: &mut Payloads<'_>);
 
     /// Takes one evaluation; the default ignores it (counted as delivered).
@@ -135,3 +150,5 @@ pub trait Destination: Send + 'static {
 
 pub(crate) mod datadog;
 pub(crate) mod local;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;

@@ -52,6 +52,8 @@ mod retry;
 mod stats;
 mod transport;
 
+#[cfg(feature = "otlp")]
+pub use config::OtlpProtocol;
 pub use config::{
     validate_ml_app, Config, Keep, Mode, DEFAULT_EVENT_SIZE_BYTES, DEFAULT_PAYLOAD_SIZE_BYTES,
 };

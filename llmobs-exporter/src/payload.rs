@@ -70,6 +70,9 @@ pub(crate) struct Batcher {
     limit: usize,
     framing: Framing,
     body: Vec<u8>,
+    /// Items in `body`...
+    items: u64,
+    /// ...and the spans or evaluations they hold (an item may hold several).
     units: u64,
     /// The memory of a body already sent, for the next one.
     spare: Option<Vec<u8>>,
@@ -82,6 +85,7 @@ impl Batcher {
             limit,
             framing,
             body: Vec::new(),
+            items: 0,
             units: 0,
             spare: None,
         }
@@ -90,14 +94,19 @@ impl Batcher {
     /// Adds one encoded event; returns the previous body when this one would not fit in it.
     #[cfg(test)]
     fn push(&mut self, event: &[u8]) -> Option<Payload> {
-        self.push_with(|body| body.extend_from_slice(event))
+        self.push_with(1, |body| body.extend_from_slice(event))
     }
 
-    /// Adds one event that `write` appends to the body in place, so it is never copied from a
-    /// buffer of its own; returns the previous body when the event did not fit in it.
-    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Option<Payload> {
+    /// Adds one item (holding `units` events) that `write` appends to the body in place, so it
+    /// is never copied from a buffer of its own; returns the previous body when the item did
+    /// not fit in it.
+    pub(crate) fn push_with(
+        &mut self,
+        units: u64,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Option<Payload> {
         let mark = self.body.len();
-        if self.units == 0 {
+        if self.items == 0 {
             if self.body.capacity() == 0 {
                 if let Some(spare) = self.spare.take() {
                     self.body = spare;
@@ -110,8 +119,9 @@ impl Batcher {
         self.body.extend_from_slice(&self.framing.item_prefix);
         write(&mut self.body);
         self.body.extend_from_slice(&self.framing.item_suffix);
-        self.units += 1;
-        if self.units == 1 || self.body.len() + self.framing.suffix.len() <= self.limit {
+        self.items += 1;
+        self.units += units;
+        if self.items == 1 || self.body.len() + self.framing.suffix.len() <= self.limit {
             return None;
         }
         // The event does not fit: it starts the next body, without its separator. Rare (once
@@ -121,10 +131,11 @@ impl Batcher {
         next.extend_from_slice(&self.framing.prefix);
         next.extend_from_slice(&self.body[mark + self.framing.separator.len()..]);
         self.body.truncate(mark);
-        self.units -= 1;
+        self.units -= units;
         let cut = self.finish();
         self.body = next;
-        self.units = 1;
+        self.items = 1;
+        self.units = units;
         cut
     }
 
@@ -146,14 +157,16 @@ impl Batcher {
     /// Drops the body being built; returns how many items it held.
     pub(crate) fn discard(&mut self) -> u64 {
         self.body.clear();
+        self.items = 0;
         std::mem::replace(&mut self.units, 0)
     }
 
     /// The body built so far, if any.
     pub(crate) fn finish(&mut self) -> Option<Payload> {
-        if self.units == 0 {
+        if self.items == 0 {
             return None;
         }
+        self.items = 0;
         let mut body = std::mem::take(&mut self.body);
         body.extend_from_slice(&self.framing.suffix);
         let units = std::mem::replace(&mut self.units, 0);
@@ -222,7 +235,7 @@ mod tests {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for e in &events {
             a.extend(fresh.push(e.as_bytes()));
-            let cut = reused.push_with(|body| body.extend_from_slice(e.as_bytes()));
+            let cut = reused.push_with(1, |body| body.extend_from_slice(e.as_bytes()));
             if let Some(batch) = cut {
                 b.push((batch.body.clone(), batch.units));
                 reused.recycle(batch.body);

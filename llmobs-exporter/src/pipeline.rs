@@ -25,6 +25,8 @@ use llmobs_core::{EvaluationMetric, SpanEvent};
 use crate::config::{Config, Keep, Mode, Processor};
 use crate::destination::datadog::Datadog;
 use crate::destination::local::Local;
+#[cfg(feature = "otlp")]
+use crate::destination::otlp::Otlp;
 use crate::destination::{Destination, Payload, PayloadKind, Payloads, Sent};
 use crate::payload::Batcher;
 use crate::queue::{after, Control, Item, Receivers, Shared};
@@ -39,9 +41,27 @@ pub(crate) const REDACTED_VALUES_METRIC: &str = "redacted_values";
 /// The destination the mode names: the one place built-in destinations are chosen.
 fn built_in(config: &Config, mode: Mode) -> Box<dyn Destination> {
     match mode {
-        Mode::Local => Box::new(Local::new(config)),
         Mode::Agent | Mode::Agentless => Box::new(Datadog::new(config, mode)),
+        #[cfg(feature = "otlp")]
+        Mode::Otlp => match Otlp::new(config) {
+            Some(otlp) => Box::new(otlp),
+            // `Config::validate` refuses Mode::Otlp without an endpoint.
+            None => Box::new(Local::new(config)),
+        },
+        _ => Box::new(Local::new(config)),
     }
+}
+
+/// The built-in destinations that go beside the one the mode names.
+fn beside(config: &Config, mode: Mode) -> Vec<Box<dyn Destination>> {
+    #[cfg(feature = "otlp")]
+    if mode != Mode::Otlp {
+        if let Some(otlp) = Otlp::new(config) {
+            return vec![Box::new(otlp)];
+        }
+    }
+    let _ = (config, mode);
+    Vec::new()
 }
 
 /// The mode to start in, and whether it is local mode chosen only because no Agent answered
@@ -71,6 +91,9 @@ fn resolve_mode(config: &Config) -> (Mode, bool) {
                     config.agent_url
                 );
                 (Mode::Agent, false)
+            } else if config.otlp_enabled() {
+                // An OTLP endpoint and nothing of Datadog's: OTLP alone.
+                (Mode::Otlp, false)
             } else {
                 (Mode::Local, true)
             }
@@ -153,6 +176,8 @@ enum Offer<'a> {
 /// The result of sending one payload, retries included.
 enum Delivery {
     Delivered,
+    /// Delivered, with this many refused by the receiver.
+    PartlyRejected(u64),
     Rejected,
     Failed,
     Panicked,
@@ -186,10 +211,10 @@ pub(crate) fn run(shared: Arc<Shared>, config: Config, rx: Receivers) {
     };
     let mut outlets = vec![Outlet::new(built_in(&config, mode), &policy)];
     outlets.extend(
-        config
-            .destinations
-            .iter()
-            .map(|d| Outlet::new(d(), &policy)),
+        beside(&config, mode)
+            .into_iter()
+            .chain(config.destinations.iter().map(|d| d()))
+            .map(|d| Outlet::new(d, &policy)),
     );
     let agent_watch = watch.then(|| AgentWatch {
         url: config.agent_url.clone(),
@@ -475,6 +500,15 @@ impl Worker {
         }
         let outcome = match self.deliver(at, &payload) {
             Delivery::Delivered => None,
+            Delivery::PartlyRejected(n) => {
+                let n = n.min(payload.units);
+                self.settled(at, payload.kind, Some(DropReason::PayloadRejected), n);
+                if payload.units > n {
+                    self.settled(at, payload.kind, None, payload.units - n);
+                }
+                self.outlets[at].batcher(payload.kind).recycle(payload.body);
+                return;
+            }
             Delivery::Rejected => Some(DropReason::PayloadRejected),
             Delivery::Panicked => {
                 self.panicked(at);
@@ -558,11 +592,15 @@ impl Worker {
             };
             let wait = match sent {
                 Sent::Delivered => {
-                    if at == 0 {
-                        let bytes = payload.body.len() as u64;
-                        self.shared.counters.bytes_sent.fetch_add(bytes, Relaxed);
-                    }
+                    self.count_bytes(at, payload);
                     return Delivery::Delivered;
+                }
+                Sent::PartlyRejected { rejected, reason } => {
+                    self.count_bytes(at, payload);
+                    let (what, name) = (payload.kind.as_str(), &self.outlets[at].name);
+                    let msg = format!("{name} refused {rejected} LLMObs {what} events: {reason}");
+                    self.warn(format!("partly rejected {at}"), || msg);
+                    return Delivery::PartlyRejected(rejected);
                 }
                 Sent::Rejected(reason) => {
                     let (units, what, name) =
@@ -592,6 +630,13 @@ impl Worker {
         );
         self.warn(format!("failed {at}"), || msg);
         Delivery::Failed
+    }
+
+    fn count_bytes(&self, at: usize, payload: &Payload) {
+        if at == 0 {
+            let bytes = payload.body.len() as u64;
+            self.shared.counters.bytes_sent.fetch_add(bytes, Relaxed);
+        }
     }
 
     /// Sleeps unless the exporter is stopping; returns whether it slept the whole time.

@@ -136,6 +136,7 @@ impl Shared {
             Mode::Agent => 1,
             Mode::Agentless => 2,
             Mode::Local => 3,
+            Mode::Otlp => 4,
         };
         self.mode.store(n, SeqCst);
     }
@@ -348,6 +349,7 @@ impl Shared {
             1 => Some(Mode::Agent),
             2 => Some(Mode::Agentless),
             3 => Some(Mode::Local),
+            4 => Some(Mode::Otlp),
             _ => None,
         }
     }

@@ -13,8 +13,9 @@ const EVP_PROXY_BASE_PATH: &str = "/evp_proxy/v2";
 const EVP_SUBDOMAIN_HEADER: &str = "X-Datadog-EVP-Subdomain";
 const SPAN_SUBDOMAIN: &str = "llmobs-intake";
 const EVAL_SUBDOMAIN: &str = "api";
-/// How much of an error response body is kept for the log line.
-const ERROR_BODY_LIMIT: u64 = 1024;
+/// How much of a response body is read: enough for an error message, or an OTLP
+/// `partial_success`.
+const RESPONSE_BODY_LIMIT: u64 = 16 * 1024;
 
 /// The result of one request.
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub(crate) enum Response {
     Status {
         code: u16,
         retry_after: Option<String>,
-        body: String,
+        body: Vec<u8>,
     },
     /// No answer: connection refused or reset, timeout, TLS failure.
     Failed(String),
@@ -51,13 +52,7 @@ impl Transport {
     pub(crate) fn new(config: &Config, mode: Mode) -> Transport {
         // Only the headers the reference SDK sends: no automatic user-agent, accept or
         // accept-encoding (OBSERVED.md section 2).
-        let mut builder = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.request_timeout))
-            .user_agent(AutoHeaderValue::None)
-            .accept(AutoHeaderValue::None)
-            .accept_encoding(AutoHeaderValue::None)
-            .max_redirects(0);
+        let mut builder = client(config.request_timeout);
         let (spans_url, evals_url, evp_proxy) = match (mode, &config.override_origin) {
             (Mode::Agentless, Some(origin)) => (
                 join(origin, SPAN_ENDPOINT),
@@ -117,35 +112,51 @@ impl Transport {
         } else if let Some(key) = &self.api_key {
             req = req.header("DD-API-KEY", key.0.as_str());
         }
-        match req.send(body) {
-            Ok(mut resp) => {
-                let code = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                // Read to the end even on success: a connection whose response body was left
-                // unread is closed instead of going back to the pool, and every request would
-                // then pay a new connection (and a TLS handshake in agentless mode).
-                let mut text = String::new();
-                let _ = resp
-                    .body_mut()
-                    .as_reader()
-                    .take(ERROR_BODY_LIMIT)
-                    .read_to_string(&mut text);
-                if (200..300).contains(&code) {
-                    text.clear();
-                }
-                Response::Status {
-                    code,
-                    retry_after,
-                    body: text,
-                }
-            }
-            Err(e) => Response::Failed(e.to_string()),
-        }
+        post(req, body)
     }
+}
+
+/// Sends one request and reads its answer. The response body is read to the end (up to a
+/// limit) even on success: a connection whose response body was left unread is closed instead
+/// of going back to the pool, and every request would then pay a new connection (and a TLS
+/// handshake).
+pub(crate) fn post(req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &[u8]) -> Response {
+    match req.send(body) {
+        Ok(mut resp) => {
+            let code = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let mut bytes = Vec::new();
+            let _ = resp
+                .body_mut()
+                .as_reader()
+                .take(RESPONSE_BODY_LIMIT)
+                .read_to_end(&mut bytes);
+            Response::Status {
+                code,
+                retry_after,
+                body: bytes,
+            }
+        }
+        Err(e) => Response::Failed(e.to_string()),
+    }
+}
+
+/// An HTTP client with only the headers the caller sets: no automatic user-agent, accept or
+/// accept-encoding (OBSERVED.md section 2), no redirects, HTTP errors as answers.
+pub(crate) fn client(
+    timeout: Duration,
+) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(AutoHeaderValue::None)
+        .accept(AutoHeaderValue::None)
+        .accept_encoding(AutoHeaderValue::None)
+        .max_redirects(0)
 }
 
 /// Whether the Agent at `agent_url` offers the EVP proxy (an entry of `endpoints` in its `/info`

@@ -55,7 +55,10 @@ impl Destination for Datadog {
                 body,
             } => match classify_status(code) {
                 Verdict::Delivered => Sent::Delivered,
-                Verdict::Reject => Sent::Rejected(format!("got response code {code}: {body}")),
+                Verdict::Reject => Sent::Rejected(format!(
+                    "got response code {code}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(1024)])
+                )),
                 Verdict::Retry => Sent::Failed {
                     reason: format!("response code {code}"),
                     retry_after: retry_after
