@@ -357,7 +357,7 @@ impl Config {
         }
         #[cfg(feature = "otlp")]
         {
-            c.otlp = otlp::OtlpSettings::from_lookup(&get)?;
+            c.otlp = otlp::OtlpSettings::from_lookup(get)?;
         }
         #[cfg(not(feature = "otlp"))]
         for name in [

@@ -193,9 +193,10 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
     }
 
     let (root, a) = by_name(&spans, "handle_request");
-    assert_eq!(root.name, "handle_request");
+    assert_eq!(root.name, "invoke_workflow handle_request");
     assert_eq!(a["openinference.span.kind"], "CHAIN");
-    assert!(!a.contains_key("gen_ai.operation.name"));
+    assert_eq!(a["gen_ai.operation.name"], "invoke_workflow");
+    assert_eq!(a["gen_ai.workflow.name"], "handle_request");
     assert_eq!(a["input.value"], "Where is my sofa?");
     assert_eq!(a["input.mime_type"], "text/plain");
     assert_eq!(a["output.value"], r#"{"answer":"on its way"}"#);
@@ -273,8 +274,11 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
     assert_eq!(a["gen_ai.tool.call.arguments"], r#"{"order":"A1"}"#);
     assert_eq!(a["gen_ai.tool.call.result"], "shipped");
 
-    let (_, a) = by_name(&spans, "search_faq");
+    let (retrieval, a) = by_name(&spans, "search_faq");
+    assert_eq!(retrieval.name, "search_faq");
     assert_eq!(a["openinference.span.kind"], "RETRIEVER");
+    // Datadog would read a GenAI retrieval operation as a workflow.
+    assert!(!a.contains_key("gen_ai.operation.name"));
     assert_eq!(a["input.value"], "delivery times");
     assert_eq!(
         a["retrieval.documents.0.document.content"],
@@ -290,6 +294,8 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
     assert_eq!(a["embedding.embeddings.0.embedding.text"], "delivery");
 
     let (failed, a) = by_name(&spans, "format");
+    assert_eq!(failed.name, "format");
+    assert!(!a.contains_key("gen_ai.operation.name"));
     assert_eq!(a["error.type"], "FormatError");
     let status = failed.status.as_ref().expect("status");
     assert_eq!((status.code, status.message.as_str()), (2, "bad template"));
@@ -346,7 +352,7 @@ fn retries_like_every_destination_and_counts_partial_success() {
     }
     .encode_to_vec();
     intake.script([
-        Reply::Status(503),
+        Reply::Status(502),
         Reply::RetryAfter(429, "0"),
         Reply::Body(200, rejected_one),
         Reply::Status(400),

@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use crate::config::otlp::{OtlpProtocol, OtlpSettings, DEFAULT_TIMEOUT};
 use crate::config::Config;
 use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
-use crate::retry::{classify_status, parse_retry_after, Verdict};
+use crate::retry::{parse_retry_after, Verdict};
 use crate::transport::{client, post, Response};
 
 use convert::{kv, s};
@@ -229,7 +229,7 @@ impl Destination for Otlp {
                 code,
                 retry_after,
                 body,
-            } => match classify_status(code) {
+            } => match classify(code) {
                 Verdict::Delivered => match self.partial_success(payload.kind, &body) {
                     Some((rejected, reason)) if rejected > 0 => {
                         Sent::PartlyRejected { rejected, reason }
@@ -292,6 +292,16 @@ impl Otlp {
             message
         };
         Some((u64::try_from(rejected).unwrap_or(0), reason))
+    }
+}
+
+/// The OTLP/HTTP rule: 429, 502, 503 and 504 are worth another attempt; any other failure
+/// would fail again (a 400 is a body the receiver cannot take).
+fn classify(code: u16) -> Verdict {
+    match code {
+        200..=299 => Verdict::Delivered,
+        429 | 502 | 503 | 504 => Verdict::Retry,
+        _ => Verdict::Reject,
     }
 }
 

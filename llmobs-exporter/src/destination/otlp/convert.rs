@@ -82,7 +82,10 @@ pub(crate) fn genai_operation(kind: SpanKind) -> Option<&'static str> {
         SpanKind::Embedding => Some("embeddings"),
         SpanKind::Tool => Some("execute_tool"),
         SpanKind::Agent => Some("invoke_agent"),
-        SpanKind::Retrieval => Some("retrieval"),
+        SpanKind::Workflow => Some("invoke_workflow"),
+        // Not `retrieval`: Datadog's OTLP intake reads `gen_ai.operation.name` before
+        // `openinference.span.kind`, and maps the GenAI retrieval operation to a workflow; only
+        // OpenInference's RETRIEVER becomes a retrieval span.
         _ => None,
     }
 }
@@ -139,6 +142,7 @@ pub(crate) fn span(span: &SpanEvent) -> Span {
             attrs.push(kv("tool.name", s(span.name.as_str())));
         }
         SpanKind::Agent => attrs.push(kv("gen_ai.agent.name", s(span.name.as_str()))),
+        SpanKind::Workflow => attrs.push(kv("gen_ai.workflow.name", s(span.name.as_str()))),
         _ => {}
     }
     if let Some(agent) = &span.agent {
@@ -278,9 +282,10 @@ fn usage(a: &Annotations, attrs: &mut Vec<KeyValue>) {
                 Some("gen_ai.usage.cache_creation.input_tokens"),
                 Some("llm.token_count.prompt_details.cache_write"),
             ),
-            "reasoning_output_tokens" => {
-                (None, Some("llm.token_count.completion_details.reasoning"))
-            }
+            "reasoning_output_tokens" => (
+                Some("gen_ai.usage.reasoning.output_tokens"),
+                Some("llm.token_count.completion_details.reasoning"),
+            ),
             _ => (None, None),
         };
         let value = number(n);
