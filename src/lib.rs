@@ -254,6 +254,9 @@ pub use llmobs_exporter::{
     Exporter, FlushReport, Framing, Keep, LlmObsGuard, Mode, Payload, PayloadKind, Payloads,
     Redaction, Sent, Stats,
 };
+/// How the OTLP destination encodes bodies (feature `otlp`; see `docs/otlp.md`).
+#[cfg(feature = "otlp")]
+pub use llmobs_exporter::OtlpProtocol;
 
 #[doc(hidden)]
 pub mod __private {
