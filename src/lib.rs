@@ -249,14 +249,14 @@ pub mod testing {
 }
 
 // --- exporter API ---
+/// How the OTLP destination encodes bodies (feature `otlp`; see `docs/otlp.md`).
+#[cfg(feature = "otlp")]
+pub use llmobs_exporter::OtlpProtocol;
 pub use llmobs_exporter::{
     flush, flush_with_timeout, init, shutdown, stats, Config, Destination, Detector, Drops, Error,
     Exporter, FlushReport, Framing, Keep, LlmObsGuard, Mode, Payload, PayloadKind, Payloads,
     Redaction, Sent, Stats,
 };
-/// How the OTLP destination encodes bodies (feature `otlp`; see `docs/otlp.md`).
-#[cfg(feature = "otlp")]
-pub use llmobs_exporter::OtlpProtocol;
 
 #[doc(hidden)]
 pub mod __private {
