@@ -5,7 +5,9 @@ use std::time::Duration;
 use ureq::config::AutoHeaderValue;
 
 use crate::config::{ApiKey, Config, Mode};
+use crate::destination::Sent;
 use crate::payload::PayloadKind;
+use crate::retry::{parse_retry_after, Verdict};
 
 const SPAN_ENDPOINT: &str = "/api/v2/llmobs";
 const EVAL_ENDPOINT: &str = "/api/intake/llm-obs/v2/eval-metric";
@@ -28,6 +30,38 @@ pub(crate) enum Response {
     },
     /// No answer: connection refused or reset, timeout, TLS failure.
     Failed(String),
+}
+
+impl Response {
+    /// What the answer means for the payload, by `classify` (which statuses are worth
+    /// another attempt); `delivered` reads a successful answer's body.
+    pub(crate) fn into_sent(
+        self,
+        classify: fn(u16) -> Verdict,
+        delivered: impl FnOnce(&[u8]) -> Sent,
+    ) -> Sent {
+        match self {
+            Response::Status {
+                code,
+                retry_after,
+                body,
+            } => match classify(code) {
+                Verdict::Delivered => delivered(&body),
+                Verdict::Reject => Sent::Rejected(format!(
+                    "got response code {code}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(1024)])
+                )),
+                Verdict::Retry => Sent::Failed {
+                    reason: format!("response code {code}"),
+                    retry_after: retry_after.and_then(|v| parse_retry_after(&v, Duration::MAX)),
+                },
+            },
+            Response::Failed(reason) => Sent::Failed {
+                reason,
+                retry_after: None,
+            },
+        }
+    }
 }
 
 /// Where and how requests go in the agent and agentless modes.

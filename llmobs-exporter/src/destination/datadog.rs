@@ -6,8 +6,8 @@ use llmobs_core::{EvaluationMetric, SpanEvent};
 use crate::config::{Config, Mode};
 use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
 use crate::encode::{framing, Encoder};
-use crate::retry::{classify_status, parse_retry_after, Verdict};
-use crate::transport::{Response, Transport};
+use crate::retry::classify_status;
+use crate::transport::Transport;
 
 /// Sends to the Agent ([`Mode::Agent`]) or the intake ([`Mode::Agentless`]).
 pub(crate) struct Datadog {
@@ -48,28 +48,9 @@ impl Destination for Datadog {
     }
 
     fn send(&mut self, payload: &Payload) -> Sent {
-        match self.transport.send(payload.kind, &payload.body) {
-            Response::Status {
-                code,
-                retry_after,
-                body,
-            } => match classify_status(code) {
-                Verdict::Delivered => Sent::Delivered,
-                Verdict::Reject => Sent::Rejected(format!(
-                    "got response code {code}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(1024)])
-                )),
-                Verdict::Retry => Sent::Failed {
-                    reason: format!("response code {code}"),
-                    retry_after: retry_after
-                        .and_then(|v| parse_retry_after(&v, std::time::Duration::MAX)),
-                },
-            },
-            Response::Failed(reason) => Sent::Failed {
-                reason,
-                retry_after: None,
-            },
-        }
+        self.transport
+            .send(payload.kind, &payload.body)
+            .into_sent(classify_status, |_| Sent::Delivered)
     }
 }
 

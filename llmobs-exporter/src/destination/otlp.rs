@@ -25,8 +25,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use crate::config::otlp::{OtlpProtocol, OtlpSettings, DEFAULT_TIMEOUT};
 use crate::config::Config;
 use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, Sent};
-use crate::retry::{parse_retry_after, Verdict};
-use crate::transport::{client, post, Response};
+use crate::retry::Verdict;
+use crate::transport::{client, post};
 
 use convert::{kv, s};
 
@@ -224,33 +224,14 @@ impl Destination for Otlp {
         } else {
             &payload.body
         };
-        match post(req, body) {
-            Response::Status {
-                code,
-                retry_after,
-                body,
-            } => match classify(code) {
-                Verdict::Delivered => match self.partial_success(payload.kind, &body) {
-                    Some((rejected, reason)) if rejected > 0 => {
-                        Sent::PartlyRejected { rejected, reason }
-                    }
-                    _ => Sent::Delivered,
-                },
-                Verdict::Reject => Sent::Rejected(format!(
-                    "got response code {code}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(1024)])
-                )),
-                Verdict::Retry => Sent::Failed {
-                    reason: format!("response code {code}"),
-                    retry_after: retry_after
-                        .and_then(|v| parse_retry_after(&v, std::time::Duration::MAX)),
-                },
-            },
-            Response::Failed(reason) => Sent::Failed {
-                reason,
-                retry_after: None,
-            },
-        }
+        post(req, body).into_sent(classify, |body| {
+            match self.partial_success(payload.kind, body) {
+                Some((rejected, reason)) if rejected > 0 => {
+                    Sent::PartlyRejected { rejected, reason }
+                }
+                _ => Sent::Delivered,
+            }
+        })
     }
 }
 
