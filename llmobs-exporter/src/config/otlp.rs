@@ -90,7 +90,7 @@ impl OtlpSettings {
         let either = |name: &'static str| {
             let specific = name.replacen("OTLP_", "OTLP_TRACES_", 1);
             get(&specific)
-                .map(|v| (leak(specific), v))
+                .map(|v| (traces_variable(&specific), v))
                 .or_else(|| get(name).map(|v| (name, v)))
         };
         let mut s = OtlpSettings {
@@ -244,9 +244,9 @@ pub(crate) fn check_url(name: &'static str, url: &str) -> Result<(), Error> {
     }
 }
 
-/// The variable names built at run time are few and fixed: keep them for the error value.
-fn leak(name: String) -> &'static str {
-    match name.as_str() {
+/// The `/// The variable names built at run time are few and fixed: keep them for the error value.'static` name of a signal-specific variable built at run time, for the error value.
+fn traces_variable(name: &str) -> &'static str {
+    match name {
         "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT" => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION" => "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
