@@ -70,9 +70,10 @@ fn chat_trace() -> Vec<SpanEvent> {
         call.tool_calls = vec![ToolCall::function("track_order", json!({"order": "A1"}))];
         call.tool_calls[0].tool_id = Some("call-1".into());
         a.output = Some(SpanIo::Messages(vec![call]));
-        a.metrics.insert("input_tokens".into(), 120.into());
-        a.metrics.insert("output_tokens".into(), 18.into());
-        a.metrics.insert("total_tokens".into(), 138.into());
+        // As `annotate().metric(..)` records them: f64.
+        a.metrics.insert("input_tokens".into(), f64n(120.0));
+        a.metrics.insert("output_tokens".into(), f64n(18.0));
+        a.metrics.insert("total_tokens".into(), f64n(138.0));
     }
     let mut tool = child(SpanKind::Tool, "track_order", &agent, 3);
     tool.annotations_mut().input = Some(SpanIo::Value(json!({"order": "A1"})));
@@ -123,14 +124,20 @@ fn decode_traces(intake: &Intake) -> Vec<Span> {
     spans
 }
 
-/// Attributes as text: strings as they are, numbers and lists in JSON.
+/// A metric as `annotate().metric(..)` records it: from an `f64`.
+fn f64n(v: f64) -> serde_json::Number {
+    serde_json::Number::from_f64(v).expect("finite")
+}
+
+/// Attributes as text: strings as they are, integers as digits, doubles with a fraction or
+/// exponent (`120.0`), lists in JSON.
 fn attrs(kvs: &[KeyValue]) -> HashMap<String, String> {
     kvs.iter()
         .map(|kv| {
             let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
                 Some(Any::StringValue(s)) => s.clone(),
                 Some(Any::IntValue(i)) => i.to_string(),
-                Some(Any::DoubleValue(d)) => d.to_string(),
+                Some(Any::DoubleValue(d)) => format!("{d:?}"),
                 Some(Any::BoolValue(b)) => b.to_string(),
                 Some(Any::ArrayValue(a)) => {
                     let items: Vec<String> = a
@@ -222,6 +229,7 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
     assert_eq!(a["gen_ai.provider.name"], "openai");
     assert_eq!(a["llm.model_name"], "gpt-4o-mini");
     assert_eq!(a["llm.provider"], "openai");
+    // Integers, as both conventions type token counts, though metrics are recorded as f64.
     assert_eq!(a["gen_ai.usage.input_tokens"], "120");
     assert_eq!(a["gen_ai.usage.output_tokens"], "18");
     assert_eq!(a["llm.token_count.prompt"], "120");

@@ -35,6 +35,17 @@ pub fn example(name: &str) -> PathBuf {
         cmd.args(["build", "--examples", "--quiet", "--target-dir"])
             .arg(profile_dir.parent().expect("<target>"))
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // With the features this test was built with, so the examples link the same library.
+        let features: Vec<&str> = [
+            ("http", cfg!(feature = "http")),
+            ("otlp", cfg!(feature = "otlp")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if !features.is_empty() {
+            cmd.arg("--features").arg(features.join(","));
+        }
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
         }
@@ -58,6 +69,14 @@ pub fn bare(name: &str) -> Command {
         "DD_LLMOBS_ENABLED",
         "DD_LLMOBS_OVERRIDE_ORIGIN",
         "OPENAI_API_KEY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_SERVICE_NAME",
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_RESOURCE_ATTRIBUTES",
     ] {
         cmd.env_remove(var);
     }
@@ -74,4 +93,11 @@ pub fn closed_port_url() -> String {
     let addr = l.local_addr().expect("addr");
     drop(l);
     format!("http://{addr}")
+}
+
+/// A loopback port that was free a moment ago, for a server the test starts.
+#[allow(dead_code)] // not every test binary uses it
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    l.local_addr().expect("addr").port()
 }

@@ -50,6 +50,9 @@ pub(crate) struct OtlpSettings {
     pub(crate) service_name: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, in order.
     pub(crate) resource: Vec<(String, String)>,
+    /// `OTEL_LOGS_EXPORTER=none`: evaluations are not sent (for receivers without a logs
+    /// endpoint, such as Phoenix).
+    pub(crate) no_logs: bool,
 }
 
 /// The OTLP default request timeout.
@@ -73,6 +76,9 @@ impl OtlpSettings {
     /// The URL evaluations (log records) are posted to: the logs endpoint, else the base
     /// endpoint's `/v1/logs`, else the traces URL with `/v1/traces` replaced by `/v1/logs`.
     pub(crate) fn logs_url(&self) -> Option<String> {
+        if self.no_logs {
+            return None;
+        }
         if let Some(l) = &self.logs_endpoint {
             return Some(l.clone());
         }
@@ -149,6 +155,9 @@ impl OtlpSettings {
         if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
             s.resource = parse_pairs("OTEL_RESOURCE_ATTRIBUTES", &v)?;
         }
+        // The variable also names the application's own logs exporter (`otlp`, `console`,
+        // ...), so only `none` means anything here and no other value is refused.
+        s.no_logs = get("OTEL_LOGS_EXPORTER").is_some_and(|v| v.trim() == "none");
         Ok(s)
     }
 }
@@ -201,6 +210,13 @@ impl crate::Config {
     /// Gzip request bodies (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`; off by default).
     pub fn otlp_gzip(mut self, on: bool) -> Self {
         self.otlp.gzip = on;
+        self
+    }
+    /// Whether evaluations are sent as OTLP log records (default yes; `OTEL_LOGS_EXPORTER=none`
+    /// turns them off). Turn them off for a receiver without a logs endpoint, such as Phoenix,
+    /// which would refuse each one.
+    pub fn otlp_evaluations(mut self, send: bool) -> Self {
+        self.otlp.no_logs = !send;
         self
     }
     /// The `service.name` of the OTLP resource (`OTEL_SERVICE_NAME`). Unset, it is the span's
@@ -339,6 +355,14 @@ mod tests {
         assert_eq!(s.logs_url().unwrap(), "http://c/x/v1/logs");
         let s = from(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c/ingest")]).unwrap();
         assert_eq!(s.logs_url(), None);
+        // No logs (evaluations) for a receiver without a logs endpoint; other exporter names
+        // are the application's own business.
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318");
+        let s = from(&[base, ("OTEL_LOGS_EXPORTER", "none")]).unwrap();
+        assert_eq!(s.logs_url(), None);
+        assert!(s.traces_url().is_some());
+        let s = from(&[base, ("OTEL_LOGS_EXPORTER", "console")]).unwrap();
+        assert_eq!(s.logs_url().unwrap(), "http://a:4318/v1/logs");
     }
 
     #[test]

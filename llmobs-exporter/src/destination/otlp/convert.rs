@@ -62,6 +62,16 @@ fn number(n: &serde_json::Number) -> any_value::Value {
     }
 }
 
+/// A count (tokens): an OTLP integer, as both conventions type it, when the metric is a whole
+/// number (metrics are recorded as `f64`), else the number as it is.
+fn count(n: &serde_json::Number) -> any_value::Value {
+    match n.as_f64() {
+        // The range of i64 that f64 represents exactly, and more than any token count.
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => int(f as i64),
+        _ => number(n),
+    }
+}
+
 /// The OpenInference span kind.
 pub(crate) fn openinference_kind(kind: SpanKind) -> &'static str {
     match kind {
@@ -288,10 +298,10 @@ fn usage(a: &Annotations, attrs: &mut Vec<KeyValue>) {
             ),
             _ => (None, None),
         };
-        let value = number(n);
         match (genai, oi) {
-            (None, None) => attrs.push(kv(format!("llmobs.metrics.{key}"), value)),
+            (None, None) => attrs.push(kv(format!("llmobs.metrics.{key}"), number(n))),
             (g, o) => {
+                let value = count(n);
                 if let Some(g) = g {
                     attrs.push(kv(g, value.clone()));
                 }
