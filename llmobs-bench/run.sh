@@ -17,8 +17,9 @@ mkdir -p "$(dirname "$log")"
 : > "$log"
 
 echo "== cargo bench (log: $log)" >&2
-# Every bench: criterion groups, overload, compile time, and the table at the end.
-cargo bench -p llmobs-bench 2>&1 | tee -a "$log" | grep -E '^(overload|  |cargo check|==|Benchmarking [^ ]+$)' >&2 || true
+# Every bench: criterion groups, OTLP against the OpenTelemetry SDK, overload, compile time, and
+# the table at the end.
+cargo bench -p llmobs-bench --features otlp 2>&1 | tee -a "$log" | grep -E '^(overload|otlp|  |cargo check|==|Benchmarking [^ ]+$)' >&2 || true
 echo >&2
 echo "Date: $(date -u +%Y-%m-%d)"
 cargo run --release --quiet -p llmobs-bench --bin report

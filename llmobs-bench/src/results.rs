@@ -251,6 +251,19 @@ fn other_rows() -> Vec<Row> {
     let mut row = Row::new("exporter: request body bytes per span", "bytes");
     row.llmobs = cell(metric("exporter_bytes_per_span"));
     rows.push(row);
+    let mut row = Row::new(
+        "OTLP: process CPU time per delivered span (record, convert, encode, POST http/protobuf to a \
+         loopback receiver), llmobs's OTLP destination vs the SDK's `opentelemetry-otlp` exporter",
+        "ns/span",
+    );
+    let (ours, sdk) = (
+        metric("otlp_llmobs_cpu_ns_per_span"),
+        metric("otlp_sdk_cpu_ns_per_span"),
+    );
+    row.llmobs = cell(ours);
+    row.peers[2] = cell(sdk);
+    row.ratios[2] = ratio(ours, sdk);
+    rows.push(row);
     for (id, label) in [
         ("clean_1k", "1 KB chat text, nothing to redact"),
         (
