@@ -258,6 +258,21 @@ pub use llmobs_exporter::{
     Redaction, Sent, Stats,
 };
 
+// --- bridges ---
+/// The `tracing` bridge (feature `tracing`): `llmobs::tracing::layer()` turns the `tracing`
+/// spans of Rust LLM clients (rig, genai) into LLM Observability spans (see `docs/tracing.md`).
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// use tracing_subscriber::util::SubscriberInitExt as _;
+///
+/// tracing_subscriber::registry().with(llmobs::tracing::layer()).init();
+/// ```
+#[cfg(feature = "tracing")]
+pub mod tracing {
+    pub use llmobs_tracing::{layer, LlmObsLayer};
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use llmobs_core::__private::*;

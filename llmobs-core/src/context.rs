@@ -84,6 +84,15 @@ impl ContextGuard {
         }
     }
 
+    /// A guard that changes nothing (for a span that is not recorded).
+    pub(crate) fn noop() -> Self {
+        ContextGuard {
+            token: 0,
+            poll: false,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The context of one poll of a future ([`crate::WithContext`]).
     pub(crate) fn push_poll(parent: ParentRef) -> Self {
         ContextGuard {
@@ -96,6 +105,9 @@ impl ContextGuard {
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        stack::pop_context(self.token, self.poll);
+        // Tokens are span ids, never 0.
+        if self.token != 0 {
+            stack::pop_context(self.token, self.poll);
+        }
     }
 }

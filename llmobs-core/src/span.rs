@@ -418,11 +418,44 @@ impl DetachedSpan {
 
     /// Runs `f` with this span as the current span of this thread.
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        let Some((_, event, parent)) = &self.inner else {
-            return f();
-        };
-        let _g = crate::context::ContextGuard::push(parent.clone(), Some(event.clone()));
+        let _g = self.enter();
         f()
+    }
+
+    /// Makes this span the current span of this thread until the guard is dropped: spans
+    /// started meanwhile are its children. The span stays open when the guard is dropped; enter
+    /// it again, on this thread or another, and [`finish`](Self::finish) it when its work is
+    /// done. This is how a span entered at each poll of a future, or each time a `tracing` span
+    /// is entered, is made current.
+    ///
+    /// ```
+    /// # use llmobs_core as llmobs;
+    /// # let cap = llmobs::testing::Capture::new();
+    /// # let _c = cap.context().attach();
+    /// let call = llmobs::agent("agent").start_detached();
+    /// for step in ["plan", "act"] {
+    ///     let _in = call.enter(); // as a poll would
+    ///     drop(llmobs::task(step).start());
+    /// }
+    /// call.finish();
+    /// let spans = cap.spans();
+    /// assert_eq!(spans.len(), 3);
+    /// assert!(spans.iter().filter(|s| s.name.as_str() != "agent").all(|s| s.parent_id == Some(spans[0].span_id)));
+    /// ```
+    pub fn enter(&self) -> crate::ContextGuard {
+        match &self.inner {
+            Some((_, event, parent)) => {
+                crate::context::ContextGuard::push(parent.clone(), Some(event.clone()))
+            }
+            None => crate::context::ContextGuard::noop(),
+        }
+    }
+
+    /// Edits the span's record while it is open: for bridges that build a span from another
+    /// tracing system's fields. `None` once finished or when not recorded.
+    #[doc(hidden)]
+    pub fn edit<R>(&self, f: impl FnOnce(&mut SpanEvent) -> R) -> Option<R> {
+        self.with_event(f)
     }
 
     /// Finishes the span now.
