@@ -1,6 +1,6 @@
 //! Every example a user sees in the `llmobs` documentation compiles in a crate that depends on
 //! `llmobs` alone: `cargo test --doc` runs them, and this test checks that none of them names
-//! the internal crates (`llmobs_core`, `llmobs_exporter`) outside hidden lines.
+//! the internal crates (`llmobs_core`, `llmobs_exporter`, `llmobs_tracing`) outside hidden lines.
 
 use std::path::Path;
 
@@ -24,6 +24,7 @@ fn no_rendered_example_names_an_internal_crate() {
         "llmobs-core/src",
         "llmobs-exporter/src",
         "llmobs-macros/src",
+        "llmobs-tracing/src",
     ] {
         rust_files(&root.join(dir), &mut files);
     }
@@ -57,7 +58,9 @@ fn no_rendered_example_names_an_internal_crate() {
             let hidden = doc == "#" || doc.starts_with("# ");
             if in_code
                 && !hidden
-                && (doc.contains("llmobs_core") || doc.contains("llmobs_exporter"))
+                && (doc.contains("llmobs_core")
+                    || doc.contains("llmobs_exporter")
+                    || doc.contains("llmobs_tracing"))
             {
                 offending.push(format!("{}:{}: {doc}", file.display(), n + 1));
             }

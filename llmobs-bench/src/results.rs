@@ -233,6 +233,20 @@ fn other_rows() -> Vec<Row> {
         let t = median_ns("exporter", id)?;
         Some(spans? / (t * 1e-9))
     };
+    let mut row = Row::new(
+        "`tracing` bridge on ordinary spans: `#[instrument]` root + 1 child without GenAI fields, \
+         registry + no-op layer, with `llmobs::tracing::layer()` (llmobs column) and without \
+         (tracing column)",
+        "ns/span",
+    );
+    let (with, without) = (
+        per_span("tracing_layer", "with_layer", 2.0),
+        per_span("tracing_layer", "without_layer", 2.0),
+    );
+    row.llmobs = cell(with);
+    row.peers[0] = cell(without);
+    row.ratios[0] = ratio(with, without);
+    rows.push(row);
     let mut row = Row::new("exporter: encode only (one thread)", "spans/s");
     row.llmobs = count(rate("encode"));
     rows.push(row);

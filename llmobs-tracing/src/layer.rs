@@ -53,8 +53,8 @@ impl LlmObsLayer {
     /// accepts into task spans, with their fields as metadata. By default they are ignored.
     ///
     /// ```
-    /// # use llmobs_tracing as tracing_bridge;
-    /// let layer = tracing_bridge::layer().task_spans(|meta| meta.target().starts_with("my_app"));
+    /// # mod llmobs { pub mod tracing { pub use llmobs_tracing::*; } }
+    /// let layer = llmobs::tracing::layer().task_spans(|meta| meta.target().starts_with("my_app"));
     /// # drop(layer);
     /// ```
     pub fn task_spans(
@@ -156,6 +156,10 @@ where
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        // A bridged span that is entered is not closed yet, so `OPEN` counts it.
+        if OPEN.load(Relaxed) == 0 {
+            return;
+        }
         let guard = ENTERED.with(|e| {
             let mut e = e.borrow_mut();
             let at = e.iter().rposition(|(i, _)| i == id)?;

@@ -26,10 +26,10 @@
 //! [`LlmObsLayer::task_spans`] selects some.
 //!
 //! ```
-//! # use llmobs_tracing as bridge;
+//! # mod llmobs { pub mod tracing { pub use llmobs_tracing::*; } }
 //! use tracing_subscriber::layer::SubscriberExt;
 //!
-//! let subscriber = tracing_subscriber::registry().with(bridge::layer());
+//! let subscriber = tracing_subscriber::registry().with(llmobs::tracing::layer());
 //! tracing::subscriber::with_default(subscriber, || {
 //!     // Calls made through rig or genai here are traced.
 //! });
