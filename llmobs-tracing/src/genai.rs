@@ -2,7 +2,9 @@
 //! from `gen_ai.operation.name`, the model and provider, messages in the role/parts form, token
 //! usage, request parameters, tool calls and errors.
 
-use llmobs_core::{Message, SpanError, SpanEvent, SpanIo, SpanKind, ToolCall, ToolResult};
+use llmobs_core::{
+    Message, SpanError, SpanEvent, SpanIo, SpanKind, ToolCall, ToolDefinition, ToolResult,
+};
 use serde_json::{Map, Value};
 
 use crate::fields::Fields;
@@ -107,6 +109,7 @@ fn is_mapped(name: &str) -> bool {
             | "gen_ai.input.messages"
             | "gen_ai.output.messages"
             | "gen_ai.system_instructions"
+            | "gen_ai.tool.definitions"
             | "gen_ai.tool.call.arguments"
             | "gen_ai.tool.call.result"
             | "gen_ai.prompt"
@@ -161,6 +164,9 @@ pub(crate) fn apply(fields: &Fields, e: &mut SpanEvent) {
         "gen_ai.system_instructions",
     );
     let output = messages(fields, "gen_ai.output.messages", "");
+    if let Some(Value::Array(tools)) = fields.get("gen_ai.tool.definitions").map(json_or_text) {
+        a.tool_definitions = tools.iter().filter_map(tool_definition).collect();
+    }
     match kind {
         SpanKind::Llm => {
             a.input = input.map(SpanIo::Messages).or(a.input.take());
@@ -325,6 +331,18 @@ fn parts_text(parts: &[Value]) -> String {
         .filter_map(|p| p.get("content").and_then(Value::as_str))
         .collect();
     texts.join("\n")
+}
+
+/// One of `gen_ai.tool.definitions`: `{"type": "function", "name", "description", "parameters"}`.
+fn tool_definition(v: &Value) -> Option<ToolDefinition> {
+    let o = v.as_object()?;
+    // Also the nested form some clients send: `{"type": "function", "function": {...}}`.
+    let o = o.get("function").and_then(Value::as_object).unwrap_or(o);
+    let name = str_of(o, "name").filter(|n| !n.is_empty())?;
+    let mut t = ToolDefinition::new(name);
+    t.description = str_of(o, "description");
+    t.schema = o.get("parameters").cloned();
+    Some(t)
 }
 
 /// The text of the last message that has some.
