@@ -2,9 +2,9 @@
 //! tool call round, streamed), embeddings, and an error reply. It answers from rules, not a
 //! model, so runs are offline and repeatable:
 //!
-//! - a chat request offering tools, with no tool result yet, gets a call of the first tool,
-//!   with the arguments `{"sku": "<the first catalogue SKU named in the last user message>"}`
-//!   (or `{}`);
+//! - a chat request offering tools, with no tool result yet, whose last user message names a
+//!   catalogue SKU (an upper-case word with a dash, such as `SOFA-OSLO-3`), gets a call of the
+//!   first tool with the arguments `{"sku": "<that SKU>"}`;
 //! - a chat request with a tool result gets an answer that quotes it;
 //! - any other chat request gets an answer that quotes the last user message;
 //! - a last user message containing `[fail]` gets `500 Internal Server Error`;
@@ -144,29 +144,27 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<(String, Value)>>) -> std::io::Resul
         .find(|m| m["role"] == "tool")
         .map(|m| text_of(&m["content"]));
     let tools = body["tools"].as_array().cloned().unwrap_or_default();
-    let (content, calls) = match (&tool_result, tools.first()) {
-        (None, Some(tool)) => {
+    // A catalogue SKU named in the question: upper-case words with a dash, e.g. SOFA-OSLO-3.
+    let sku = last_user
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .find(|w| {
+            w.len() > 4
+                && w.contains('-')
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        })
+        .map(str::to_owned);
+    let (content, calls) = match (&tool_result, tools.first(), sku) {
+        (None, Some(tool), Some(sku)) => {
             let name = tool["function"]["name"]
                 .as_str()
+                .or_else(|| tool["name"].as_str())
                 .unwrap_or("tool")
                 .to_owned();
-            let sku = last_user
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .find(|w| {
-                    w.len() > 4
-                        && w.contains('-')
-                        && w.chars()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-                })
-                .map(str::to_owned);
-            let args = match sku {
-                Some(sku) => json!({ "sku": sku }),
-                None => json!({}),
-            };
-            (String::new(), vec![(name, args)])
+            (String::new(), vec![(name, json!({ "sku": sku }))])
         }
-        (Some(result), _) => (format!("According to the tool: {result}."), Vec::new()),
-        (None, None) => (format!("You asked: {last_user}"), Vec::new()),
+        (Some(result), _, _) => (format!("According to the tool: {result}."), Vec::new()),
+        _ => (format!("You asked: {last_user}"), Vec::new()),
     };
     let input_tokens = messages
         .iter()
