@@ -78,7 +78,14 @@ impl Visit for Fields {
         self.set(field, Value::String(value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        // `%value` arrives here with its Display text already formatted by `tracing`.
-        self.set(field, Value::String(format!("{value:?}")));
+        // `%value` arrives here with its Display text already formatted by `tracing`; `?value`
+        // of a string arrives quoted, and is read back as the string.
+        let text = format!("{value:?}");
+        let text = if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
+            serde_json::from_str::<String>(&text).unwrap_or(text)
+        } else {
+            text
+        };
+        self.set(field, Value::String(text));
     }
 }

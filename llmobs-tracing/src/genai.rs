@@ -24,12 +24,24 @@ pub(crate) fn kind(operation: Option<&str>) -> SpanKind {
     }
 }
 
-/// The span's name: `otel.name` when the client set one, else the `tracing` span's name.
-pub(crate) fn name(fields: &Fields, span_name: &'static str) -> String {
-    fields
-        .str("otel.name")
-        .map(str::to_owned)
-        .unwrap_or_else(|| span_name.to_owned())
+/// The span's name: `otel.name` when the client set one; else, for a span named after its
+/// operation (rig's `chat`, `execute_tool`, `invoke_agent`), the GenAI convention's
+/// `{operation} {model, tool or agent name}`; else the `tracing` span's name.
+pub(crate) fn name(fields: &Fields, span_name: &str) -> String {
+    if let Some(n) = fields.str("otel.name") {
+        return n.to_owned();
+    }
+    if let Some(op) = fields.str(OPERATION).filter(|op| *op == span_name) {
+        let target = match op {
+            "execute_tool" => fields.str("gen_ai.tool.name"),
+            "invoke_agent" | "create_agent" => fields.str("gen_ai.agent.name"),
+            _ => fields.str("gen_ai.request.model"),
+        };
+        if let Some(t) = target {
+            return format!("{op} {t}");
+        }
+    }
+    span_name.to_owned()
 }
 
 /// The model a span names: the response's before the request's.
@@ -115,6 +127,7 @@ fn is_mapped(name: &str) -> bool {
             | "gen_ai.prompt"
             | "gen_ai.completion"
             | "error.type"
+            | "gen_ai.tool.error.type"
             | "error.message"
             | "exception.message"
             | "input.value"
@@ -124,8 +137,13 @@ fn is_mapped(name: &str) -> bool {
 }
 
 /// Writes what the fields say into the span's record, at its close.
-pub(crate) fn apply(fields: &Fields, e: &mut SpanEvent) {
+pub(crate) fn apply(fields: &Fields, span_name: &str, e: &mut SpanEvent) {
     let kind = e.kind;
+    // The parts of the name may be recorded after creation.
+    let name = name(fields, span_name);
+    if e.name.as_str() != name {
+        e.name = name.into();
+    }
     if let Some(session) = session(fields) {
         if e.session_id.as_deref() != Some(session) {
             e.session_id = Some(session.to_owned().into());
@@ -181,12 +199,16 @@ pub(crate) fn apply(fields: &Fields, e: &mut SpanEvent) {
             }
         }
         _ => {
-            // Other kinds record values: the last input message's text and the output's.
-            if let Some(text) = input.as_deref().and_then(last_text) {
-                a.input = Some(SpanIo::Value(Value::String(text)));
+            // Other kinds record values: the prompt and completion text when the client gives
+            // them (rig's agent), else the last input message's text and the output's.
+            let text = |field: &str, messages: Option<&[Message]>| {
+                fields.text(field).or_else(|| messages.and_then(last_text))
+            };
+            if let Some(t) = text("gen_ai.prompt", input.as_deref()) {
+                a.input = Some(SpanIo::Value(Value::String(t)));
             }
-            if let Some(text) = output.as_deref().and_then(last_text) {
-                a.output = Some(SpanIo::Value(Value::String(text)));
+            if let Some(t) = text("gen_ai.completion", output.as_deref()) {
+                a.output = Some(SpanIo::Value(Value::String(t)));
             }
         }
     }
@@ -212,12 +234,16 @@ pub(crate) fn apply(fields: &Fields, e: &mut SpanEvent) {
     }
 }
 
-/// The error the fields describe: `error.type`, or `otel.status_code = "ERROR"`.
+/// The error the fields describe: `error.type`, `otel.status_code = "ERROR"`, or a tool call
+/// that failed (`gen_ai.tool.error.type`, `gen_ai.tool.call.outcome = "error"`).
 pub(crate) fn error(fields: &Fields) -> Option<SpanError> {
-    let kind = fields.str("error.type");
+    let kind = fields
+        .str("error.type")
+        .or_else(|| fields.str("gen_ai.tool.error.type"));
     let failed = fields
         .str("otel.status_code")
-        .is_some_and(|c| c.eq_ignore_ascii_case("error"));
+        .is_some_and(|c| c.eq_ignore_ascii_case("error"))
+        || fields.str("gen_ai.tool.call.outcome") == Some("error");
     if kind.is_none() && !failed {
         return None;
     }
@@ -245,7 +271,11 @@ fn json_or_text(v: &Value) -> Value {
 /// (`gen_ai.system_instructions`, parts) first when given.
 fn messages(fields: &Fields, name: &str, system: &str) -> Option<Vec<Message>> {
     let mut out = Vec::new();
-    if let Some(parts) = fields.get(system).map(json_or_text) {
+    let list = fields.get(name).map(json_or_text);
+    // Some clients (rig) also put the system message in the list itself.
+    let has_system =
+        matches!(&list, Some(Value::Array(l)) if l.iter().any(|m| m["role"] == "system"));
+    if let Some(parts) = fields.get(system).map(json_or_text).filter(|_| !has_system) {
         let text = match &parts {
             Value::Array(parts) => parts_text(parts),
             Value::String(s) => s.clone(),
@@ -255,7 +285,7 @@ fn messages(fields: &Fields, name: &str, system: &str) -> Option<Vec<Message>> {
             out.push(Message::system(text));
         }
     }
-    let list = match json_or_text(fields.get(name)?) {
+    let list = match list? {
         Value::Array(list) => list,
         // A bare string: one message of unknown role.
         Value::String(s) => vec![serde_json::json!({"role": "", "content": s})],

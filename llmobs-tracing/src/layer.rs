@@ -203,6 +203,7 @@ where
             Err(p) => p.into_inner(),
         };
         let Some(span) = b.span.take() else { return };
+        let span_name = s.name();
         let error_event = b.error_event.take();
         let fields = &b.fields;
         span.edit(|e| {
@@ -213,7 +214,7 @@ where
                     e.kind = kind;
                 }
             }
-            genai::apply(fields, e);
+            genai::apply(fields, span_name, e);
             if e.error.is_none() {
                 e.error = error_event.map(Box::new);
             }

@@ -134,10 +134,11 @@ fn one_tree_across_threads_workflow_agent_llm_tool_and_the_users_tool() {
     });
     let by = by_name(&spans);
     assert_eq!(spans.len(), 5, "{:?}", by.keys());
+    // Named as the GenAI conventions name them: `{operation} {agent or model}`.
     let (root, agent, chat, tool, user_tool) = (
         by["handle_message"],
-        by["invoke_agent"],
-        by["chat"],
+        by["invoke_agent support"],
+        by["chat gpt-4o-mini"],
         by["execute_tool check_inventory"],
         by["check_inventory"],
     );
