@@ -152,7 +152,9 @@ where
             Some(span) => span.enter(),
             None => return,
         };
-        ENTERED.with(|e| e.borrow_mut().push((id.clone(), guard)));
+        // Not during the thread's teardown, when its locals are gone: the span is then simply
+        // not current (and the guard, dropped here, leaves the stack as it was).
+        let _ = ENTERED.try_with(|e| e.borrow_mut().push((id.clone(), guard)));
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
@@ -160,11 +162,14 @@ where
         if OPEN.load(Relaxed) == 0 {
             return;
         }
-        let guard = ENTERED.with(|e| {
-            let mut e = e.borrow_mut();
-            let at = e.iter().rposition(|(i, _)| i == id)?;
-            Some(e.remove(at).1)
-        });
+        let guard = ENTERED
+            .try_with(|e| {
+                let mut e = e.borrow_mut();
+                let at = e.iter().rposition(|(i, _)| i == id)?;
+                Some(e.remove(at).1)
+            })
+            .ok()
+            .flatten();
         drop(guard);
     }
 

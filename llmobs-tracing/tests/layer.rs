@@ -223,3 +223,35 @@ fn without_observability_nothing_is_recorded_and_spans_still_work() {
     });
     assert_eq!(out, 42);
 }
+
+#[test]
+fn malformed_fields_are_kept_as_text_and_never_fail_the_call() {
+    let spans = capture(|| {
+        with_layer(llmobs_tracing::layer(), || {
+            let s = tracing::info_span!(
+                "chat",
+                gen_ai.operation.name = "chat",
+                gen_ai.input.messages = "not json [",
+                gen_ai.output.messages = 42,
+                gen_ai.usage.input_tokens = "many",
+                gen_ai.tool.definitions = r#"[{"type":"function"}, 7, null]"#,
+                gen_ai.request.model = true,
+            );
+            s.in_scope(|| ());
+            let t = tracing::info_span!(
+                "execute_tool",
+                gen_ai.operation.name = "execute_tool",
+                gen_ai.tool.call.arguments = "{ broken",
+            );
+            drop(t);
+        })
+    });
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let chat = spans.iter().find(|s| s.kind == SpanKind::Llm).unwrap();
+    let input = chat.input().unwrap().as_messages().unwrap();
+    assert_eq!(input[0].content, "not json [", "kept as one message's text");
+    assert_eq!(chat.metric("input_tokens"), None);
+    assert!(chat.annotations().tool_definitions.is_empty());
+    let tool = spans.iter().find(|s| s.kind == SpanKind::Tool).unwrap();
+    assert_eq!(tool.input().unwrap().as_value().unwrap(), "{ broken");
+}
