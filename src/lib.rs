@@ -257,6 +257,10 @@ pub use llmobs_exporter::{
     Exporter, FlushReport, Framing, Keep, LlmObsGuard, Mode, Payload, PayloadKind, Payloads,
     Redaction, Sent, Stats,
 };
+/// The trace viewer: a self-contained HTML page of local mode's payload files (see
+/// `docs/viewer.md`; local mode writes `llmobs-traces.html` at exit, and the `llmobs-viewer`
+/// command makes one from any payload files).
+pub use llmobs_exporter::{write_viewer, ViewerReport};
 
 // --- bridges ---
 /// The `tracing` bridge (feature `tracing`): `llmobs::tracing::layer()` turns the `tracing`

@@ -9,7 +9,8 @@
 //! - a sink that encodes `llmobs` spans off the application thread and discards them
 //!   ([`discard`]), and a loopback intake that stands in for the Datadog Agent ([`intake`]);
 //! - where results are kept and how the summary table is built ([`results`]);
-//! - threads' CPU time, read from `/proc` ([`thread_cpu`]).
+//! - threads' CPU time, read from `/proc` ([`thread_cpu`]);
+//! - local-mode payload files of any size, for the trace viewer ([`local_payloads`]).
 //!
 //! ```text
 //! cargo bench                         # everything, ending with one markdown table
@@ -21,6 +22,7 @@
 
 pub mod discard;
 pub mod intake;
+pub mod local_payloads;
 pub mod peers;
 pub mod results;
 pub mod thread_cpu;

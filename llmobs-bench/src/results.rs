@@ -299,6 +299,18 @@ fn other_rows() -> Vec<Row> {
         rows.push(row);
     }
 
+    let mut row = Row::new(
+        "trace viewer, 10,000 traces / 100,000 spans: page size / `write_viewer` time / time to \
+         first paint in Chromium",
+        "MiB / ms / ms",
+    );
+    row.llmobs = format!(
+        "{} / {} / {}",
+        cell(metric("viewer_bytes").map(|b| b / (1024.0 * 1024.0))),
+        cell(metric("viewer_write_ms")),
+        cell(metric("viewer_first_paint_ms")),
+    );
+    rows.push(row);
     let secs = metric("overload_seconds").unwrap_or(10.0);
     let mut row = Row::new(
         format!("overload {secs:.0} s, 2 producers, slow intake: producer cost"),

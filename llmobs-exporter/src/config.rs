@@ -133,6 +133,9 @@ pub struct Config {
     pub(crate) destinations: Vec<MakeDestination>,
     pub(crate) redaction: Option<Arc<Redaction>>,
     pub(crate) print_local_tree: bool,
+    /// Where local mode writes the trace viewer at exit; `None`: nowhere.
+    /// `Some(None)`: beside the payload file.
+    pub(crate) viewer_file: Option<Option<PathBuf>>,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: otlp::OtlpSettings,
 }
@@ -175,6 +178,7 @@ impl Default for Config {
             destinations: Vec::new(),
             redaction: None,
             print_local_tree: true,
+            viewer_file: Some(None),
             #[cfg(feature = "otlp")]
             otlp: otlp::OtlpSettings::default(),
         }
@@ -348,6 +352,14 @@ impl Config {
         }
         if let Some(v) = get("DD_LLMOBS_LOCAL_FILE") {
             c.local_file = PathBuf::from(v);
+        }
+        if let Some(v) = get("DD_LLMOBS_VIEWER_FILE") {
+            c.viewer_file = Some(Some(PathBuf::from(v)));
+        }
+        if let Some(v) = get("DD_LLMOBS_VIEWER") {
+            if !parse_bool("DD_LLMOBS_VIEWER", &v)? {
+                c.viewer_file = None;
+            }
         }
         if let Some(v) = get("DD_LLMOBS_QUEUE_MAX_SPANS") {
             c.queue_max_spans = parse_size("DD_LLMOBS_QUEUE_MAX_SPANS", &v)?;
@@ -531,6 +543,37 @@ impl Config {
     pub fn print_local_tree(mut self, on: bool) -> Self {
         self.print_local_tree = on;
         self
+    }
+    /// Where local mode writes the trace viewer (a self-contained HTML page of every trace in
+    /// the payload file) when the exporter stops (`DD_LLMOBS_VIEWER_FILE`, default
+    /// `llmobs-traces.html` beside the payload file). See `docs/viewer.md`.
+    pub fn viewer_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.viewer_file = Some(Some(path.into()));
+        self
+    }
+    /// Whether local mode writes the trace viewer at exit (`DD_LLMOBS_VIEWER=0` turns it off;
+    /// default on).
+    pub fn viewer(mut self, on: bool) -> Self {
+        self.viewer_file = match (on, self.viewer_file.take()) {
+            (false, _) => None,
+            (true, Some(f)) => Some(f),
+            (true, None) => Some(None),
+        };
+        self
+    }
+
+    /// The viewer's path, if local mode writes one.
+    pub(crate) fn resolved_viewer_file(&self) -> Option<PathBuf> {
+        match &self.viewer_file {
+            None => None,
+            Some(Some(p)) => Some(p.clone()),
+            Some(None) => Some(
+                self.local_file
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""))
+                    .join("llmobs-traces.html"),
+            ),
+        }
     }
     /// The most spans and evaluations waiting in the queue (`DD_LLMOBS_QUEUE_MAX_SPANS`,
     /// default 100,000); more are dropped and counted.
@@ -736,6 +779,7 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("agent_configured", &self.agent_configured)
             .field("local_file", &self.local_file)
+            .field("viewer_file", &self.resolved_viewer_file())
             .field("queue_max_spans", &self.queue_max_spans)
             .field("queue_max_bytes", &self.queue_max_bytes)
             .field("mode", &self.mode)

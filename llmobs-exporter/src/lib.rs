@@ -51,6 +51,7 @@ mod redact;
 mod retry;
 mod stats;
 mod transport;
+mod viewer;
 
 #[cfg(feature = "otlp")]
 pub use config::OtlpProtocol;
@@ -66,3 +67,4 @@ pub use exporter::Exporter;
 pub use global::{flush, flush_with_timeout, init, shutdown, stats, LlmObsGuard};
 pub use redact::{Detector, Redaction};
 pub use stats::{Drops, FlushReport, Stats};
+pub use viewer::{write_viewer, ViewerReport};

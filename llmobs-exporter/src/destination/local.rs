@@ -23,6 +23,8 @@ pub(crate) struct Local {
     /// Spans seen this tick, printed together at its end so that the chunks of one trace that
     /// finished on different threads (a spawned task, a detached span) show as one tree.
     pending_tree: Vec<SpanEvent>,
+    /// Where the viewer is written when local mode ends, if it wrote anything.
+    viewer: Option<PathBuf>,
 }
 
 impl Local {
@@ -37,6 +39,7 @@ impl Local {
             file: None,
             print_tree: config.print_local_tree,
             pending_tree: Vec::new(),
+            viewer: config.resolved_viewer_file(),
         }
     }
 
@@ -111,6 +114,40 @@ impl Destination for Local {
             }
         }
         let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+/// The payload files this large are not read at exit (the viewer would take seconds to write):
+/// `llmobs-viewer FILE` makes their viewer on demand.
+const VIEWER_INPUT_LIMIT: u64 = 256 << 20;
+
+impl Drop for Local {
+    /// When local mode ends (the exporter stops, or an Agent takes over) after writing
+    /// payloads, the viewer of the whole payload file is written beside it.
+    fn drop(&mut self) {
+        let (Some(out), Some(_)) = (&self.viewer, &self.file) else {
+            return;
+        };
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if size > VIEWER_INPUT_LIMIT {
+            eprintln!(
+                "llmobs: {} is over {} MiB: no trace viewer written at exit; run `llmobs-viewer {}`",
+                self.path.display(),
+                VIEWER_INPUT_LIMIT >> 20,
+                self.path.display()
+            );
+            return;
+        }
+        match crate::viewer::write_viewer(&[&self.path], out) {
+            Ok(_) => eprintln!(
+                "llmobs: trace viewer written to {}: open it in a browser",
+                out.display()
+            ),
+            Err(e) => eprintln!(
+                "llmobs: could not write the trace viewer {}: {e}",
+                out.display()
+            ),
+        }
     }
 }
 
