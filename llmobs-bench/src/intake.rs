@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -88,7 +90,10 @@ struct State {
 
 /// The running intake.
 pub struct Intake {
-    addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`, or `unix:///path/to.socket`.
+    url: String,
+    /// The socket file of an intake on a Unix socket, removed when the intake stops.
+    socket: Option<PathBuf>,
     state: Arc<State>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
@@ -130,18 +135,47 @@ impl Intake {
         )
     }
 
+    /// [`start`](Self::start) on a Unix domain socket at `path` (a file in a temp dir), as an
+    /// Agent listening on `/var/run/datadog/apm.socket` is; its [`url`](Self::url) is
+    /// `unix://{path}`.
+    pub fn start_unix(path: &Path) -> Intake {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).expect("bind the socket file");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let state = Arc::new(State {
+            keep: true,
+            ..State::default()
+        });
+        let mut intake =
+            Intake::accepting(format!("unix://{}", path.display()), state, move || {
+                listener.accept().map(|(s, _)| s)
+            });
+        intake.socket = Some(path.to_owned());
+        intake
+    }
+
     fn listen(addr: &str, state: State) -> Intake {
         let listener = TcpListener::bind(addr).expect("bind 127.0.0.1");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
-        let state = Arc::new(state);
+        Intake::accepting(format!("http://{addr}"), Arc::new(state), move || {
+            listener.accept().map(|(s, _)| s)
+        })
+    }
+
+    /// Serves each connection `accept` gives on a thread of its own, until stopped.
+    fn accepting<C: Conn>(
+        url: String,
+        state: Arc<State>,
+        accept: impl Fn() -> std::io::Result<C> + Send + 'static,
+    ) -> Intake {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (state.clone(), stop.clone());
         let accept = std::thread::spawn(move || {
             let started = Instant::now();
             while !st.load(Ordering::SeqCst) && started.elapsed() < CONNECTION_LIFETIME {
-                match listener.accept() {
-                    Ok((stream, _)) => {
+                match accept() {
+                    Ok(stream) => {
                         s.connections.fetch_add(1, Ordering::SeqCst);
                         let (s, st) = (s.clone(), st.clone());
                         std::thread::spawn(move || serve(stream, s, st));
@@ -154,16 +188,18 @@ impl Intake {
             }
         });
         Intake {
-            addr,
+            url,
+            socket: None,
             state,
             stop,
             accept: Some(accept),
         }
     }
 
-    /// The base URL, to pass as the Agent URL or override origin.
+    /// The base URL, to pass as the Agent URL or override origin: `http://127.0.0.1:PORT`, or
+    /// `unix://{path}` for [`start_unix`](Self::start_unix).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.url.clone()
     }
 
     /// Turns LLM Observability on with the exporter in agent mode, sending here (default queue
@@ -254,6 +290,31 @@ impl Drop for Intake {
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
+        if let Some(path) = &self.socket {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A connection the intake serves: TCP, or a Unix domain socket.
+trait Conn: Read + Write + Send + 'static {
+    /// Blocking, with short reads, so the stop flag is seen while a connection idles in the
+    /// client's pool.
+    fn prepare(&self);
+}
+
+impl Conn for TcpStream {
+    fn prepare(&self) {
+        let _ = self.set_nonblocking(false);
+        let _ = self.set_nodelay(true);
+        let _ = self.set_read_timeout(Some(Duration::from_millis(50)));
+    }
+}
+
+impl Conn for UnixStream {
+    fn prepare(&self) {
+        let _ = self.set_nonblocking(false);
+        let _ = self.set_read_timeout(Some(Duration::from_millis(50)));
     }
 }
 
@@ -264,11 +325,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_nodelay(true);
-    // Short reads, so the stop flag is seen while a connection idles in the client's pool.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+fn serve<C: Conn>(mut stream: C, state: Arc<State>, stop: Arc<AtomicBool>) {
+    stream.prepare();
     let started = Instant::now();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 256 * 1024];
@@ -383,7 +441,7 @@ fn serve(mut stream: TcpStream, state: Arc<State>, stop: Arc<AtomicBool>) {
     }
 }
 
-fn respond(stream: &mut TcpStream, code: u16, headers: &[(&str, &str)], body: &[u8]) {
+fn respond(stream: &mut impl Write, code: u16, headers: &[(&str, &str)], body: &[u8]) {
     let mut head = format!(
         "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()

@@ -697,11 +697,17 @@ impl Config {
                 ));
             }
         }
-        if !(self.agent_url.starts_with("http://") || self.agent_url.starts_with("https://")) {
+        let socket_ok = cfg!(unix)
+            && crate::unix_socket::socket_path(&self.agent_url).is_some_and(|p| p.is_absolute());
+        if !(self.agent_url.starts_with("http://")
+            || self.agent_url.starts_with("https://")
+            || socket_ok)
+        {
             return Err(invalid(
                 "DD_TRACE_AGENT_URL",
                 &self.agent_url,
-                "an http:// or https:// URL (unix sockets are not supported)",
+                "an http:// or https:// URL, or unix:// and the absolute path of the Agent's \
+                 socket (unix:///var/run/datadog/apm.socket)",
             ));
         }
         for (name, d) in [

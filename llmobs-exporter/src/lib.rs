@@ -51,6 +51,7 @@ mod redact;
 mod retry;
 mod stats;
 mod transport;
+mod unix_socket;
 mod viewer;
 
 #[cfg(feature = "otlp")]

@@ -8,6 +8,7 @@ use crate::config::{ApiKey, Config, Mode};
 use crate::destination::Sent;
 use crate::payload::PayloadKind;
 use crate::retry::{parse_retry_after, Verdict};
+use crate::unix_socket;
 
 const SPAN_ENDPOINT: &str = "/api/v2/llmobs";
 const EVAL_ENDPOINT: &str = "/api/intake/llm-obs/v2/eval-metric";
@@ -87,6 +88,8 @@ impl Transport {
         // Only the headers the reference SDK sends: no automatic user-agent, accept or
         // accept-encoding (OBSERVED.md section 2).
         let mut builder = client(config.request_timeout);
+        // An Agent on a Unix domain socket (`unix://...`) is reached through it.
+        let mut socket = None;
         let (spans_url, evals_url, evp_proxy) = match (mode, &config.override_origin) {
             (Mode::Agentless, Some(origin)) => (
                 join(origin, SPAN_ENDPOINT),
@@ -104,16 +107,19 @@ impl Transport {
                 )
             }
             _ => {
-                let origin = config
-                    .override_origin
-                    .as_deref()
-                    .unwrap_or(&config.agent_url);
+                let (origin, path) = unix_socket::origin(
+                    config
+                        .override_origin
+                        .as_deref()
+                        .unwrap_or(&config.agent_url),
+                );
+                socket = path;
                 let base = join(origin, EVP_PROXY_BASE_PATH);
                 (join(&base, SPAN_ENDPOINT), join(&base, EVAL_ENDPOINT), true)
             }
         };
         Transport {
-            agent: builder.build().new_agent(),
+            agent: unix_socket::agent(builder.build(), socket),
             spans_url,
             evals_url,
             evp_proxy,
@@ -196,14 +202,15 @@ pub(crate) fn client(
 /// Whether the Agent at `agent_url` offers the EVP proxy (an entry of `endpoints` in its `/info`
 /// containing `/evp_proxy/v2`). Any failure means no.
 pub(crate) fn probe_agent(agent_url: &str, timeout: Duration) -> bool {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let (origin, socket) = unix_socket::origin(agent_url);
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent(AutoHeaderValue::None)
         .accept_encoding(AutoHeaderValue::None)
-        .build()
-        .new_agent();
-    let mut resp = match agent.get(join(agent_url, "/info")).call() {
+        .build();
+    let agent = unix_socket::agent(config, socket);
+    let mut resp = match agent.get(join(origin, "/info")).call() {
         Ok(r) if r.status().is_success() => r,
         _ => return false,
     };
