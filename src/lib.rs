@@ -243,6 +243,12 @@ pub use llmobs_core::{
     ToolCall, ToolDefinition, ToolResult, TraceId, WithContext,
 };
 
+/// Streamed model calls: `llmobs::llm(..).stream(chunks, read)` and `.stream_async(..)` keep
+/// the span open while the reply arrives (see `docs/streaming.md`).
+pub mod stream {
+    pub use llmobs_core::stream::{Chunk, Stream, TracedStream, TIME_TO_FIRST_TOKEN};
+}
+
 /// Capturing spans in tests, with no network.
 pub mod testing {
     pub use llmobs_core::testing::{capture, capture_with_result, Capture};

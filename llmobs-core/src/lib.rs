@@ -60,6 +60,7 @@ mod span_batch;
 mod span_event;
 mod span_ref;
 mod stack;
+pub mod stream;
 pub mod testing;
 
 pub use annotate::{annotate, Annotate, MetricValue};
