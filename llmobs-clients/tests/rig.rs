@@ -93,22 +93,9 @@ fn by_kind(spans: &[SpanEvent], kind: SpanKind) -> Vec<&SpanEvent> {
 
 #[test]
 fn a_rig_agent_with_a_tool_inside_a_workflow_is_one_trace() {
-    setup();
     let stand_in = StandIn::start().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let base = stand_in.url().to_owned();
-    let (answer, spans) = llmobs::testing::capture_with_result(|| {
-        // Spawned: the whole call runs on the runtime's worker threads.
-        let task = rt.spawn(llmobs::Instrument::in_current_span(handle_message(
-            base,
-            "Is SOFA-OSLO-3 in stock?",
-        )));
-        rt.block_on(task).unwrap()
-    });
+    let (answer, spans) = spawned(None, || handle_message(base, "Is SOFA-OSLO-3 in stock?"));
     assert_eq!(answer, "According to the tool: 4.");
     let root = by_kind(&spans, SpanKind::Workflow);
     assert_eq!(root.len(), 1, "{spans:#?}");
@@ -211,9 +198,13 @@ fn agent(base_url: &str) -> rig_agent::Agent {
         .build()
 }
 
-/// Runs `f` on a multi-thread runtime under a workflow, in a test capture.
-fn traced<F: std::future::Future + Send + 'static>(f: F) -> (F::Output, Vec<SpanEvent>)
+/// Runs the future `make` creates spawned on a multi-thread runtime (the whole call on the
+/// runtime's worker threads), in a test capture, under a workflow span of that name if one is
+/// given. The future is created inside the capture: an attribute's async span takes its parent
+/// when it is called.
+fn spawned<F>(root: Option<&'static str>, make: impl FnOnce() -> F) -> (F::Output, Vec<SpanEvent>)
 where
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     setup();
@@ -223,8 +214,8 @@ where
         .build()
         .unwrap();
     llmobs::testing::capture_with_result(|| {
-        let root = llmobs::workflow("answer").start();
-        let task = rt.spawn(llmobs::Instrument::in_current_span(f));
+        let root = root.map(|name| llmobs::workflow(name).start());
+        let task = rt.spawn(llmobs::Instrument::in_current_span(make()));
         let out = rt.block_on(task).unwrap();
         drop(root);
         out
@@ -236,7 +227,7 @@ fn a_streamed_agent_reply_is_an_agent_span_with_its_llm_turn() {
     use futures::StreamExt as _;
     let stand_in = StandIn::start().unwrap();
     let agent = agent(stand_in.url());
-    let (items, spans) = traced(async move {
+    let (items, spans) = spawned(Some("answer"), || async move {
         let mut stream = agent.prompt("Tell me about the Sol lamp").stream();
         let mut items = 0;
         while let Some(item) = stream.next().await {
@@ -266,7 +257,7 @@ fn an_embeddings_call_is_an_embedding_span() {
         .with_base_url(stand_in.url().trim_end_matches('/'))
         .with_route(Route::Chat)
         .client();
-    let (dims, spans) = traced(async move {
+    let (dims, spans) = spawned(Some("answer"), || async move {
         let model = client.embedding("text-embedding-3-small", None);
         model
             .embed_text("oak dining table")
@@ -300,21 +291,9 @@ async fn ask(base_url: String, question: String) -> Result<String, String> {
 /// the error, and the bridged llm span has no reply.
 #[test]
 fn an_error_reply_fails_the_workflow_and_leaves_the_llm_turn_without_a_reply() {
-    setup();
     let stand_in = StandIn::start().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let base = stand_in.url().to_owned();
-    let (result, spans) = llmobs::testing::capture_with_result(|| {
-        let task = rt.spawn(llmobs::Instrument::in_current_span(ask(
-            base,
-            "[fail] please".into(),
-        )));
-        rt.block_on(task).unwrap()
-    });
+    let (result, spans) = spawned(None, || ask(base, "[fail] please".into()));
     let err = result.expect_err("the stand-in answers 500");
     let root = by_kind(&spans, SpanKind::Workflow)[0];
     let e = root.error.as_ref().expect("the workflow failed");
