@@ -115,11 +115,11 @@ where
                 builder = builder.model_provider(p.to_lowercase());
             }
         }
+        let Some(s) = ctx.span(id) else { return };
         let span = builder.start_detached();
         if !span.is_recording() {
             return;
         }
-        let Some(s) = ctx.span(id) else { return };
         OPEN.fetch_add(1, Relaxed);
         s.extensions_mut().insert(Slot(Mutex::new(Bridged {
             span: Some(span),
