@@ -21,7 +21,13 @@ fn target_tmp() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }
 
+/// Chromium, installed with apt-get when missing (once for the tests of this binary).
 fn chromium() -> PathBuf {
+    static CHROMIUM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHROMIUM.get_or_init(find_or_install_chromium).clone()
+}
+
+fn find_or_install_chromium() -> PathBuf {
     let path = PathBuf::from(
         std::env::var("LLMOBS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
     );
@@ -56,8 +62,14 @@ fn chromium() -> PathBuf {
     path
 }
 
-/// Python with Playwright, in a virtualenv under `target/` (installed on first use).
+/// Python with Playwright, in a virtualenv under `target/` (installed on first use, once for
+/// the tests of this binary, which run in parallel).
 fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(install_playwright).clone()
+}
+
+fn install_playwright() -> PathBuf {
     let venv = target_tmp().join("playwright-venv");
     let py = venv.join("bin").join("python");
     let marker = venv.join("installed-playwright");
