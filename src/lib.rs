@@ -261,7 +261,7 @@ pub use llmobs_exporter::OtlpProtocol;
 pub use llmobs_exporter::{
     flush, flush_with_timeout, init, shutdown, stats, Config, Destination, Detector, Drops, Error,
     Exporter, FlushReport, Framing, Keep, LlmObsGuard, Mode, Payload, PayloadKind, Payloads,
-    Redaction, Sent, Stats,
+    Redaction, SamplingRule, Sent, Stats,
 };
 /// The trace viewer: a self-contained HTML page of local mode's payload files (see
 /// `docs/viewer.md`; local mode writes `llmobs-traces.html` at exit, and the `llmobs-viewer`

@@ -108,6 +108,8 @@ pub struct Config {
     pub(crate) version: Option<String>,
     pub(crate) tags: Vec<(String, String)>,
     pub(crate) sample_rate: f64,
+    /// `DD_LLMOBS_SAMPLING_RULES`, in order.
+    pub(crate) sampling_rules: Vec<crate::sampling::SamplingRule>,
     pub(crate) override_origin: Option<String>,
     pub(crate) payload_size_bytes: usize,
     pub(crate) event_size_bytes: usize,
@@ -156,6 +158,7 @@ impl Default for Config {
             version: None,
             tags: Vec::new(),
             sample_rate: 1.0,
+            sampling_rules: Vec::new(),
             override_origin: None,
             payload_size_bytes: DEFAULT_PAYLOAD_SIZE_BYTES,
             event_size_bytes: DEFAULT_EVENT_SIZE_BYTES,
@@ -324,6 +327,9 @@ impl Config {
         if let Some(v) = get("DD_LLMOBS_SAMPLE_RATE") {
             c.sample_rate = parse_rate("DD_LLMOBS_SAMPLE_RATE", &v)?;
         }
+        if let Some(v) = get("DD_LLMOBS_SAMPLING_RULES") {
+            c.sampling_rules = crate::sampling::parse_rules("DD_LLMOBS_SAMPLING_RULES", &v)?;
+        }
         c.override_origin = get("DD_LLMOBS_OVERRIDE_ORIGIN").map(|v| v.trim().to_owned());
         if let Some(v) = get("DD_LLMOBS_REDACT") {
             c.redaction =
@@ -491,6 +497,22 @@ impl Config {
         } else {
             rate.clamp(0.0, 1.0)
         };
+        self
+    }
+    /// Adds a sampling rule (`DD_LLMOBS_SAMPLING_RULES`), tried after the rules added before:
+    /// the first whose tags all match the tags of a trace's root span gives the trace's rate;
+    /// traces no rule matches are sampled at [`Config::sample_rate`].
+    ///
+    /// ```
+    /// # mod llmobs { pub use llmobs_exporter::*; }
+    /// let config = llmobs::Config::default()
+    ///     .sampling_rule(llmobs::SamplingRule::new(0.1, [("env", "staging")]))
+    ///     .sampling_rule(llmobs::SamplingRule::new(1.0, [("route", "checkout-*")]))
+    ///     .sample_rate(0.5);
+    /// # drop(config);
+    /// ```
+    pub fn sampling_rule(mut self, rule: crate::sampling::SamplingRule) -> Self {
+        self.sampling_rules.push(rule);
         self
     }
     /// Replaces the scheme and host of both intake URLs (`DD_LLMOBS_OVERRIDE_ORIGIN`), e.g. for

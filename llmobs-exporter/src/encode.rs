@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Config;
 use crate::payload::{Framing, PayloadKind};
+use crate::sampling::{Decision, Sampler};
 
 mod direct;
 
@@ -25,16 +26,13 @@ pub const DROPPED_IO_COLLECTION_ERROR: &str = "dropped_io";
 /// Sent as `_dd.tracer_version` in every span wrapper.
 pub const TRACER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const KNUTH_FACTOR: u64 = 1_111_111_111_111_111_111;
-
 /// Turns spans and evaluations into intake JSON, with the settings that are the same for every
 /// span (tags, ml_app, sampling, size limit) computed once.
 #[derive(Debug, Clone)]
 pub struct Encoder {
     base_tags: BTreeMap<String, String>,
     default_ml_app: String,
-    sample_rate: f64,
-    sample_rate_text: String,
+    pub(crate) sampler: Sampler,
     event_size_limit: usize,
     /// The tag list of a span that adds no tags of its own, without and with `decorator:1`:
     /// most spans, whose tags then cost a copy instead of a merge and a sort.
@@ -50,17 +48,6 @@ pub struct EncodedSpan {
     pub truncated: bool,
 }
 
-/// The sampling rate as the reference prints it: up to 6 decimals, trailing zeros stripped.
-fn format_rate(rate: f64) -> String {
-    let s = format!("{rate:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-" {
-        "0".to_owned()
-    } else {
-        s.to_owned()
-    }
-}
-
 impl Encoder {
     /// An encoder for the given settings.
     pub fn new(config: &Config) -> Self {
@@ -73,8 +60,7 @@ impl Encoder {
         let mut encoder = Encoder {
             base_tags,
             default_ml_app: config.resolved_ml_app(),
-            sample_rate: config.sample_rate,
-            sample_rate_text: format_rate(config.sample_rate),
+            sampler: Sampler::new(config.sample_rate, &config.sampling_rules),
             event_size_limit: config.event_size_bytes,
             plain_tags: Default::default(),
         };
@@ -93,14 +79,11 @@ impl Encoder {
         span.ml_app.as_deref().unwrap_or(&self.default_ml_app)
     }
 
-    /// The sampling decision, deterministic on the APM trace id as in APM sampling, so every
-    /// span of a trace gets the same one.
+    /// The decision at the global rate, deterministic on the APM trace id as in APM sampling,
+    /// so every span of a trace gets the same one.
+    #[cfg(test)]
     fn sampled(&self, apm_trace_id: TraceId) -> bool {
-        if self.sample_rate >= 1.0 {
-            return true;
-        }
-        let threshold = (self.sample_rate * u64::MAX as f64) as u64;
-        apm_trace_id.low().wrapping_mul(KNUTH_FACTOR) <= threshold
+        self.sampler.global(apm_trace_id).keep
     }
 
     /// The event's JSON text, with input and output dropped when it reaches the size limit.
@@ -117,8 +100,18 @@ impl Encoder {
     /// tree is built and its size is the bytes written. An event that reaches the limit is
     /// written again with its input and output replaced, as the reference does.
     pub fn encode_span_into(&self, span: &SpanEvent, out: &mut Vec<u8>) -> bool {
+        self.encode_sampled_into(span, self.sampler.global(span.apm_trace_id), out)
+    }
+
+    /// [`Encoder::encode_span_into`] with the trace's sampling decision made by the rules.
+    pub(crate) fn encode_sampled_into(
+        &self,
+        span: &SpanEvent,
+        sampling: Decision<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let start = out.len();
-        self.write_span(span, false, out);
+        self.write_span(span, sampling, false, out);
         let written = out.len() - start;
         if written < self.event_size_limit {
             return false;
@@ -128,7 +121,7 @@ impl Encoder {
             "llmobs: dropping event input/output because its size ({written}) exceeds the event size limit ({} bytes)",
             self.event_size_limit
         );
-        self.write_span(span, true, out);
+        self.write_span(span, sampling, true, out);
         true
     }
 
@@ -257,6 +250,7 @@ fn prompt_value(p: &Prompt, ml_app: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sampling::format_rate;
     use llmobs_core::{Message, SpanId, SpanIo, SpanKind};
 
     fn value_of(enc: &Encoder, span: &SpanEvent) -> Value {

@@ -56,10 +56,20 @@ impl Destination for Datadog {
 
 /// Adds each span as the intake's event (local mode writes the same).
 pub(crate) fn add_spans(encoder: &Encoder, spans: &[SpanEvent], out: &mut Payloads<'_>) {
+    // With sampling rules, each trace's decision comes from its root's tags.
+    let decisions = encoder.sampler.has_rules().then(|| {
+        encoder.sampler.decide_roots(spans, |root, decide| {
+            decide(&encoder.tag_pairs(root, encoder.ml_app_of(root), false))
+        })
+    });
     for span in spans {
+        let sampling = decisions
+            .as_ref()
+            .and_then(|d| d.get(&span.trace_id).copied())
+            .unwrap_or_else(|| encoder.sampler.global(span.apm_trace_id));
         let mut truncated = false;
         out.add(PayloadKind::Spans, |body| {
-            truncated = encoder.encode_span_into(span, body);
+            truncated = encoder.encode_sampled_into(span, sampling, body);
         });
         if truncated {
             out.count_truncated();

@@ -14,12 +14,19 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{prompt_value, to_value, Encoder, DROPPED_IO_COLLECTION_ERROR, DROPPED_VALUE_TEXT};
+use crate::sampling::Decision;
 
 impl Encoder {
     /// Appends the event in the Python layout, without the size check; with `drop_io`, as
     /// the reference sends an event over the size limit: input and output replaced by
     /// [`DROPPED_VALUE_TEXT`], and `dropped_io` added to its collection errors.
-    pub(super) fn write_span(&self, span: &SpanEvent, drop_io: bool, out: &mut Vec<u8>) {
+    pub(super) fn write_span(
+        &self,
+        span: &SpanEvent,
+        sampling: Decision<'_>,
+        drop_io: bool,
+        out: &mut Vec<u8>,
+    ) {
         let a = span.annotations();
         let ml_app = self.ml_app_of(span);
 
@@ -28,8 +35,8 @@ impl Encoder {
         apm_trace_id(out, span.apm_trace_id);
         let apm_end = out.len();
         out.extend_from_slice(b", \"sample_rate\": ");
-        string(out, &self.sample_rate_text);
-        out.extend_from_slice(if self.sampled(span.apm_trace_id) {
+        string(out, sampling.rate);
+        out.extend_from_slice(if sampling.keep {
             b", \"sampling_decision\": \"1\", \"span_id\": "
         } else {
             b", \"sampling_decision\": \"0\", \"span_id\": "
@@ -184,9 +191,15 @@ impl Encoder {
         out.extend_from_slice(b"\"}");
     }
 
-    /// The tag list: base tags overlaid with the span's, later values replacing earlier ones
-    /// for the same key, in the order the `Value` path inserts them.
-    pub(super) fn write_tags(&self, span: &SpanEvent, ml_app: &str, out: &mut Vec<u8>) {
+    /// The span's tags as `(key, value)`, unsorted; `errors` adds the `error` and `error_type`
+    /// tags, which the reference adds only when it sends the span (sampling rules cannot match
+    /// them).
+    pub(crate) fn tag_pairs<'a>(
+        &'a self,
+        span: &'a SpanEvent,
+        ml_app: &'a str,
+        errors: bool,
+    ) -> Vec<(&'a str, &'a str)> {
         let a = span.annotations();
         let mut tags: Vec<(&str, &str)> = Vec::with_capacity(self.base_tags.len() + 6);
         tags.extend(self.base_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -208,14 +221,23 @@ impl Encoder {
                 "annotated",
             );
         }
-        overlay(
-            &mut tags,
-            "error",
-            if span.error.is_some() { "1" } else { "0" },
-        );
-        if let Some(e) = &span.error {
-            overlay(&mut tags, "error_type", &e.kind);
+        if errors {
+            overlay(
+                &mut tags,
+                "error",
+                if span.error.is_some() { "1" } else { "0" },
+            );
+            if let Some(e) = &span.error {
+                overlay(&mut tags, "error_type", &e.kind);
+            }
         }
+        tags
+    }
+
+    /// The tag list: base tags overlaid with the span's, later values replacing earlier ones
+    /// for the same key, in the order the `Value` path inserts them.
+    pub(super) fn write_tags(&self, span: &SpanEvent, ml_app: &str, out: &mut Vec<u8>) {
+        let mut tags = self.tag_pairs(span, ml_app, true);
         // The reference sorts the `key:value` strings, which differs from sorting by key when
         // one key is a prefix of another.
         tags.sort_unstable_by(|x, y| tag_cmp(*x, *y));
