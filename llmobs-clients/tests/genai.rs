@@ -2,6 +2,8 @@
 //! a chat completion with usage, a tool call round, a streamed reply, an embeddings call and an
 //! error reply, each asserted field by field on the captured LLM Observability spans.
 
+mod common;
+
 use std::sync::Once;
 
 use futures::StreamExt as _;
@@ -56,7 +58,7 @@ fn traced<F: std::future::Future>(f: impl FnOnce() -> F) -> Vec<SpanEvent> {
 }
 
 fn llm_spans(spans: &[SpanEvent]) -> Vec<&SpanEvent> {
-    spans.iter().filter(|s| s.kind == SpanKind::Llm).collect()
+    common::by_kind(spans, SpanKind::Llm)
 }
 
 #[test]
@@ -179,15 +181,7 @@ fn a_streamed_reply_is_one_llm_span_closed_when_the_stream_ends() {
         }
         assert_eq!(text, "You asked: Tell me about the Sol lamp");
     });
-    let llm = llm_spans(&spans);
-    assert_eq!(llm.len(), 1, "{spans:#?}");
-    let s = llm[0];
-    assert_eq!(s.parent_id, Some(spans[0].span_id));
-    assert_eq!(s.annotations().metadata["stream"], true);
-    let out = s.output().unwrap().as_messages().unwrap();
-    assert_eq!(out[0].content, "You asked: Tell me about the Sol lamp");
-    assert_eq!(s.metric("input_tokens"), Some(6.0));
-    assert_eq!(s.metric("output_tokens"), Some(8.0));
+    let s = common::assert_streamed_reply(&spans, &spans[0]);
     // The request's model: a stream does not report the response's.
     assert_eq!(s.model_name(), Some("gpt-4o-mini"));
 }

@@ -3,8 +3,11 @@
 //! agent → llm (messages, model, tokens) and tool (arguments, result), with the user's
 //! `#[llmobs::tool]` function under rig's tool span.
 
+mod common;
+
 use std::sync::Once;
 
+use common::by_kind;
 use llmobs::{SpanEvent, SpanKind};
 use llmobs_clients::{StandIn, CHAT_MODEL};
 use rig_agent::prelude::*;
@@ -85,10 +88,6 @@ async fn handle_message(base_url: String, question: &str) -> String {
         .await
         .expect("the agent answers")
         .output()
-}
-
-fn by_kind(spans: &[SpanEvent], kind: SpanKind) -> Vec<&SpanEvent> {
-    spans.iter().filter(|s| s.kind == kind).collect()
 }
 
 #[test]
@@ -239,15 +238,7 @@ fn a_streamed_agent_reply_is_an_agent_span_with_its_llm_turn() {
     assert!(items > 0);
     let agents = by_kind(&spans, SpanKind::Agent);
     assert_eq!(agents.len(), 1, "{spans:#?}");
-    let llm = by_kind(&spans, SpanKind::Llm);
-    assert_eq!(llm.len(), 1, "{spans:#?}");
-    let s = llm[0];
-    assert_eq!(s.parent_id, Some(agents[0].span_id));
-    assert_eq!(s.annotations().metadata["stream"], true);
-    let out = s.output().unwrap().as_messages().unwrap();
-    assert_eq!(out[0].content, "You asked: Tell me about the Sol lamp");
-    assert_eq!(s.metric("input_tokens"), Some(6.0));
-    assert_eq!(s.metric("output_tokens"), Some(8.0));
+    common::assert_streamed_reply(&spans, agents[0]);
 }
 
 #[test]

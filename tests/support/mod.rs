@@ -89,10 +89,7 @@ pub fn bare(name: &str) -> Command {
 /// A loopback address nothing listens on.
 #[allow(dead_code)] // not every test binary uses it
 pub fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
-    format!("http://{addr}")
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 /// A loopback port that was free a moment ago, for a server the test starts.
