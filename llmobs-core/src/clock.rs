@@ -47,6 +47,9 @@ static NS_PER_TICK_Q32: AtomicU64 = AtomicU64::new(0);
 /// measurement, so its error is that much smaller.
 const REFINE_AFTER: Duration = Duration::from_millis(10);
 
+/// The widest counter bracket around an OS clock read that is trusted to place it.
+const BRACKET_NS: u64 = 20_000;
+
 /// How far a thread's base point may lie behind before it is taken again.
 const REBASE_AFTER: Duration = Duration::from_millis(100);
 
@@ -148,14 +151,28 @@ fn tsc_start(instant: Instant, start: u64) -> Option<u64> {
 /// process's lifetime, and returns the time at `now_tick`.
 #[cold]
 fn rebase(a: &Anchor, tsc0: u64, now_tick: u64) -> u64 {
-    let os_ns = a.instant.elapsed().as_nanos() as u64;
-    let after = rdtsc();
-    // The OS read happened somewhere between the two tick reads.
-    let tick = now_tick + (after.saturating_sub(now_tick)) / 2;
+    // The OS read, bracketed by two counter reads: it happened between them. A thread
+    // preempted inside the bracket would misplace the OS time by up to its width (milliseconds
+    // on a loaded machine), in the base point and in the rate refined from it: the narrowest
+    // of a few tries is kept, and a wide one refines nothing.
+    let rate_now = NS_PER_TICK_Q32.load(Ordering::Relaxed).max(1);
+    let tight = ((u128::from(BRACKET_NS) << 32) / u128::from(rate_now)) as u64;
+    let (mut tick, mut os_ns, mut width) = (0, 0, u64::MAX);
+    for _ in 0..4 {
+        let before = rdtsc();
+        let os = a.instant.elapsed().as_nanos() as u64;
+        let w = rdtsc().saturating_sub(before);
+        if w < width {
+            (tick, os_ns, width) = (before + w / 2, os, w);
+        }
+        if width <= tight {
+            break;
+        }
+    }
     // Refined only over a span long enough to improve on the first estimate: a base point
     // taken just after the anchor measures so short an interval that the time an OS read
     // takes is a good part of it (seen: 12% off), and the error would carry forward.
-    let long_enough = os_ns >= REFINE_AFTER.as_nanos() as u64;
+    let long_enough = os_ns >= REFINE_AFTER.as_nanos() as u64 && width <= tight;
     if let Some(ticks) = tick.checked_sub(tsc0).filter(|t| *t > 0 && long_enough) {
         let rate = (u128::from(os_ns) << 32) / u128::from(ticks);
         if rate > 0 && rate <= u128::from(u64::MAX) {
@@ -175,8 +192,15 @@ fn rebase(a: &Anchor, tsc0: u64, now_tick: u64) -> u64 {
     let window =
         ((u128::from(REBASE_AFTER.as_nanos() as u64) << 32) / u128::from(rate.max(1))) as u64;
     BASE.set((tick, ns, tick.saturating_add(window), rate));
-    // Earlier readings of this thread are at most `continued`, so this one is not below them.
-    ns
+    // The time at the caller's reading, taken just before the bracket; not below what this
+    // thread read before it (the old window continued to it).
+    let back = ((u128::from(tick.saturating_sub(now_tick)) * u128::from(rate)) >> 32) as u64;
+    let earlier = if old_tick != 0 && now_tick >= old_tick {
+        old_ns + ((u128::from(now_tick - old_tick) * u128::from(old_rate)) >> 32) as u64
+    } else {
+        0
+    };
+    ns.saturating_sub(back).max(earlier)
 }
 
 /// Monotonic nanoseconds since the anchor.
