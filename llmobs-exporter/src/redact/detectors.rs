@@ -1,0 +1,387 @@
+//! What each built-in detector looks for: the expression that describes the shape of a value,
+//! and the checks in Rust that an expression cannot say (the Luhn sum of a card, the range of an
+//! IPv4 octet, the SSN area/group/serial rules, the word and number boundaries around a match,
+//! and std's IPv6 parser).
+//!
+//! Expressions use ASCII classes only (`[0-9]`, not `\d`), so what they match is what the
+//! documentation of each [`Detector`](super::Detector) says, whatever the text's script.
+//!
+//! A check receives a match of the expression and the end of the last range its detector
+//! found, and answers `Ok` with the range to redact (the search goes on after it) or `Err` with
+//! where to search next.
+
+use std::ops::Range;
+
+/// What a check answers; see the module documentation.
+pub(super) type Verdict = Result<Range<usize>, usize>;
+
+/// The checks, in the shape the scanner calls them: the text, the match, the end of the last
+/// range found.
+pub(super) type Check = fn(&str, Range<usize>, usize) -> Verdict;
+
+pub(super) const EMAIL: &str = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+";
+
+/// International: `+`, then groups of digits split by ` `, `.`, `-` or parentheses; the digit
+/// count is checked below. North American: 3-3-4 digits, maybe after `1` and with the area code
+/// in parentheses; separators are required.
+pub(super) const PHONE: &str = r"(?x)
+      \+[0-9]+ (?: (?: [\ .\-]\(? | \)[\ \-]?\(? ) [0-9]+ )* \)?
+    | (?: 1[\ .\-] )?
+      (?: \([0-9]{3}\)[\ \-]? | [0-9]{3}[\ .\-] )
+      (?: \([0-9]{3}\)[\ \-]? | [0-9]{3}[\ .\-] )
+      [0-9]{4}";
+
+pub(super) const SSN: &str = r"[0-9]{3}-[0-9]{2}-[0-9]{4}";
+
+/// At least 13 digits, grouped by single spaces or by single dashes (not both).
+pub(super) const CARD: &str = r"[0-9](?: ?[0-9]){12,}|[0-9](?:-?[0-9]){12,}";
+
+pub(super) const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
+
+/// Two colons with only hex digits and dots between them: every address has them.
+pub(super) const IPV6: &str = r":[0-9A-Fa-f.]*:";
+
+/// Well-known key prefixes at the start of a token, each with the fewest key characters that
+/// must follow; the key runs on to the last key character.
+pub(super) const API_KEY: &str = r"(?x) (?-u:\b) (?:
+        sk- [A-Za-z0-9_\-]{20}
+      | (?: sk_live_ | sk_test_ | rk_live_ | pk_live_ ) [A-Za-z0-9_\-]{16}
+      | (?: gh[pousr]_ | github_pat_ ) [A-Za-z0-9_\-]{30}
+      | glpat- [A-Za-z0-9_\-]{20}
+      | xox[bpas]- [A-Za-z0-9_\-]{16}
+      | hf_ [A-Za-z0-9_\-]{30}
+      | (?: AKIA | ASIA ) [A-Za-z0-9_\-]{16}
+      | AIza [A-Za-z0-9_\-]{30}
+    ) [A-Za-z0-9_\-]*";
+
+/// The literal start of every alternative of [`API_KEY`]: where a key can begin.
+pub(super) const API_KEY_PREFIXES: [&str; 20] = [
+    "sk-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "pk_live_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxs-",
+    "hf_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+];
+
+/// `bearer` in any case at the start of a token, the blanks after it and the token.
+pub(super) const BEARER: &str = r"(?i-u:\bbearer)[ \t]*[A-Za-z0-9\-._~+/=]*";
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `b[i]` is at the start of a token: nothing word-like right before it.
+fn starts_token(b: &[u8], i: usize) -> bool {
+    i == 0 || !is_word(b[i - 1])
+}
+
+/// The end of a number that stops here: not followed by more digits or a word.
+fn ends_number(b: &[u8], end: usize) -> bool {
+    match b.get(end) {
+        None => true,
+        Some(c) if is_word(*c) => false,
+        // `123-45-6789-0` or `1.2.3.4.5`: part of something longer.
+        Some(b'-' | b'.') => !b.get(end + 1).is_some_and(u8::is_ascii_digit),
+        Some(_) => true,
+    }
+}
+
+/// Whether a number may start at `i`: no digit, word or `-`/`.` joined digit before it.
+fn starts_number(b: &[u8], i: usize) -> bool {
+    if !starts_token(b, i) {
+        return false;
+    }
+    !(i >= 2 && matches!(b[i - 1], b'-' | b'.') && b[i - 2].is_ascii_digit())
+}
+
+/// The end of the run of digits that starts at `i`.
+fn digits_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+pub(super) fn check_email(text: &str, m: Range<usize>, last_end: usize) -> Verdict {
+    let b = text.as_bytes();
+    let is_local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+    let at = m.start + b[m.clone()].iter().position(|&c| c == b'@').unwrap_or(0);
+    // The local part is the whole run before `@`, even where the search started later.
+    let mut start = at;
+    while start > 0 && is_local(b[start - 1]) {
+        start -= 1;
+    }
+    // A local part does not start or end with a dot.
+    while start < at && b[start] == b'.' {
+        start += 1;
+    }
+    let mut end = m.end;
+    // Trailing punctuation belongs to the sentence, not the address.
+    while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let domain = &b[at + 1..end];
+    let tld = domain.rsplit(|&c| c == b'.').next().unwrap_or_default();
+    let ok = start < at
+        && b[at - 1] != b'.'
+        && domain.contains(&b'.')
+        && tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && domain
+            .split(|&c| c == b'.')
+            .all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-')
+        && last_end <= start;
+    if ok {
+        Ok(start..end)
+    } else {
+        Err(at + 1)
+    }
+}
+
+pub(super) fn check_ssn(text: &str, m: Range<usize>, _: usize) -> Verdict {
+    let b = text.as_bytes();
+    let (area, group, serial) = (
+        &b[m.start..m.start + 3],
+        &b[m.start + 4..m.start + 6],
+        &b[m.start + 7..m.end],
+    );
+    let ok = starts_number(b, m.start)
+        && ends_number(b, m.end)
+        && area != b"000"
+        && area != b"666"
+        && area[0] != b'9'
+        && group != b"00"
+        && serial != b"0000";
+    if ok {
+        Ok(m)
+    } else {
+        Err(m.start + 1)
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(k, d)| {
+            let d = u32::from(d - b'0');
+            match (k % 2 == 1, d * 2) {
+                (true, x) if x > 9 => x - 9,
+                (true, x) => x,
+                (false, _) => d,
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+pub(super) fn check_card(text: &str, m: Range<usize>, _: usize) -> Verdict {
+    let b = text.as_bytes();
+    // No card starts in the middle of a run of digits.
+    let skip = digits_end(b, m.start);
+    if !starts_number(b, m.start) {
+        return Err(skip);
+    }
+    // Digits with single spaces or single dashes between them, as far as 20 digits.
+    let mut digits = [0u8; 20];
+    let mut ends = [0usize; 20];
+    let (mut n, mut j, mut sep) = (0, m.start, None);
+    while j < b.len() && n < 20 {
+        let c = b[j];
+        if c.is_ascii_digit() {
+            digits[n] = c;
+            j += 1;
+            ends[n] = j;
+            n += 1;
+        } else if matches!(c, b' ' | b'-')
+            && sep.is_none_or(|s| s == c)
+            && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+        {
+            sep = Some(c);
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    // The longest valid number that ends at a group boundary wins.
+    (13..=19.min(n))
+        .rev()
+        .map(|len| (len, ends[len - 1]))
+        .find(|&(len, end)| {
+            !b.get(end).is_some_and(u8::is_ascii_digit)
+                && ends_number(b, end)
+                && luhn(&digits[..len])
+        })
+        .map(|(_, end)| m.start..end)
+        .ok_or(skip)
+}
+
+/// The digit groups of a phone number seen so far.
+#[derive(Default)]
+struct Groups {
+    count: usize,
+    total: usize,
+    longest: usize,
+}
+
+impl Groups {
+    fn push(&mut self, cur: &mut usize) {
+        self.count += 1;
+        self.total += *cur;
+        self.longest = self.longest.max(*cur);
+        *cur = 0;
+    }
+}
+
+pub(super) fn check_phone(text: &str, m: Range<usize>, _: usize) -> Verdict {
+    let b = text.as_bytes();
+    let i = m.start;
+    if !starts_number(b, i) || (i > 0 && b[i - 1] == b'+') {
+        return Err(i + 1);
+    }
+    if b[i] != b'+' {
+        return if ends_number(b, m.end) {
+            Ok(m)
+        } else {
+            Err(i + 1)
+        };
+    }
+    // Group sizes and parentheses of an international number.
+    let mut g = Groups::default();
+    let mut cur = 0;
+    let (mut j, mut end, mut open) = (i + 1, i + 1, false);
+    while j < b.len() {
+        let c = b[j];
+        let next = b.get(j + 1).copied();
+        if c.is_ascii_digit() {
+            cur += 1;
+            j += 1;
+            end = j;
+        } else if c == b'(' && cur == 0 && !open {
+            open = true;
+            j += 1;
+        } else if c == b')' && open && cur > 0 {
+            open = false;
+            g.push(&mut cur);
+            j += 1;
+            if matches!(next, Some(b' ' | b'-')) {
+                j += 1;
+            }
+        } else if matches!(c, b' ' | b'.' | b'-')
+            && cur > 0
+            && next.is_some_and(|n| n.is_ascii_digit() || n == b'(')
+        {
+            g.push(&mut cur);
+            j += 1;
+        } else {
+            break;
+        }
+        if g.total + cur > 15 {
+            break;
+        }
+    }
+    if cur > 0 {
+        g.push(&mut cur);
+    }
+    let ok = !open
+        && ends_number(b, end)
+        && (8..=15).contains(&g.total)
+        && (g.longest <= 5 || g.count == 1);
+    if ok {
+        Ok(i..end)
+    } else {
+        Err(j)
+    }
+}
+
+pub(super) fn check_ipv4(text: &str, m: Range<usize>, _: usize) -> Verdict {
+    let b = text.as_bytes();
+    let octets_ok = text[m.clone()]
+        .split('.')
+        .all(|o| !(o.len() > 1 && o.starts_with('0')) && o.parse::<u8>().is_ok());
+    // A trailing `:port` ends the number like any other punctuation.
+    if octets_ok
+        && starts_token(b, m.start)
+        && (m.start == 0 || b[m.start - 1] != b'.')
+        && ends_number(b, m.end)
+    {
+        Ok(m)
+    } else {
+        // Skip the rest of the dotted number: no address starts inside it.
+        let mut next = m.start;
+        while next < b.len() && (b[next].is_ascii_digit() || b[next] == b'.') {
+            next += 1;
+        }
+        Err(next)
+    }
+}
+
+/// A byte an IPv6 address (with an embedded IPv4 tail) is made of.
+pub(super) fn is_v6(c: u8) -> bool {
+    c.is_ascii_hexdigit() || c == b':' || c == b'.'
+}
+
+pub(super) fn check_ipv6(text: &str, m: Range<usize>, last_end: usize) -> Verdict {
+    let b = text.as_bytes();
+    // The whole run of hex digits, dots and colons around them; std's parser decides.
+    let (mut start, mut end) = (m.start, m.end);
+    while start > last_end && is_v6(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && is_v6(b[end]) {
+        end += 1;
+    }
+    if (start > 0 && is_word(b[start - 1])) || (end < b.len() && is_word(b[end])) {
+        return Err(end);
+    }
+    // Sentence punctuation after an address, e.g. `fe80::1.` or `::1:`.
+    let parses = |e: usize| text[start..e].parse::<std::net::Ipv6Addr>().is_ok();
+    let mut e = end;
+    while e > start && matches!(b[e - 1], b'.' | b':') && !parses(e) {
+        e -= 1;
+    }
+    let candidate = &b[start..e];
+    if candidate.iter().filter(|&&c| c == b':').count() >= 2
+        && candidate.iter().any(u8::is_ascii_hexdigit)
+        && parses(e)
+    {
+        Ok(start..e)
+    } else {
+        Err(end)
+    }
+}
+
+/// Every key the expression finds is redacted.
+pub(super) fn check_api_key(_: &str, m: Range<usize>, _: usize) -> Verdict {
+    Ok(m)
+}
+
+pub(super) fn check_bearer(text: &str, m: Range<usize>, _: usize) -> Verdict {
+    let b = text.as_bytes();
+    let blanks = m.start + 6;
+    let mut start = blanks;
+    while start < m.end && matches!(b[start], b' ' | b'\t') {
+        start += 1;
+    }
+    if start > blanks && m.end - start >= 16 {
+        Ok(start..m.end)
+    } else {
+        Err(m.end)
+    }
+}

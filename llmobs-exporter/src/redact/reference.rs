@@ -1,0 +1,215 @@
+//! The detectors' plain definition, for the tests: each expression searched over the whole
+//! text with the `regex` crate, from left to right, every match handed to the same check. The
+//! scanner must find exactly what this finds.
+
+use std::ops::Range;
+
+use regex::Regex;
+
+use super::detectors::{self as det, Check};
+use super::scan::{self, Found};
+use super::Detector;
+
+fn definition(d: Detector) -> (&'static str, Check) {
+    match d {
+        Detector::Email => (det::EMAIL, det::check_email),
+        Detector::Phone => (det::PHONE, det::check_phone),
+        Detector::UsSsn => (det::SSN, det::check_ssn),
+        Detector::CreditCard => (det::CARD, det::check_card),
+        Detector::Ipv4 => (det::IPV4, det::check_ipv4),
+        Detector::Ipv6 => (det::IPV6, det::check_ipv6),
+        Detector::ApiKey => (det::API_KEY, det::check_api_key),
+        Detector::BearerToken => (det::BEARER, det::check_bearer),
+    }
+}
+
+fn find_whole(re: &Regex, check: Check, text: &str) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut from = 0;
+    while let Some(m) = re.find_at(text, from) {
+        match check(text, m.range(), out.last().map_or(0, |r| r.end)) {
+            Ok(r) => {
+                from = r.end.max(m.start() + 1);
+                out.push(r);
+            }
+            Err(next) => from = next.max(m.start() + 1),
+        }
+        if from > text.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Pieces that come close to every detector's values, and their edges.
+const PIECES: &[&str] = &[
+    "0",
+    "1",
+    "4",
+    "9",
+    "12",
+    "123",
+    "415",
+    "666",
+    "000",
+    "4111",
+    "1111",
+    "2671",
+    "0958",
+    "45",
+    "00",
+    "6789",
+    "255",
+    "256",
+    "010",
+    " ",
+    " ",
+    "  ",
+    "-",
+    "--",
+    ".",
+    "..",
+    "(",
+    ")",
+    "+",
+    "+1",
+    "+44",
+    "@",
+    "@@",
+    ":",
+    "::",
+    ":::",
+    "a",
+    "b",
+    "e",
+    "f",
+    "ff",
+    "db8",
+    "fe80",
+    "G",
+    "x",
+    "_",
+    "%",
+    "\t",
+    "é",
+    "✓",
+    "\n",
+    ",",
+    ";",
+    "/",
+    "=",
+    "~",
+    "jo",
+    "mail",
+    ".com",
+    ".io",
+    "co.uk",
+    "example",
+    "sk-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "pk_live_",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xoxs-",
+    "hf_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "abcdefghij",
+    "ABCDEFGHIJ",
+    "0123456789",
+    "Bearer",
+    "bearer",
+    "BEARER",
+    "bEaReR",
+    "Bearer ",
+    "eyJhbGciOi.JIUzI1NiJ9",
+    "jo.doe+x@mail.example.co.uk",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "378282246310005",
+    "123-45-6789",
+    "(415) 555-2671",
+    "1-415-555-2671",
+    "+44 20 7946 0958",
+    "192.168.0.1",
+    "10.0.0.255",
+    "2001:db8::ff00:42:8329",
+    "::1",
+    "1.2.3.4.5",
+];
+
+/// Compares the two on `text`; counts what each detector found in `seen`.
+fn compare(text: &str, reference: &[Regex], seen: &mut [usize; 8]) {
+    let mut found = Found::default();
+    scan::find(text, |_| true, &mut found);
+    for (d, got) in Detector::ALL.into_iter().zip(&found) {
+        let want = find_whole(&reference[d as usize], definition(d).1, text);
+        assert_eq!(got, &want, "{d:?} in {text:?}");
+        seen[d as usize] += got.len();
+    }
+    // Each detector alone finds what it finds among the others.
+    for d in Detector::ALL {
+        let mut alone = Found::default();
+        scan::find(text, |x| x == d, &mut alone);
+        assert_eq!(
+            alone[d as usize], found[d as usize],
+            "{d:?} alone in {text:?}"
+        );
+    }
+}
+
+#[test]
+fn the_scanner_finds_what_a_whole_text_search_finds() {
+    let reference: Vec<Regex> = Detector::ALL
+        .into_iter()
+        .map(|d| Regex::new(definition(d).0).expect("pattern"))
+        .collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut seen = [0; 8];
+    for _ in 0..30_000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(24) {
+            text.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        compare(&text, &reference, &mut seen);
+    }
+    // Bytes one at a time from the alphabet the detectors care about.
+    let alphabet: Vec<char> = " .-()+:@_%/=~\t0123456789abcdefABCDEFxyzXYZé"
+        .chars()
+        .collect();
+    for _ in 0..30_000 {
+        let text: String = (0..rng.below(40))
+            .map(|_| alphabet[rng.below(alphabet.len())])
+            .collect();
+        compare(&text, &reference, &mut seen);
+    }
+    // The texts reach every detector, many times.
+    assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
+}

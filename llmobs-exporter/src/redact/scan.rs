@@ -1,0 +1,328 @@
+//! How the detectors search a text without reading all of it once per detector.
+//!
+//! Every detector's matches are made of a few kinds of bytes and hold at least one byte that
+//! ordinary prose rarely has: a digit, `@`, `:`, a key prefix, the word `bearer`. One fast pass
+//! per anchor finds those places (`memchr` for `@`, `:` and `b`/`B`, `aho-corasick` for the key
+//! prefixes, an eight-bytes-at-a-time test for digits), and the detector's expression, compiled
+//! to a DFA once per process, runs only there:
+//!
+//! - around an anchor byte, over the *window* of bytes the expression can match at all (every
+//!   byte a phone number, SSN, card or IPv4 address is made of, every byte of an email address,
+//!   every byte of an IPv6 address). A match cannot cross the edge of its window, so the first
+//!   match in a window is the first match in the text from there on, as a search of the whole
+//!   text would find it. A window that cannot hold a value (a card needs 13 digits) is skipped
+//!   without a search;
+//! - at a key prefix or `bearer`, anchored there: the expression says whether a match starts
+//!   at that position and where it ends.
+//!
+//! Each match then goes through its detector's check, exactly as a search of the whole text
+//! would have it: the check says what to redact and where the detector's search goes on.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+use regex_automata::dfa::dense::{self, DFA};
+use regex_automata::dfa::regex::Regex;
+use regex_automata::dfa::{Automaton, StartKind};
+use regex_automata::{Anchored, Input};
+
+use super::detectors::{self as det, Check};
+use super::Detector;
+
+/// What each detector found, indexed by `Detector as usize`.
+pub(super) type Found = [Vec<Range<usize>>; 8];
+
+/// A detector's expression, compiled for the way its matches are found.
+enum Compiled {
+    /// A forward and a reverse DFA, searched over a window for the first match in it.
+    Unanchored(Regex),
+    /// A forward DFA run from a literal anchor: whether a match starts there and where it
+    /// ends. (An unanchored DFA of the key prefixes with their counted key characters would be
+    /// too large to build.)
+    Anchored(DFA<Vec<u32>>),
+}
+
+/// One detector ready to search: its compiled expression (DFAs have no per-search state, so
+/// every thread shares them) and its check.
+struct Shape {
+    compiled: Compiled,
+    check: Check,
+}
+
+impl Shape {
+    fn unanchored(pattern: &str, check: Check) -> Shape {
+        let re = Regex::new(pattern).expect("built-in redaction pattern");
+        Shape {
+            compiled: Compiled::Unanchored(re),
+            check,
+        }
+    }
+
+    fn anchored(pattern: &str, check: Check) -> Shape {
+        let dfa = dense::Builder::new()
+            .configure(DFA::config().start_kind(StartKind::Anchored))
+            .build(pattern)
+            .expect("built-in redaction pattern");
+        Shape {
+            compiled: Compiled::Anchored(dfa),
+            check,
+        }
+    }
+}
+
+/// Everything the detectors search with, built on first use and shared by every thread.
+struct Matchers {
+    /// Indexed by `Detector as usize`.
+    shapes: [Shape; 8],
+    /// The key prefixes of [`Detector::ApiKey`].
+    key_prefixes: AhoCorasick,
+}
+
+fn matchers() -> &'static Matchers {
+    static M: OnceLock<Matchers> = OnceLock::new();
+    M.get_or_init(|| Matchers {
+        // The order of `Detector::ALL`.
+        shapes: [
+            Shape::unanchored(det::EMAIL, det::check_email),
+            Shape::unanchored(det::PHONE, det::check_phone),
+            Shape::unanchored(det::SSN, det::check_ssn),
+            Shape::unanchored(det::CARD, det::check_card),
+            Shape::unanchored(det::IPV4, det::check_ipv4),
+            Shape::unanchored(det::IPV6, det::check_ipv6),
+            Shape::anchored(det::API_KEY, det::check_api_key),
+            Shape::anchored(det::BEARER, det::check_bearer),
+        ],
+        key_prefixes: AhoCorasick::new(det::API_KEY_PREFIXES).expect("built-in key prefixes"),
+    })
+}
+
+/// One detector's search through a text: where its next match may start, and what it found.
+struct Lane<'a> {
+    shape: &'a Shape,
+    from: usize,
+    out: &'a mut Vec<Range<usize>>,
+}
+
+impl Lane<'_> {
+    /// Hands the match `m` to the check and moves the search on.
+    fn check(&mut self, text: &str, m: Range<usize>) {
+        let last_end = self.out.last().map_or(0, |r| r.end);
+        match (self.shape.check)(text, m.clone(), last_end) {
+            Ok(r) => {
+                self.from = r.end.max(m.start + 1);
+                self.out.push(r);
+            }
+            Err(next) => self.from = next.max(m.start + 1),
+        }
+    }
+
+    /// Every match in `window`, a stretch of text no match of this detector can cross the
+    /// edges of.
+    fn search(&mut self, text: &str, window: Range<usize>) {
+        loop {
+            let start = self.from.max(window.start);
+            if start >= window.end {
+                return;
+            }
+            let Compiled::Unanchored(re) = &self.shape.compiled else {
+                return;
+            };
+            match re.try_search(&Input::new(text).span(start..window.end)) {
+                Ok(Some(m)) => self.check(text, m.range()),
+                _ => return,
+            }
+        }
+    }
+
+    /// The match that starts at `at`, if one does and the search has not passed it.
+    fn search_at(&mut self, text: &str, at: usize) {
+        let Compiled::Anchored(dfa) = &self.shape.compiled else {
+            return;
+        };
+        if at < self.from {
+            return;
+        }
+        let input = Input::new(text)
+            .span(at..text.len())
+            .anchored(Anchored::Yes);
+        if let Ok(Some(end)) = dfa.try_search_fwd(&input) {
+            self.check(text, at..end.offset());
+        }
+    }
+}
+
+/// Runs every detector `on` says over `text`; `found` receives each one's ranges in order.
+pub(super) fn find(text: &str, on: impl Fn(Detector) -> bool, found: &mut Found) {
+    let m = matchers();
+    let [email, phone, ssn, card, ipv4, ipv6, key, bearer] = found;
+    let lane = |d: Detector, out| {
+        on(d).then(|| Lane {
+            shape: &m.shapes[d as usize],
+            from: 0,
+            out,
+        })
+    };
+    if let Some(mut l) = lane(Detector::Email, email) {
+        emails(text, &mut l);
+    }
+    numbers(
+        text,
+        [
+            lane(Detector::Phone, phone),
+            lane(Detector::UsSsn, ssn),
+            lane(Detector::CreditCard, card),
+            lane(Detector::Ipv4, ipv4),
+        ],
+    );
+    if let Some(mut l) = lane(Detector::Ipv6, ipv6) {
+        ipv6_addresses(text, &mut l);
+    }
+    if let Some(mut l) = lane(Detector::ApiKey, key) {
+        api_keys(text, &m.key_prefixes, &mut l);
+    }
+    if let Some(mut l) = lane(Detector::BearerToken, bearer) {
+        bearer_tokens(text, &mut l);
+    }
+}
+
+/// The maximal run of bytes `part` accepts around `at`, not reaching back before `floor`.
+fn run(b: &[u8], at: usize, floor: usize, part: impl Fn(u8) -> bool) -> Range<usize> {
+    let (mut start, mut end) = (at, at);
+    while start > floor && part(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && part(b[end]) {
+        end += 1;
+    }
+    start..end
+}
+
+fn in_email(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"._%+-@".contains(&c)
+}
+
+/// Addresses: around each `@`, the run of bytes an address is made of.
+fn emails(text: &str, lane: &mut Lane<'_>) {
+    let b = text.as_bytes();
+    let mut pos = 0;
+    while let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
+        let window = run(b, at, pos, in_email);
+        pos = window.end.max(at + 1);
+        lane.search(text, window);
+    }
+}
+
+/// The bytes phone numbers, SSNs, card numbers and IPv4 addresses are made of.
+fn in_number(c: u8) -> bool {
+    c.is_ascii_digit() || matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'+')
+}
+
+/// Phone numbers, SSNs, card numbers and IPv4 addresses (in this order in `lanes`): around
+/// each digit, the run of bytes they are made of; each detector searches the runs with enough
+/// digits, dots or dashes to hold one of its values.
+fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4]) {
+    if lanes.iter().all(Option::is_none) {
+        return;
+    }
+    let b = text.as_bytes();
+    let mut pos = 0;
+    while let Some(digit) = next_digit(b, pos) {
+        let window = run(b, digit, pos, in_number);
+        pos = window.end;
+        let (mut digits, mut dots, mut dashes) = (0usize, 0usize, 0usize);
+        for &c in &b[window.clone()] {
+            digits += usize::from(c.is_ascii_digit());
+            dots += usize::from(c == b'.');
+            dashes += usize::from(c == b'-');
+        }
+        // What a value needs before its check can accept it: 8 digits for a phone number
+        // (10 without a `+`), 3-2-4 dashed digits for an SSN, 13 digits for a card, four dotted
+        // octets for an address.
+        let could_hold = [
+            digits >= 8,
+            digits >= 9 && dashes >= 2,
+            digits >= 13,
+            digits >= 4 && dots >= 3,
+        ];
+        for (lane, could) in lanes.iter_mut().zip(could_hold) {
+            if let (Some(lane), true) = (lane, could) {
+                lane.search(text, window.clone());
+            }
+        }
+    }
+}
+
+/// The first ASCII digit at or after `from`, eight bytes at a time.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let rest = b.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = from;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // Digits become 0..=9; a byte below 10 sets its high bit in `below` (the test may also
+        // flag a byte next to a real one, never a word without one).
+        let x = u64::from_ne_bytes(word) ^ (ONES * u64::from(b'0'));
+        let below = x.wrapping_sub(ONES * 10) & !x & HIGHS;
+        if below != 0 {
+            if let Some(i) = chunk.iter().position(u8::is_ascii_digit) {
+                return Some(at + i);
+            }
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|i| at + i)
+}
+
+/// Addresses: around each `:`, the run of hex digits, dots and colons, when it has the two
+/// colons every address has.
+fn ipv6_addresses(text: &str, lane: &mut Lane<'_>) {
+    let b = text.as_bytes();
+    let mut pos = 0;
+    while let Some(colon) = memchr::memchr(b':', &b[pos..]).map(|i| pos + i) {
+        let window = run(b, colon, pos, det::is_v6);
+        pos = window.end.max(colon + 1);
+        if memchr::memchr_iter(b':', &b[window.clone()])
+            .nth(1)
+            .is_some()
+        {
+            lane.search(text, window);
+        }
+    }
+}
+
+/// Keys: an anchored match at each key prefix.
+fn api_keys(text: &str, prefixes: &AhoCorasick, lane: &mut Lane<'_>) {
+    let mut pos = 0;
+    while pos < text.len() {
+        let Some(p) = prefixes.find(aho_corasick::Input::new(text).span(pos..text.len())) else {
+            return;
+        };
+        lane.search_at(text, p.start());
+        pos = (p.start() + 1).max(lane.from);
+    }
+}
+
+/// Tokens: an anchored match at each `bearer`, in any case.
+fn bearer_tokens(text: &str, lane: &mut Lane<'_>) {
+    let b = text.as_bytes();
+    let mut pos = 0;
+    while let Some(at) = memchr::memchr2(b'b', b'B', &b[pos..]).map(|i| pos + i) {
+        if b.get(at..at + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+        {
+            lane.search_at(text, at);
+        }
+        pos = (at + 1).max(lane.from);
+        if pos >= b.len() {
+            return;
+        }
+    }
+}
