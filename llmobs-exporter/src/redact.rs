@@ -204,33 +204,28 @@ impl Redaction {
 
     /// The text with every match replaced, and the number of matches.
     pub fn redact_text(&self, text: &str) -> (String, usize) {
-        let mut s = text.to_owned();
-        let n = self.redact_string(&mut s);
-        (s, n)
+        let hits = self.hits(text);
+        if hits.is_empty() {
+            return (text.to_owned(), 0);
+        }
+        (replace(text, &hits), hits.len())
     }
 
     /// Replaces every match in place; returns the number of matches. Allocates only when
     /// something matched.
     pub fn redact_string(&self, text: &mut String) -> usize {
         let hits = self.hits(text);
-        if hits.is_empty() {
-            return 0;
+        if !hits.is_empty() {
+            *text = replace(text, &hits);
         }
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for h in &hits {
-            out.push_str(&text[at..h.range.start]);
-            out.push_str(h.placeholder);
-            at = h.range.end;
-        }
-        out.push_str(&text[at..]);
-        *text = out;
         hits.len()
     }
 
+    /// What to replace in `text`, from left to right, without overlaps.
     fn hits<'r>(&'r self, text: &str) -> Vec<Hit<'r>> {
-        let mut hits: Vec<Hit<'r>> = Vec::new();
         // User patterns first: the user knows their data better than the heuristics do.
+        let mut sources: Vec<Vec<Hit<'r>>> = Vec::new();
+        let mut user: Vec<Hit<'r>> = Vec::new();
         for p in &self.patterns {
             let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (p.find)(text)))
                 .unwrap_or_default();
@@ -240,37 +235,32 @@ impl Redaction {
                     && text.is_char_boundary(r.start)
                     && text.is_char_boundary(r.end)
                 {
-                    hits.push(Hit {
+                    user.push(Hit {
                         range: r,
                         placeholder: &p.placeholder,
                     });
                 }
             }
         }
+        // Stable: at the same start, the earlier pattern wins.
+        user.sort_by_key(|h| h.range.start);
+        sources.push(user);
         if self.detectors != 0 {
             let mut found: scan::Found = Default::default();
             scan::find(text, |d| self.has(d), &mut found);
-            for (d, ranges) in Detector::ALL.into_iter().zip(found) {
-                hits.extend(ranges.into_iter().map(|range| Hit {
-                    range,
-                    placeholder: d.placeholder(),
-                }));
-            }
+            // Each detector's ranges come in order and do not overlap.
+            sources.extend(Detector::ALL.into_iter().zip(found).map(|(d, ranges)| {
+                let hits: Vec<Hit<'r>> = ranges
+                    .into_iter()
+                    .map(|range| Hit {
+                        range,
+                        placeholder: d.placeholder(),
+                    })
+                    .collect();
+                hits
+            }));
         }
-        if hits.len() > 1 {
-            // Stable: at the same start, the earlier source (user pattern, then detector order)
-            // wins, and overlapping later matches are dropped.
-            hits.sort_by_key(|h| h.range.start);
-            let mut end = 0;
-            hits.retain(|h| {
-                let keep = h.range.start >= end;
-                if keep {
-                    end = h.range.end;
-                }
-                keep
-            });
-        }
-        hits
+        merge(sources)
     }
 
     /// Redacts a JSON value in place: every string, at any depth (object keys are kept).
@@ -356,6 +346,52 @@ impl Redaction {
         }
         n
     }
+}
+
+/// The sources' hits (each sorted by start) in order of start, each dropped where it overlaps
+/// one kept before it. At the same start, the earlier source wins: user patterns, then the
+/// detectors in the order of [`Detector::ALL`].
+fn merge(sources: Vec<Vec<Hit<'_>>>) -> Vec<Hit<'_>> {
+    let total = sources.iter().map(Vec::len).sum();
+    let mut kept = Vec::with_capacity(total);
+    let mut sources: Vec<_> = sources
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.into_iter().peekable())
+        .collect();
+    let mut end = 0;
+    loop {
+        let mut first: Option<(usize, usize)> = None;
+        for (i, s) in sources.iter_mut().enumerate() {
+            if let Some(h) = s.peek() {
+                if first.is_none_or(|(_, start)| h.range.start < start) {
+                    first = Some((i, h.range.start));
+                }
+            }
+        }
+        let Some(h) = first.and_then(|(i, _)| sources[i].next()) else {
+            return kept;
+        };
+        if h.range.start >= end {
+            end = h.range.end;
+            kept.push(h);
+        }
+    }
+}
+
+/// `text` with each hit's range replaced by its placeholder; the hits are in order and do not
+/// overlap.
+fn replace(text: &str, hits: &[Hit<'_>]) -> String {
+    let extra: usize = hits.iter().map(|h| h.placeholder.len()).sum();
+    let mut out = String::with_capacity(text.len() + extra);
+    let mut at = 0;
+    for h in hits {
+        out.push_str(&text[at..h.range.start]);
+        out.push_str(h.placeholder);
+        at = h.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::dfa::dense::{self, DFA};
 use regex_automata::dfa::regex::Regex;
 use regex_automata::dfa::{Automaton, StartKind};
@@ -93,7 +93,10 @@ fn matchers() -> &'static Matchers {
             Shape::anchored(det::API_KEY, det::check_api_key),
             Shape::anchored(det::BEARER, det::check_bearer),
         ],
-        key_prefixes: AhoCorasick::new(det::API_KEY_PREFIXES).expect("built-in key prefixes"),
+        key_prefixes: AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(det::API_KEY_PREFIXES)
+            .expect("built-in key prefixes"),
     })
 }
 
@@ -128,8 +131,18 @@ impl Lane<'_> {
             let Compiled::Unanchored(re) = &self.shape.compiled else {
                 return;
             };
-            match re.try_search(&Input::new(text).span(start..window.end)) {
-                Ok(Some(m)) => self.check(text, m.range()),
+            // The first match usually starts where the window does: a forward search anchored
+            // there finds it without the reverse search that finds where a match starts.
+            let input = Input::new(text).span(start..window.end);
+            let m = match re.forward().try_search_fwd(&input.clone().anchored(Anchored::Yes)) {
+                Ok(Some(end)) => Ok(Some(start..end.offset())),
+                Ok(None) => re
+                    .try_search(&input.span(start + 1..window.end))
+                    .map(|m| m.map(|m| m.range())),
+                Err(e) => Err(e),
+            };
+            match m {
+                Ok(Some(m)) => self.check(text, m),
                 _ => return,
             }
         }
@@ -213,41 +226,85 @@ fn emails(text: &str, lane: &mut Lane<'_>) {
     }
 }
 
-/// The bytes phone numbers, SSNs, card numbers and IPv4 addresses are made of.
-fn in_number(c: u8) -> bool {
-    c.is_ascii_digit() || matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'+')
-}
+/// What a byte is to [`numbers`]: 0 for a byte no phone number, SSN, card number or IPv4
+/// address has, else one of the other classes.
+const NOT_NUMBER: u8 = 0;
+const DIGIT: u8 = 1;
+const DOT: u8 = 2;
+const DASH: u8 = 3;
+const PLUS: u8 = 4;
+/// A space or a parenthesis.
+const OTHER: u8 = 5;
+
+const NUMBER_BYTES: [u8; 256] = {
+    let mut t = [NOT_NUMBER; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = DIGIT;
+        d += 1;
+    }
+    t[b'.' as usize] = DOT;
+    t[b'-' as usize] = DASH;
+    t[b'+' as usize] = PLUS;
+    t[b' ' as usize] = OTHER;
+    t[b'(' as usize] = OTHER;
+    t[b')' as usize] = OTHER;
+    t
+};
 
 /// Phone numbers, SSNs, card numbers and IPv4 addresses (in this order in `lanes`): around
-/// each digit, the run of bytes they are made of; each detector searches the runs with enough
-/// digits, dots or dashes to hold one of its values.
+/// each digit, the run of bytes they are made of; each detector searches the runs that could
+/// hold one of its values.
 fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4]) {
     if lanes.iter().all(Option::is_none) {
         return;
     }
     let b = text.as_bytes();
+    let class = |c: u8| NUMBER_BYTES[usize::from(c)];
     let mut pos = 0;
     while let Some(digit) = next_digit(b, pos) {
-        let window = run(b, digit, pos, in_number);
-        pos = window.end;
-        let (mut digits, mut dots, mut dashes) = (0usize, 0usize, 0usize);
-        for &c in &b[window.clone()] {
-            digits += usize::from(c.is_ascii_digit());
-            dots += usize::from(c == b'.');
-            dashes += usize::from(c == b'-');
+        let mut start = digit;
+        while start > pos && class(b[start - 1]) != NOT_NUMBER {
+            start -= 1;
         }
-        // What a value needs before its check can accept it: 8 digits for a phone number
-        // (10 without a `+`), 3-2-4 dashed digits for an SSN, 13 digits for a card, four dotted
-        // octets for an address.
+        let mut end = start;
+        // How many digits, dots, dashes and `+`, and the longest run of digits.
+        let mut n = [0usize; 6];
+        let (mut run, mut longest) = (0usize, 0usize);
+        while let Some(&c) = b.get(end) {
+            let k = class(c);
+            if k == NOT_NUMBER {
+                break;
+            }
+            n[usize::from(k)] += 1;
+            run = if k == DIGIT { run + 1 } else { 0 };
+            longest = longest.max(run);
+            end += 1;
+        }
+        pos = end;
+        let digits = n[usize::from(DIGIT)];
+        if digits < 4 {
+            continue;
+        }
+        // A value starts with a digit, `+` or `(` and ends with a digit or `)`.
+        while !matches!(b[start], b'0'..=b'9' | b'+' | b'(') {
+            start += 1;
+        }
+        while !matches!(b[end - 1], b'0'..=b'9' | b')') {
+            end -= 1;
+        }
+        // What a value needs before its check can accept it: a phone number 8 digits after a
+        // `+`, or 10 with a group of 4; an SSN 9 digits and 2 dashes; a card 13 digits; an
+        // address 4 digits and 3 dots.
         let could_hold = [
-            digits >= 8,
-            digits >= 9 && dashes >= 2,
+            (n[usize::from(PLUS)] > 0 && digits >= 8) || (digits >= 10 && longest >= 4),
+            digits >= 9 && n[usize::from(DASH)] >= 2,
             digits >= 13,
-            digits >= 4 && dots >= 3,
+            n[usize::from(DOT)] >= 3,
         ];
         for (lane, could) in lanes.iter_mut().zip(could_hold) {
             if let (Some(lane), true) = (lane, could) {
-                lane.search(text, window.clone());
+                lane.search(text, start..end);
             }
         }
     }
