@@ -224,7 +224,6 @@ impl Redaction {
     /// What to replace in `text`, from left to right, without overlaps.
     fn hits<'r>(&'r self, text: &str) -> Vec<Hit<'r>> {
         // User patterns first: the user knows their data better than the heuristics do.
-        let mut sources: Vec<Vec<Hit<'r>>> = Vec::new();
         let mut user: Vec<Hit<'r>> = Vec::new();
         for p in &self.patterns {
             let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (p.find)(text)))
@@ -244,23 +243,18 @@ impl Redaction {
         }
         // Stable: at the same start, the earlier pattern wins.
         user.sort_by_key(|h| h.range.start);
-        sources.push(user);
+        let mut found = scan::Found::new();
         if self.detectors != 0 {
-            let mut found: scan::Found = Default::default();
             scan::find(text, |d| self.has(d), &mut found);
-            // Each detector's ranges come in order and do not overlap.
-            sources.extend(Detector::ALL.into_iter().zip(found).map(|(d, ranges)| {
-                let hits: Vec<Hit<'r>> = ranges
-                    .into_iter()
-                    .map(|range| Hit {
-                        range,
-                        placeholder: d.placeholder(),
-                    })
-                    .collect();
-                hits
-            }));
+            // At the same start, the detector first in `Detector::ALL` wins; a detector never
+            // finds two ranges that start at the same place.
+            found.sort_by_key(|(r, d)| (r.start, *d as u8));
         }
-        merge(sources)
+        let detected = found.into_iter().map(|(range, d)| Hit {
+            range,
+            placeholder: d.placeholder(),
+        });
+        merge(user, detected)
     }
 
     /// Redacts a JSON value in place: every string, at any depth (object keys are kept).
@@ -348,28 +342,21 @@ impl Redaction {
     }
 }
 
-/// The sources' hits (each sorted by start) in order of start, each dropped where it overlaps
-/// one kept before it. At the same start, the earlier source wins: user patterns, then the
-/// detectors in the order of [`Detector::ALL`].
-fn merge(sources: Vec<Vec<Hit<'_>>>) -> Vec<Hit<'_>> {
-    let total = sources.iter().map(Vec::len).sum();
-    let mut kept = Vec::with_capacity(total);
-    let mut sources: Vec<_> = sources
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.into_iter().peekable())
-        .collect();
+/// The hits of the user's patterns and of the detectors (each sorted by start) in order of
+/// start, each dropped where it overlaps one kept before it. At the same start, the user's
+/// pattern wins.
+fn merge<'r>(user: Vec<Hit<'r>>, detected: impl Iterator<Item = Hit<'r>>) -> Vec<Hit<'r>> {
+    let mut user = user.into_iter().peekable();
+    let mut detected = detected.peekable();
+    let mut kept = Vec::new();
     let mut end = 0;
     loop {
-        let mut first: Option<(usize, usize)> = None;
-        for (i, s) in sources.iter_mut().enumerate() {
-            if let Some(h) = s.peek() {
-                if first.is_none_or(|(_, start)| h.range.start < start) {
-                    first = Some((i, h.range.start));
-                }
-            }
-        }
-        let Some(h) = first.and_then(|(i, _)| sources[i].next()) else {
+        let next = match (user.peek(), detected.peek()) {
+            (Some(u), Some(d)) if d.range.start < u.range.start => detected.next(),
+            (Some(_), _) => user.next(),
+            (None, _) => detected.next(),
+        };
+        let Some(h) = next else {
             return kept;
         };
         if h.range.start >= end {

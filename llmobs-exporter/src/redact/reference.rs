@@ -165,6 +165,15 @@ const PIECES: &[&str] = &[
     "1.2.3.4.5",
 ];
 
+/// What `d` found, in order.
+fn of(found: &Found, d: Detector) -> Vec<Range<usize>> {
+    found
+        .iter()
+        .filter(|(_, x)| *x == d)
+        .map(|(r, _)| r.clone())
+        .collect()
+}
+
 /// Compares the two on `text`; counts what each detector found in `seen`.
 fn compare(text: &str, reference: &[Regex], seen: &mut [usize; 8]) {
     let mut found = Found::default();

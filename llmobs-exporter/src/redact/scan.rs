@@ -30,8 +30,8 @@ use regex_automata::{Anchored, Input};
 use super::detectors::{self as det, Check};
 use super::Detector;
 
-/// What each detector found, indexed by `Detector as usize`.
-pub(super) type Found = [Vec<Range<usize>>; 8];
+/// What the detectors found: each detector's ranges in order, the detectors interleaved.
+pub(super) type Found = Vec<(Range<usize>, Detector)>;
 
 /// A detector's expression, compiled for the way its matches are found.
 enum Compiled {
@@ -102,19 +102,21 @@ fn matchers() -> &'static Matchers {
 
 /// One detector's search through a text: where its next match may start, and what it found.
 struct Lane<'a> {
+    detector: Detector,
     shape: &'a Shape,
     from: usize,
-    out: &'a mut Vec<Range<usize>>,
+    /// The end of the last range found, which some checks need.
+    last_end: usize,
 }
 
 impl Lane<'_> {
     /// Hands the match `m` to the check and moves the search on.
-    fn check(&mut self, text: &str, m: Range<usize>) {
-        let last_end = self.out.last().map_or(0, |r| r.end);
-        match (self.shape.check)(text, m.clone(), last_end) {
+    fn check(&mut self, text: &str, m: Range<usize>, out: &mut Found) {
+        match (self.shape.check)(text, m.clone(), self.last_end) {
             Ok(r) => {
                 self.from = r.end.max(m.start + 1);
-                self.out.push(r);
+                self.last_end = r.end;
+                out.push((r, self.detector));
             }
             Err(next) => self.from = next.max(m.start + 1),
         }
@@ -122,7 +124,7 @@ impl Lane<'_> {
 
     /// Every match in `window`, a stretch of text no match of this detector can cross the
     /// edges of.
-    fn search(&mut self, text: &str, window: Range<usize>) {
+    fn search(&mut self, text: &str, window: Range<usize>, out: &mut Found) {
         loop {
             let start = self.from.max(window.start);
             if start >= window.end {
@@ -134,7 +136,10 @@ impl Lane<'_> {
             // The first match usually starts where the window does: a forward search anchored
             // there finds it without the reverse search that finds where a match starts.
             let input = Input::new(text).span(start..window.end);
-            let m = match re.forward().try_search_fwd(&input.clone().anchored(Anchored::Yes)) {
+            let m = match re
+                .forward()
+                .try_search_fwd(&input.clone().anchored(Anchored::Yes))
+            {
                 Ok(Some(end)) => Ok(Some(start..end.offset())),
                 Ok(None) => re
                     .try_search(&input.span(start + 1..window.end))
@@ -142,14 +147,14 @@ impl Lane<'_> {
                 Err(e) => Err(e),
             };
             match m {
-                Ok(Some(m)) => self.check(text, m),
+                Ok(Some(m)) => self.check(text, m, out),
                 _ => return,
             }
         }
     }
 
     /// The match that starts at `at`, if one does and the search has not passed it.
-    fn search_at(&mut self, text: &str, at: usize) {
+    fn search_at(&mut self, text: &str, at: usize, out: &mut Found) {
         let Compiled::Anchored(dfa) = &self.shape.compiled else {
             return;
         };
@@ -160,42 +165,43 @@ impl Lane<'_> {
             .span(at..text.len())
             .anchored(Anchored::Yes);
         if let Ok(Some(end)) = dfa.try_search_fwd(&input) {
-            self.check(text, at..end.offset());
+            self.check(text, at..end.offset(), out);
         }
     }
 }
 
-/// Runs every detector `on` says over `text`; `found` receives each one's ranges in order.
+/// Runs every detector `on` says over `text`; `found` receives what they find.
 pub(super) fn find(text: &str, on: impl Fn(Detector) -> bool, found: &mut Found) {
     let m = matchers();
-    let [email, phone, ssn, card, ipv4, ipv6, key, bearer] = found;
-    let lane = |d: Detector, out| {
-        on(d).then(|| Lane {
-            shape: &m.shapes[d as usize],
+    let lane = |detector: Detector| {
+        on(detector).then(|| Lane {
+            detector,
+            shape: &m.shapes[detector as usize],
             from: 0,
-            out,
+            last_end: 0,
         })
     };
-    if let Some(mut l) = lane(Detector::Email, email) {
-        emails(text, &mut l);
+    if let Some(mut l) = lane(Detector::Email) {
+        emails(text, &mut l, found);
     }
     numbers(
         text,
         [
-            lane(Detector::Phone, phone),
-            lane(Detector::UsSsn, ssn),
-            lane(Detector::CreditCard, card),
-            lane(Detector::Ipv4, ipv4),
+            lane(Detector::Phone),
+            lane(Detector::UsSsn),
+            lane(Detector::CreditCard),
+            lane(Detector::Ipv4),
         ],
+        found,
     );
-    if let Some(mut l) = lane(Detector::Ipv6, ipv6) {
-        ipv6_addresses(text, &mut l);
+    if let Some(mut l) = lane(Detector::Ipv6) {
+        ipv6_addresses(text, &mut l, found);
     }
-    if let Some(mut l) = lane(Detector::ApiKey, key) {
-        api_keys(text, &m.key_prefixes, &mut l);
+    if let Some(mut l) = lane(Detector::ApiKey) {
+        api_keys(text, &m.key_prefixes, &mut l, found);
     }
-    if let Some(mut l) = lane(Detector::BearerToken, bearer) {
-        bearer_tokens(text, &mut l);
+    if let Some(mut l) = lane(Detector::BearerToken) {
+        bearer_tokens(text, &mut l, found);
     }
 }
 
@@ -216,13 +222,13 @@ fn in_email(c: u8) -> bool {
 }
 
 /// Addresses: around each `@`, the run of bytes an address is made of.
-fn emails(text: &str, lane: &mut Lane<'_>) {
+fn emails(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
     let b = text.as_bytes();
     let mut pos = 0;
     while let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
         let window = run(b, at, pos, in_email);
         pos = window.end.max(at + 1);
-        lane.search(text, window);
+        lane.search(text, window, out);
     }
 }
 
@@ -255,7 +261,7 @@ const NUMBER_BYTES: [u8; 256] = {
 /// Phone numbers, SSNs, card numbers and IPv4 addresses (in this order in `lanes`): around
 /// each digit, the run of bytes they are made of; each detector searches the runs that could
 /// hold one of its values.
-fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4]) {
+fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
     if lanes.iter().all(Option::is_none) {
         return;
     }
@@ -268,21 +274,25 @@ fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4]) {
             start -= 1;
         }
         let mut end = start;
-        // How many digits, dots, dashes and `+`, and the longest run of digits.
-        let mut n = [0usize; 6];
+        // How many digits, dots, dashes and `+`, and the longest run of digits (counters in
+        // registers: an array indexed by class makes each byte wait for the previous store).
+        let (mut digits, mut dots, mut dashes, mut plus) = (0usize, 0usize, 0usize, 0usize);
         let (mut run, mut longest) = (0usize, 0usize);
         while let Some(&c) = b.get(end) {
             let k = class(c);
             if k == NOT_NUMBER {
                 break;
             }
-            n[usize::from(k)] += 1;
-            run = if k == DIGIT { run + 1 } else { 0 };
+            let digit = k == DIGIT;
+            digits += usize::from(digit);
+            dots += usize::from(k == DOT);
+            dashes += usize::from(k == DASH);
+            plus += usize::from(k == PLUS);
+            run = if digit { run + 1 } else { 0 };
             longest = longest.max(run);
             end += 1;
         }
         pos = end;
-        let digits = n[usize::from(DIGIT)];
         if digits < 4 {
             continue;
         }
@@ -297,14 +307,14 @@ fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4]) {
         // `+`, or 10 with a group of 4; an SSN 9 digits and 2 dashes; a card 13 digits; an
         // address 4 digits and 3 dots.
         let could_hold = [
-            (n[usize::from(PLUS)] > 0 && digits >= 8) || (digits >= 10 && longest >= 4),
-            digits >= 9 && n[usize::from(DASH)] >= 2,
+            (plus > 0 && digits >= 8) || (digits >= 10 && longest >= 4),
+            digits >= 9 && dashes >= 2,
             digits >= 13,
-            n[usize::from(DOT)] >= 3,
+            dots >= 3,
         ];
         for (lane, could) in lanes.iter_mut().zip(could_hold) {
             if let (Some(lane), true) = (lane, could) {
-                lane.search(text, start..end);
+                lane.search(text, start..end, out);
             }
         }
     }
@@ -340,7 +350,7 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
 
 /// Addresses: around each `:`, the run of hex digits, dots and colons, when it has the two
 /// colons every address has.
-fn ipv6_addresses(text: &str, lane: &mut Lane<'_>) {
+fn ipv6_addresses(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
     let b = text.as_bytes();
     let mut pos = 0;
     while let Some(colon) = memchr::memchr(b':', &b[pos..]).map(|i| pos + i) {
@@ -350,32 +360,32 @@ fn ipv6_addresses(text: &str, lane: &mut Lane<'_>) {
             .nth(1)
             .is_some()
         {
-            lane.search(text, window);
+            lane.search(text, window, out);
         }
     }
 }
 
 /// Keys: an anchored match at each key prefix.
-fn api_keys(text: &str, prefixes: &AhoCorasick, lane: &mut Lane<'_>) {
+fn api_keys(text: &str, prefixes: &AhoCorasick, lane: &mut Lane<'_>, out: &mut Found) {
     let mut pos = 0;
     while pos < text.len() {
         let Some(p) = prefixes.find(aho_corasick::Input::new(text).span(pos..text.len())) else {
             return;
         };
-        lane.search_at(text, p.start());
+        lane.search_at(text, p.start(), out);
         pos = (p.start() + 1).max(lane.from);
     }
 }
 
 /// Tokens: an anchored match at each `bearer`, in any case.
-fn bearer_tokens(text: &str, lane: &mut Lane<'_>) {
+fn bearer_tokens(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
     let b = text.as_bytes();
     let mut pos = 0;
     while let Some(at) = memchr::memchr2(b'b', b'B', &b[pos..]).map(|i| pos + i) {
         if b.get(at..at + 6)
             .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
         {
-            lane.search_at(text, at);
+            lane.search_at(text, at, out);
         }
         pos = (at + 1).max(lane.from);
         if pos >= b.len() {
