@@ -36,11 +36,11 @@ pub(super) type Found = Vec<(Range<usize>, Detector)>;
 /// A detector's expression, compiled for the way its matches are found.
 enum Compiled {
     /// A forward and a reverse DFA, searched over a window for the first match in it.
-    Unanchored(Regex),
+    Unanchored(Box<Regex>),
     /// A forward DFA run from a literal anchor: whether a match starts there and where it
     /// ends. (An unanchored DFA of the key prefixes with their counted key characters would be
     /// too large to build.)
-    Anchored(DFA<Vec<u32>>),
+    Anchored(Box<DFA<Vec<u32>>>),
 }
 
 /// One detector ready to search: its compiled expression (DFAs have no per-search state, so
@@ -54,7 +54,7 @@ impl Shape {
     fn unanchored(pattern: &str, check: Check) -> Shape {
         let re = Regex::new(pattern).expect("built-in redaction pattern");
         Shape {
-            compiled: Compiled::Unanchored(re),
+            compiled: Compiled::Unanchored(Box::new(re)),
             check,
         }
     }
@@ -65,7 +65,7 @@ impl Shape {
             .build(pattern)
             .expect("built-in redaction pattern");
         Shape {
-            compiled: Compiled::Anchored(dfa),
+            compiled: Compiled::Anchored(Box::new(dfa)),
             check,
         }
     }
