@@ -12,8 +12,8 @@ use crate::error::AnnotateError;
 use crate::metrics::KNOWN_METRICS;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Annotations, Document, Message, Prompt, SharedStr, SpanIo, SpanKind, ToolCall, ToolDefinition,
-    ToolResult,
+    Annotations, Document, ExportedSpan, LinkSide, Message, Prompt, SharedStr, SpanIo, SpanKind,
+    SpanLink, ToolCall, ToolDefinition, ToolResult,
 };
 
 /// Starts an annotation of the current span (or of a given one, with
@@ -332,6 +332,38 @@ impl Annotate {
         self
     }
 
+    /// Links this span to `span` (an [`export_span`](crate::export_span) result, possibly of
+    /// another trace or process): `span`'s output is this span's input. Links add up across
+    /// annotations. A span that was not recorded (LLM Observability off) is skipped; ids that
+    /// [`export_span`](crate::export_span) could not have returned fail with
+    /// [`AnnotateError::InvalidLink`].
+    ///
+    /// ```
+    /// # use llmobs_core as llmobs;
+    /// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let plan = {
+    ///     let _p = llmobs::task("plan").start();
+    ///     llmobs::export_span(None).unwrap()
+    /// };
+    /// let _run = llmobs::tool("run_plan").start();
+    /// llmobs::annotate().link(&plan).apply().unwrap();
+    /// ```
+    pub fn link(self, span: &ExportedSpan) -> Self {
+        self.link_between(span, LinkSide::Output, LinkSide::Input)
+    }
+
+    /// Links the `from` side of `span` to the `to` side of this span (see [`link`](Self::link)).
+    pub fn link_between(mut self, span: &ExportedSpan, from: LinkSide, to: LinkSide) -> Self {
+        if !span.is_recorded() {
+            return self;
+        }
+        match SpanLink::between(span, from, to) {
+            Ok(link) => self.rec().span_links.push(link),
+            Err(e) => self.fail(AnnotateError::InvalidLink(e)),
+        }
+        self
+    }
+
     /// Tags the span with the end user's id (`user_id`).
     pub fn user_id(self, id: impl Into<String>) -> Self {
         self.tag("user_id", id.into())
@@ -460,6 +492,7 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
         input_explicit,
         output_explicit,
         name,
+        span_links,
     } = old;
     new.name = new.name.take().or(name);
     new.model_name = new.model_name.take().or(model_name);
@@ -494,6 +527,11 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
     }
     if new.collection_errors.is_empty() {
         new.collection_errors = collection_errors;
+    }
+    if !span_links.is_empty() {
+        // Links add up, earlier ones first.
+        let added = std::mem::replace(&mut new.span_links, span_links);
+        new.span_links.extend(added);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::SpanKind;
+use crate::{LinkError, SpanKind};
 
 /// Why [`crate::Annotate::apply`] (or `apply_to`) recorded nothing.
 ///
@@ -83,6 +83,8 @@ pub enum AnnotateError {
         /// The serializer's message.
         reason: String,
     },
+    /// A span link names ids that [`export_span`](crate::export_span) could not have returned.
+    InvalidLink(LinkError),
 }
 
 impl fmt::Display for AnnotateError {
@@ -125,6 +127,7 @@ impl fmt::Display for AnnotateError {
             AnnotateError::ReservedMetadataKey => {
                 f.write_str("the metadata key `_dd` is reserved for the SDK; choose another key")
             }
+            AnnotateError::InvalidLink(e) => e.fmt(f),
             AnnotateError::NotSerializable { field, reason } => write!(
                 f,
                 "the value given to `{field}` cannot be represented as JSON ({reason}); pass a String or a type \

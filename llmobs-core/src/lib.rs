@@ -42,6 +42,7 @@ mod id;
 mod instrument;
 pub mod json;
 mod kind;
+mod link;
 mod message;
 mod metrics;
 mod outcome;
@@ -87,6 +88,7 @@ pub fn set_enabled(on: bool) {
 pub use id::{SpanId, TraceId};
 pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;
+pub use link::{LinkError, LinkSide, SpanLink};
 pub use message::{Message, ToolCall, ToolResult};
 pub use metrics::{IntoIter as MetricsIntoIter, Metrics};
 pub use prompt::{Prompt, ToolDefinition};

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use crate::{
-    Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId,
+    Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, SpanLink, ToolDefinition,
+    TraceId,
 };
 
 /// The input or output of a span, in the shape its kind allows.
@@ -126,6 +127,8 @@ pub struct Annotations {
     pub collection_errors: Vec<String>,
     /// A prompt was annotated (tag `prompt_tracking_instrumentation_method:annotated`).
     pub prompt_annotated: bool,
+    /// Links from other spans, in the order they were added (`span_links`).
+    pub span_links: Vec<SpanLink>,
     /// Input was set by an explicit annotation, which automatic capture must not replace.
     pub(crate) input_explicit: bool,
     /// Output was set by an explicit annotation, which automatic capture must not replace.
@@ -173,6 +176,7 @@ impl Annotations {
             && self.tool_definitions.is_empty()
             && self.collection_errors.is_empty()
             && !self.prompt_annotated
+            && self.span_links.is_empty()
             && !self.input_explicit
             && !self.output_explicit
     }

@@ -250,6 +250,19 @@ pub(crate) fn span(span: &SpanEvent) -> Span {
         attributes: attrs,
         events,
         status,
+        links: a
+            .span_links
+            .iter()
+            .map(|l| span::Link {
+                trace_id: bytes16(l.trace_id.0),
+                span_id: bytes8(l.span_id.0),
+                attributes: vec![
+                    kv("llmobs.link.from", s(l.from.as_str())),
+                    kv("llmobs.link.to", s(l.to.as_str())),
+                ],
+                ..Default::default()
+            })
+            .collect(),
         ..Default::default()
     }
 }
