@@ -236,12 +236,14 @@ pub use llmobs_core::{
 };
 pub use llmobs_core::{annotate, Annotate, AnnotateError, MetricValue, SpanRef};
 pub use llmobs_core::{export_span, submit_evaluation, Evaluation, EvaluationError, ExportError};
+pub use llmobs_core::{submit_feedback, Feedback, FeedbackError, Submitter};
 pub use llmobs_core::{
     Annotations, Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope,
     EvaluationMetric, EvaluationValue, ExportedSpan, Instrument, Instrumented, JoinOn, Message,
     Metrics, Prompt, SharedStr, Span, SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
     ToolCall, ToolDefinition, ToolResult, TraceId, WithContext,
 };
+pub use llmobs_core::{LinkError, LinkSide, SpanLink};
 
 /// Streamed model calls: `llmobs::llm(..).stream(chunks, read)` and `.stream_async(..)` keep
 /// the span open while the reply arrives (see `docs/streaming.md`).

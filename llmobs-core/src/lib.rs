@@ -37,6 +37,7 @@ mod document;
 mod error;
 mod evaluate;
 mod evaluation;
+mod feedback;
 mod gate;
 mod id;
 mod instrument;
@@ -68,11 +69,12 @@ pub use annotate::{annotate, Annotate, MetricValue};
 pub use clock::now_epoch_ns;
 pub use context::{Context, ContextGuard};
 pub use document::Document;
-pub use error::{AnnotateError, EvaluationError, ExportError, PropagationError};
+pub use error::{AnnotateError, EvaluationError, ExportError, FeedbackError, PropagationError};
 pub use evaluate::{export_span, submit_evaluation, Evaluation};
 pub use evaluation::{
-    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn,
+    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn, Submitter,
 };
+pub use feedback::{submit_feedback, Feedback};
 pub use gate::is_enabled;
 
 /// Turns span recording on or off for the whole process. Called by `init()` and by the

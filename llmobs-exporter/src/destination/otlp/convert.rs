@@ -499,11 +499,15 @@ fn genai_messages(messages: &[Message], dir: &str) -> Value {
 }
 
 /// An evaluation as the GenAI `gen_ai.evaluation.result` event: a log record in the evaluated
-/// span's context. `None` for an evaluation joined on a tag (no span to put it on).
+/// span's context. `None` for an evaluation joined on a tag and for feedback, which names its
+/// span by id alone or no span at all (no span context to put it in).
 pub(crate) fn evaluation(metric: &EvaluationMetric) -> Option<LogRecord> {
     let JoinOn::Span(target) = &metric.join_on else {
         return None;
     };
+    if metric.submitter.is_some() {
+        return None;
+    }
     let trace_id = u128::from_str_radix(&target.trace_id, 16).ok()?;
     let span_id: u64 = target.span_id.parse().ok()?;
     let mut attrs = vec![kv("gen_ai.evaluation.name", s(metric.label.as_str()))];
@@ -512,7 +516,7 @@ pub(crate) fn evaluation(metric: &EvaluationMetric) -> Option<LogRecord> {
             "gen_ai.evaluation.score.value",
             any_value::Value::DoubleValue(n.as_f64().unwrap_or(0.0)),
         )),
-        EvaluationValue::Categorical(c) => {
+        EvaluationValue::Categorical(c) | EvaluationValue::Text(c) => {
             attrs.push(kv("gen_ai.evaluation.score.label", s(c.as_str())))
         }
         EvaluationValue::Boolean(b) => attrs.push(kv(
@@ -522,8 +526,6 @@ pub(crate) fn evaluation(metric: &EvaluationMetric) -> Option<LogRecord> {
         EvaluationValue::Json(v) => {
             attrs.push(kv("gen_ai.evaluation.score.label", s(v.to_string())))
         }
-        #[allow(unreachable_patterns)]
-        _ => {}
     }
     if let Some(a) = &metric.assessment {
         // The label says pass or fail when the value itself is a number.
