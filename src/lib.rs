@@ -235,6 +235,9 @@ pub use llmobs_core::{
     HeaderCarrier, PropagationError, RemoteContextGuard,
 };
 pub use llmobs_core::{annotate, Annotate, AnnotateError, MetricValue, SpanRef};
+pub use llmobs_core::{
+    annotation_context, AgentManifest, Annotated, AnnotationContext, AnnotationGuard,
+};
 pub use llmobs_core::{export_span, submit_evaluation, Evaluation, EvaluationError, ExportError};
 pub use llmobs_core::{submit_feedback, Feedback, FeedbackError, Submitter};
 pub use llmobs_core::{

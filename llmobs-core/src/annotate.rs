@@ -12,8 +12,8 @@ use crate::error::AnnotateError;
 use crate::metrics::KNOWN_METRICS;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Annotations, Document, ExportedSpan, LinkSide, Message, Prompt, SharedStr, SpanIo, SpanKind,
-    SpanLink, ToolCall, ToolDefinition, ToolResult,
+    AgentManifest, Annotations, Document, ExportedSpan, LinkSide, Message, Prompt, SharedStr,
+    SpanIo, SpanKind, SpanLink, ToolCall, ToolDefinition, ToolResult,
 };
 
 /// Starts an annotation of the current span (or of a given one, with
@@ -364,6 +364,21 @@ impl Annotate {
         self
     }
 
+    /// Describes the agent an `agent` span runs: its `agent_version` tag and the manifest
+    /// Datadog shows (see [`AgentManifest`]). Ignored on spans of other kinds, as in the
+    /// reference.
+    pub fn agent(mut self, manifest: AgentManifest) -> Self {
+        self.rec().agent_manifest = Some(manifest);
+        self
+    }
+
+    /// Names the tags that attribute the span's cost (such as `team`), sent as
+    /// `meta.metadata._dd.cost_tags`; keys the span has no tag for are left out when it is sent.
+    pub fn cost_tags<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.rec().cost_tags = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Tags the span with the end user's id (`user_id`).
     pub fn user_id(self, id: impl Into<String>) -> Self {
         self.tag("user_id", id.into())
@@ -455,6 +470,11 @@ fn write(
         new.input = Some(convert(io, kind, true)?);
         new.input_explicit = true;
     }
+    if kind != SpanKind::Agent {
+        new.agent_manifest = None;
+    } else if let Some(version) = new.agent_manifest.as_ref().and_then(|m| m.version.clone()) {
+        new.tags.insert("agent_version".into(), version);
+    }
     if let Some(io) = new.output.take() {
         new.output = Some(convert(io, kind, false)?);
         new.output_explicit = true;
@@ -493,6 +513,8 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
         output_explicit,
         name,
         span_links,
+        agent_manifest,
+        cost_tags,
     } = old;
     new.name = new.name.take().or(name);
     new.model_name = new.model_name.take().or(model_name);
@@ -518,9 +540,11 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
             new.tags.entry(k).or_insert(v);
         }
     }
-    if new.prompt.is_none() {
-        new.prompt = prompt;
-    }
+    new.prompt = match (prompt, new.prompt.take()) {
+        // A later prompt updates the earlier one (an annotation context's, say) key by key.
+        (Some(old), Some(newer)) => Some(old.updated_by(newer)),
+        (old, newer) => newer.or(old),
+    };
     new.prompt_annotated |= prompt_annotated;
     if !tools_set {
         new.tool_definitions = tool_definitions;
@@ -528,6 +552,13 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
     if new.collection_errors.is_empty() {
         new.collection_errors = collection_errors;
     }
+    if new.cost_tags.is_empty() {
+        new.cost_tags = cost_tags;
+    }
+    new.agent_manifest = match (agent_manifest, new.agent_manifest.take()) {
+        (Some(old), Some(newer)) => Some(old.updated_by(&newer)),
+        (old, newer) => newer.or(old),
+    };
     if !span_links.is_empty() {
         // Links add up, earlier ones first.
         let added = std::mem::replace(&mut new.span_links, span_links);

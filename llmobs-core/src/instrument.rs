@@ -27,6 +27,8 @@ pub struct Instrumented<F, C> {
     /// Where the span goes.
     route: Route,
     started: bool,
+    /// An annotation context was applied when the span was built.
+    scoped: bool,
     outcome: Option<C>,
     /// Descendants that finished in earlier polls, held to leave with this span.
     held: SpanBatch,
@@ -46,6 +48,7 @@ where
         event: pending.event,
         route: pending.route,
         started: false,
+        scoped: pending.scoped,
         outcome: Some(outcome),
         held: SpanBatch::new(),
     }
@@ -185,6 +188,9 @@ where
             if let Some(e) = unsafe { (*slot).as_mut() } {
                 this.started = true;
                 e.start_ns = clock::mono_ns();
+                if !this.scoped {
+                    stack::apply_active_scope(e);
+                }
             }
         }
         // SAFETY: `this` is pinned and being polled, so both pointers stay valid until the

@@ -29,7 +29,9 @@
 
 #![deny(missing_docs)]
 
+mod agent_manifest;
 mod annotate;
+mod annotation_context;
 mod capture;
 mod clock;
 mod context;
@@ -53,6 +55,7 @@ mod prompt;
 mod propagation;
 mod recycle;
 mod route;
+mod scope;
 mod settings;
 mod shared_str;
 mod sink;
@@ -65,7 +68,9 @@ mod stack;
 pub mod stream;
 pub mod testing;
 
+pub use agent_manifest::{AgentManifest, ALLOWED_MODEL_SETTINGS};
 pub use annotate::{annotate, Annotate, MetricValue};
+pub use annotation_context::{annotation_context, Annotated, AnnotationContext, AnnotationGuard};
 pub use clock::now_epoch_ns;
 pub use context::{Context, ContextGuard};
 pub use document::Document;

@@ -77,7 +77,7 @@ impl SpanBuilder {
         self
     }
 
-    /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"custom"`).
+    /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"unknown"`, as the reference sends).
     #[inline]
     pub fn model_provider(mut self, provider: impl ToSharedStr) -> Self {
         if let Some(v) = provider.to_shared_str() {
@@ -130,7 +130,7 @@ impl SpanBuilder {
                 .unwrap_or(SharedStr::Static("unknown")),
             self.model_provider
                 .take()
-                .unwrap_or(SharedStr::Static("custom")),
+                .unwrap_or(SharedStr::Static("unknown")),
         )
     }
 
@@ -153,12 +153,18 @@ impl SpanBuilder {
 
     /// Builds the event as a child of the current span, and where it goes; `None` when
     /// nothing is recorded.
-    fn build(mut self) -> Option<(SpanEvent, Route)> {
+    /// Also applies the annotation context active here (the third value says whether there was
+    /// one).
+    fn build(mut self) -> Option<(SpanEvent, Route, bool)> {
         if !gate::is_open() {
             return None;
         }
         let (mut e, route) = stack::new_child(self.kind, self.name.clone())?;
-        self.apply(&mut e, &route).then_some((e, route))
+        if !self.apply(&mut e, &route) {
+            return None;
+        }
+        let scoped = stack::apply_active_scope(&mut e);
+        Some((e, route, scoped))
     }
 
     /// Starts the span and makes it the current span of this thread until the returned guard
@@ -197,7 +203,7 @@ impl SpanBuilder {
     /// any thread with [`DetachedSpan::in_scope`] and finish it from any thread.
     pub fn start_detached(self) -> DetachedSpan {
         match self.build() {
-            Some((mut e, route)) => {
+            Some((mut e, route, _)) => {
                 e.start_ns = clock::mono_ns();
                 let parent = ParentRef::of_span(&e, route);
                 DetachedSpan {
@@ -212,9 +218,10 @@ impl SpanBuilder {
     #[doc(hidden)]
     pub fn pending(self) -> PendingSpan {
         match self.build() {
-            Some((event, route)) => PendingSpan {
+            Some((event, route, scoped)) => PendingSpan {
                 event: Some(event),
                 route,
+                scoped,
             },
             None => PendingSpan::noop(),
         }
@@ -495,6 +502,10 @@ impl Drop for DetachedSpan {
 pub struct PendingSpan {
     pub(crate) event: Option<SpanEvent>,
     pub(crate) route: Route,
+    /// An annotation context was applied when it was built; if not, the one active at the
+    /// first poll applies (`ctx.scope(traced_fn())` builds the span before the scope is on the
+    /// stack).
+    pub(crate) scoped: bool,
 }
 
 impl PendingSpan {
@@ -504,6 +515,7 @@ impl PendingSpan {
         PendingSpan {
             event: None,
             route: None,
+            scoped: false,
         }
     }
 

@@ -24,7 +24,11 @@
 //!   pointer for the duration of one poll (so polling moves nothing);
 //! - `Detached`: a detached span entered with `in_scope`;
 //! - `Context`: a bare context (an attached [`crate::Context`], activated distributed headers,
-//!   a test capture) that only parents new spans.
+//!   a test capture) that only parents new spans;
+//! - `Scope`: an active annotation context ([`crate::annotation_context`]), transparent for
+//!   parenting: spans started above it get its annotations. `Stack::scopes` counts the frames
+//!   that carry one (scopes, and contexts that took one along), so that a span started with
+//!   none on the stack pays one comparison for the feature.
 //!
 //! Guards find their frame by span id, so dropping guards out of order never corrupts the parent
 //! of later spans.
@@ -35,6 +39,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::parent::ParentRef;
 use crate::route::{Route, Routes};
+use crate::scope::Scope;
 use crate::slot::{Slot, NO_SLOT, START_MONO};
 use crate::span_batch::SpanBatch;
 use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -48,6 +53,18 @@ pub(crate) enum Frame {
     Pinned(NonNull<SpanEvent>, Route),
     Detached(Box<(SharedEvent, ParentRef)>, u64),
     Context(Box<ParentRef>, u64),
+    Scope(Arc<Scope>, u64),
+}
+
+impl Frame {
+    /// Whether the frame carries an annotation context (counted in `Stack::scopes`).
+    fn scoped(&self) -> bool {
+        match self {
+            Frame::Scope(..) => true,
+            Frame::Context(p, _) => p.scope.is_some(),
+            _ => false,
+        }
+    }
 }
 
 /// Records buffered on a thread before the finished ones are handed over even though a root is
@@ -72,6 +89,8 @@ pub(crate) struct Stack {
     open_spans: usize,
     /// The latest end a slot got: the mapping a batch is handed over with must cover it.
     latest: u64,
+    /// How many frames carry an annotation context ([`Frame::scoped`]).
+    scopes: u32,
 }
 
 impl Drop for Stack {
@@ -81,6 +100,7 @@ impl Drop for Stack {
         // with everything else.
         self.close_above(0, THREAD_EXITED);
         self.frames.clear();
+        self.scopes = 0;
         self.open_spans = 0;
         if let Some(batch) = self.take_batch(true) {
             crate::sink::dispatch_spans(batch);
@@ -113,6 +133,27 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<(SpanEvent, Route)> {
     let parent = with(|s| s.current_parent())?;
     Some(parent.child(kind, name, SpanId::generate(), TraceId::generate))
+}
+
+/// Applies the annotation context active on this thread, if any, to a span starting outside
+/// the arena (async and detached spans); whether there was one.
+pub(crate) fn apply_active_scope(e: &mut SpanEvent) -> bool {
+    let Some(scope) = with(|s| {
+        if s.scopes != 0 {
+            s.active_scope()
+        } else {
+            None
+        }
+    })
+    .flatten() else {
+        return false;
+    };
+    let mut name = None;
+    scope.apply(e.kind, &mut name, &mut e.annotations, &mut e.session_id);
+    if let Some(n) = name {
+        e.name = n;
+    }
+    true
 }
 
 /// This thread's stack, for the two hottest calls, which use it directly rather than through a
@@ -185,6 +226,10 @@ fn start_slot(
         a.model_name = Some(SharedStr::Static(model));
         a.model_provider = Some(SharedStr::Static(provider));
     }
+    let mut session = None;
+    if s.scopes != 0 {
+        s.apply_scope(kind, &mut runtime, &mut annotations, &mut session);
+    }
     let (parent, event) = match s.frames.last() {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
@@ -227,6 +272,9 @@ fn start_slot(
         addr_of_mut!((*p).event).write(event);
         addr_of_mut!((*p).annotations).write(annotations);
         s.arena.set_len(i + 1);
+    }
+    if let Some(session) = session {
+        s.materialize(i).session_id = Some(session);
     }
     if let Some(setup) = setup {
         setup(s.materialize(i));
@@ -371,11 +419,18 @@ pub(crate) fn finished(event: SpanEvent, route: Route) {
 pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> u64 {
     let token = crate::id::SpanId::generate().0;
     with(|s| {
-        s.frames.push(match detached {
+        s.push_frame(match detached {
             Some(event) => Frame::Detached(Box::new((event, parent)), token),
             None => Frame::Context(Box::new(parent), token),
         })
     });
+    token
+}
+
+/// Makes an annotation context active on this thread until [`pop_context`] with the token.
+pub(crate) fn push_scope(scope: Arc<Scope>) -> u64 {
+    let token = crate::id::SpanId::generate().0;
+    with(|s| s.push_frame(Frame::Scope(scope, token)));
     token
 }
 
@@ -384,13 +439,14 @@ pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> 
 pub(crate) fn pop_context(token: u64, poll: bool) {
     let batch = with(|s| {
         if let Some(pos) = s.frames.iter().rposition(|f| match f {
-            Frame::Context(_, t) | Frame::Detached(_, t) => *t == token,
+            Frame::Context(_, t) | Frame::Detached(_, t) | Frame::Scope(_, t) => *t == token,
             _ => false,
         }) {
             if poll {
                 s.close_above(pos + 1, POLL_ENDED);
             }
-            s.frames.remove(pos);
+            let frame = s.frames.remove(pos);
+            s.scopes -= u32::from(frame.scoped());
         }
         s.take_batch(true)
     })
@@ -499,13 +555,13 @@ pub(crate) enum Current {
 }
 
 pub(crate) fn current() -> Current {
-    with(|s| match s.frames.last() {
+    with(|s| match s.top() {
         None => Current::None,
         Some(Frame::Arena(i)) => Current::Span(s.arena[*i].span_id),
         // SAFETY: see `enter_pinned`.
         Some(Frame::Pinned(p, _)) => Current::Span(unsafe { p.as_ref() }.span_id),
         Some(Frame::Detached(d, _)) => Current::Detached(d.0.clone()),
-        Some(Frame::Context(..)) => Current::Context,
+        Some(Frame::Context(..) | Frame::Scope(..)) => Current::Context,
     })
     .unwrap_or(Current::None)
 }
@@ -540,7 +596,10 @@ impl Stack {
                 // Inner polls remove their own frames before returning, so none is left here;
                 // the pointer is not read either way.
                 Some(Frame::Pinned(..)) => self.open_spans -= 1,
-                Some(Frame::Detached(..) | Frame::Context(..)) | None => {}
+                Some(f @ Frame::Context(..)) | Some(f @ Frame::Scope(..)) => {
+                    self.scopes -= u32::from(f.scoped())
+                }
+                Some(Frame::Detached(..)) | None => {}
             }
         }
     }
@@ -577,7 +636,7 @@ impl Stack {
     }
 
     fn current_parent(&self) -> ParentRef {
-        match self.frames.last() {
+        let mut r = match self.top() {
             None => ParentRef::default(),
             Some(Frame::Arena(i)) => self.child_ref(*i),
             // SAFETY: see `enter_pinned`.
@@ -586,6 +645,49 @@ impl Stack {
             }
             Some(Frame::Detached(d, _)) => d.1.clone(),
             Some(Frame::Context(p, _)) => (**p).clone(),
+            // `top` skips scopes.
+            Some(Frame::Scope(..)) => ParentRef::default(),
+        };
+        if self.scopes != 0 {
+            r.scope = self.active_scope();
+        }
+        r
+    }
+
+    /// The innermost frame that is not an annotation context: what parents a new span.
+    fn top(&self) -> Option<&Frame> {
+        self.frames
+            .iter()
+            .rev()
+            .find(|f| !matches!(f, Frame::Scope(..)))
+    }
+
+    fn push_frame(&mut self, frame: Frame) {
+        self.scopes += u32::from(frame.scoped());
+        self.frames.push(frame);
+    }
+
+    /// The innermost annotation context on the stack.
+    fn active_scope(&self) -> Option<Arc<Scope>> {
+        self.frames.iter().rev().find_map(|f| match f {
+            Frame::Scope(scope, _) => Some(scope.clone()),
+            Frame::Context(p, _) => p.scope.clone(),
+            _ => None,
+        })
+    }
+
+    /// Applies the annotation context active here to a sync span that is starting.
+    #[cold]
+    #[inline(never)]
+    fn apply_scope(
+        &self,
+        kind: SpanKind,
+        name: &mut Option<SharedStr>,
+        annotations: &mut Option<Box<Annotations>>,
+        session: &mut Option<SharedStr>,
+    ) {
+        if let Some(scope) = self.active_scope() {
+            scope.apply(kind, name, annotations, session);
         }
     }
 
@@ -753,12 +855,7 @@ impl Stack {
         // An attached context is a fresh start: once no span started under it is open, what
         // finished leaves, whatever stays open below it (an outer span, or one whose guard was
         // forgotten). So a capture or a new trace on such a thread is not held back.
-        if scope_end
-            && matches!(
-                self.frames.last(),
-                Some(Frame::Context(..) | Frame::Detached(..))
-            )
-        {
+        if scope_end && matches!(self.top(), Some(Frame::Context(..) | Frame::Detached(..))) {
             return self.split_if_finished();
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {

@@ -598,13 +598,19 @@ fn scenario_i_span_links_within_and_across_traces() {
                     .expect("annotate");
             }
             {
+                // Every span started in an annotation context gets its links.
+                let _c = llmobs_core::annotation_context().link(&producer).enter();
+                drop(llmobs_core::task("B_ctx_linked_1").start());
+                drop(llmobs_core::tool("B_ctx_linked_2").start());
+            }
+            {
                 let _s = llmobs_core::task("B_apm_link_only").start();
             }
         }
     });
     // The reference's automatic links (its integrations, trace C) carry the APM trace id; this
     // SDK links by what `export_span` returns, as the reference's user path does.
-    assert_eq!(spans.len(), 6);
+    assert_eq!(spans.len(), 8);
     assert_same_as_captured(spans, &captured, &parity_encoder());
 }
 

@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 
 use llmobs_core::json::{write_python_json, PythonFormatter};
-use llmobs_core::{Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
+use llmobs_core::{Annotations, Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -117,13 +117,18 @@ impl Encoder {
         meta.key(out, "metadata");
         out.push(b'{');
         let mut metadata = Fields::new();
+        // `_dd` is reserved for the SDK's own metadata: an agent span's manifest.
+        let mut own = sdk_metadata(span, a);
         for (k, v) in &a.metadata {
-            // `_dd` is reserved for the SDK's own metadata.
+            if own.is_some() && k.as_str() > "_dd" {
+                write_dd(out, &mut metadata, own.take());
+            }
             if k != "_dd" {
                 metadata.key(out, k);
                 value(out, v);
             }
         }
+        write_dd(out, &mut metadata, own);
         out.push(b'}');
         if span.kind.is_model() {
             meta.key(out, "model_name");
@@ -269,6 +274,39 @@ impl Encoder {
             escaped(out, v);
             out.push(b'"');
         }
+    }
+}
+
+/// The SDK's own metadata (`_dd`): an agent span's manifest, the cost tags the span has.
+fn sdk_metadata(span: &SpanEvent, a: &Annotations) -> Option<Value> {
+    let manifest = a
+        .agent_manifest
+        .as_ref()
+        .filter(|_| span.kind == SpanKind::Agent)
+        .and_then(|m| m.wire_value(&span.name));
+    let cost: Vec<&String> = a
+        .cost_tags
+        .iter()
+        .filter(|k| a.tags.contains_key(k.as_str()))
+        .collect();
+    if manifest.is_none() && cost.is_empty() {
+        return None;
+    }
+    let mut dd = serde_json::Map::new();
+    if let Some(m) = manifest {
+        dd.insert("agent_manifest".into(), m);
+    }
+    if !cost.is_empty() {
+        dd.insert("cost_tags".into(), to_value(&cost));
+    }
+    Some(Value::Object(dd))
+}
+
+/// The SDK's own metadata (`_dd`), when there is some.
+fn write_dd(out: &mut Vec<u8>, fields: &mut Fields, dd: Option<Value>) {
+    if let Some(dd) = dd {
+        fields.key(out, "_dd");
+        value(out, &dd);
     }
 }
 
