@@ -87,9 +87,9 @@ impl AnnotationContext {
         self
     }
 
-    /// The prompt of the `llm` spans started inside (other kinds keep it but do not send it,
-    /// and are tagged as having an annotated prompt, as the reference does). It may leave out
-    /// the template when an outer context gives one: nested prompts are merged key by key.
+    /// The prompt of the `llm` spans started inside (spans of every kind are tagged as having an
+    /// annotated prompt, as the reference does). It may leave out the template when an outer
+    /// context gives one: nested prompts are merged key by key.
     pub fn prompt(mut self, prompt: Prompt) -> Self {
         if prompt.template.is_some() && prompt.chat_template.is_some() {
             self.fail(AnnotateError::InvalidPrompt {

@@ -81,10 +81,14 @@ impl Scope {
                 a.tags.insert(k.clone(), val.clone());
             }
             if let Some(p) = &v.prompt {
-                a.prompt = Some(match a.prompt.take() {
-                    Some(old) => old.updated_by(p.clone()),
-                    None => p.clone(),
-                });
+                // Only llm spans send a prompt; the others are only tagged as having one (the
+                // reference keeps it on them and drops it, with a warning, when it sends them).
+                if kind == SpanKind::Llm {
+                    a.prompt = Some(match a.prompt.take() {
+                        Some(old) => old.updated_by(p.clone()),
+                        None => p.clone(),
+                    });
+                }
                 a.prompt_annotated = true;
             }
             a.span_links.extend_from_slice(&v.links);

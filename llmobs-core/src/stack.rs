@@ -226,10 +226,6 @@ fn start_slot(
         a.model_name = Some(SharedStr::Static(model));
         a.model_provider = Some(SharedStr::Static(provider));
     }
-    let mut session = None;
-    if s.scopes != 0 {
-        s.apply_scope(kind, &mut runtime, &mut annotations, &mut session);
-    }
     let (parent, event) = match s.frames.last() {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
@@ -273,11 +269,12 @@ fn start_slot(
         addr_of_mut!((*p).annotations).write(annotations);
         s.arena.set_len(i + 1);
     }
-    if let Some(session) = session {
-        s.materialize(i).session_id = Some(session);
-    }
     if let Some(setup) = setup {
         setup(s.materialize(i));
+    }
+    // One comparison when no annotation context is active on the thread.
+    if s.scopes != 0 {
+        s.scope_slot(i);
     }
     s.frames.push(Frame::Arena(i));
     s.open_spans += 1;
@@ -676,18 +673,34 @@ impl Stack {
         })
     }
 
-    /// Applies the annotation context active here to a sync span that is starting.
+    /// Applies the annotation context active here to the sync span just written in slot `i`.
     #[cold]
     #[inline(never)]
-    fn apply_scope(
-        &self,
-        kind: SpanKind,
-        name: &mut Option<SharedStr>,
-        annotations: &mut Option<Box<Annotations>>,
-        session: &mut Option<SharedStr>,
-    ) {
-        if let Some(scope) = self.active_scope() {
-            scope.apply(kind, name, annotations, session);
+    fn scope_slot(&mut self, i: usize) {
+        let Some(scope) = self.active_scope() else {
+            return;
+        };
+        let slot = &mut self.arena[i];
+        let (mut name, mut session) = (None, None);
+        match &mut slot.event {
+            Some(e) => {
+                scope.apply(slot.kind, &mut name, &mut e.annotations, &mut session);
+                if let Some(n) = name {
+                    e.name = n;
+                }
+                if session.is_some() {
+                    e.session_id = session;
+                }
+            }
+            None => {
+                scope.apply(slot.kind, &mut name, &mut slot.annotations, &mut session);
+                if let Some(n) = name {
+                    slot.annotations.get_or_insert_with(Annotations::boxed).name = Some(n);
+                }
+                if session.is_some() {
+                    self.materialize(i).session_id = session;
+                }
+            }
         }
     }
 
