@@ -51,9 +51,25 @@ impl Scope {
         annotations: &mut Option<Box<Annotations>>,
         session: &mut Option<SharedStr>,
     ) {
+        self.apply_since(None, kind, name, annotations, session);
+    }
+
+    /// [`Scope::apply`], without `applied` and its outer scopes, which the span already got.
+    #[cold]
+    pub(crate) fn apply_since(
+        self: &Arc<Scope>,
+        applied: Option<&Arc<Scope>>,
+        kind: SpanKind,
+        name: &mut Option<SharedStr>,
+        annotations: &mut Option<Box<Annotations>>,
+        session: &mut Option<SharedStr>,
+    ) {
         let mut chain: Vec<&Scope> = Vec::new();
         let mut next = Some(&**self);
         while let Some(s) = next {
+            if applied.is_some_and(|a| std::ptr::eq(&**a, s)) {
+                break;
+            }
             if s.active.load(Ordering::Acquire) {
                 chain.push(s);
             }

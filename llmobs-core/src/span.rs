@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::parent::ParentRef;
 use crate::route::Route;
+use crate::scope::Scope;
 use crate::stack::{self, SharedEvent};
 use crate::{
     clock, gate, Annotations, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
@@ -153,9 +154,8 @@ impl SpanBuilder {
 
     /// Builds the event as a child of the current span, and where it goes; `None` when
     /// nothing is recorded.
-    /// Also applies the annotation context active here (the third value says whether there was
-    /// one).
-    fn build(mut self) -> Option<(SpanEvent, Route, bool)> {
+    /// Also applies the annotation context active here (the third value).
+    fn build(mut self) -> Option<(SpanEvent, Route, Option<Arc<Scope>>)> {
         if !gate::is_open() {
             return None;
         }
@@ -163,8 +163,8 @@ impl SpanBuilder {
         if !self.apply(&mut e, &route) {
             return None;
         }
-        let scoped = stack::apply_active_scope(&mut e);
-        Some((e, route, scoped))
+        let scope = stack::apply_active_scope(&mut e, None);
+        Some((e, route, scope))
     }
 
     /// Starts the span and makes it the current span of this thread until the returned guard
@@ -218,10 +218,10 @@ impl SpanBuilder {
     #[doc(hidden)]
     pub fn pending(self) -> PendingSpan {
         match self.build() {
-            Some((event, route, scoped)) => PendingSpan {
+            Some((event, route, scope)) => PendingSpan {
                 event: Some(event),
                 route,
-                scoped,
+                scope,
             },
             None => PendingSpan::noop(),
         }
@@ -502,10 +502,10 @@ impl Drop for DetachedSpan {
 pub struct PendingSpan {
     pub(crate) event: Option<SpanEvent>,
     pub(crate) route: Route,
-    /// An annotation context was applied when it was built; if not, the one active at the
-    /// first poll applies (`ctx.scope(traced_fn())` builds the span before the scope is on the
-    /// stack).
-    pub(crate) scoped: bool,
+    /// The annotation context applied when it was built: the contexts inside it that are active
+    /// at the first poll apply then (`ctx.scope(traced_fn())` builds the span before `ctx` is on
+    /// the stack).
+    pub(crate) scope: Option<Arc<Scope>>,
 }
 
 impl PendingSpan {
@@ -515,7 +515,7 @@ impl PendingSpan {
         PendingSpan {
             event: None,
             route: None,
-            scoped: false,
+            scope: None,
         }
     }
 

@@ -136,24 +136,32 @@ pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<(SpanEvent, R
 }
 
 /// Applies the annotation context active on this thread, if any, to a span starting outside
-/// the arena (async and detached spans); whether there was one.
-pub(crate) fn apply_active_scope(e: &mut SpanEvent) -> bool {
-    let Some(scope) = with(|s| {
+/// the arena (async and detached spans), except the contexts of `applied` and its outer ones,
+/// which the span already has. Returns the context active here.
+pub(crate) fn apply_active_scope(
+    e: &mut SpanEvent,
+    applied: Option<&Arc<Scope>>,
+) -> Option<Arc<Scope>> {
+    let scope = with(|s| {
         if s.scopes != 0 {
             s.active_scope()
         } else {
             None
         }
     })
-    .flatten() else {
-        return false;
-    };
+    .flatten()?;
     let mut name = None;
-    scope.apply(e.kind, &mut name, &mut e.annotations, &mut e.session_id);
+    scope.apply_since(
+        applied,
+        e.kind,
+        &mut name,
+        &mut e.annotations,
+        &mut e.session_id,
+    );
     if let Some(n) = name {
         e.name = n;
     }
-    true
+    Some(scope)
 }
 
 /// This thread's stack, for the two hottest calls, which use it directly rather than through a
