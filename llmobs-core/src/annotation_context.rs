@@ -160,22 +160,13 @@ impl AnnotationContext {
     /// ```
     pub fn enter(self) -> AnnotationGuard {
         let AnnotationContext { values, error } = self;
-        match ActiveScope::open(values) {
-            Some(scope) => {
-                let token = stack::push_scope(scope.0.clone());
-                AnnotationGuard {
-                    scope: Some(scope),
-                    token,
-                    error,
-                    _not_send: PhantomData,
-                }
-            }
-            None => AnnotationGuard {
-                scope: None,
-                token: 0,
-                error,
-                _not_send: PhantomData,
-            },
+        // The stack frame owns the scope and ends it when it is removed, by the guard or, for a
+        // guard that is forgotten, by the poll or the thread it was entered in ending.
+        let token = open(values).map_or(0, |scope| stack::push_scope(scope, true));
+        AnnotationGuard {
+            token,
+            error,
+            _not_send: PhantomData,
         }
     }
 
@@ -203,13 +194,13 @@ impl AnnotationContext {
         let AnnotationContext { values, error } = self;
         Annotated {
             future,
-            scope: ActiveScope::open(values),
+            scope: open(values).map(ActiveScope),
             error,
         }
     }
 }
 
-/// Ends a scope when dropped.
+/// Ends a scope when dropped: a scoped future's, which pushes it for each poll.
 #[derive(Debug)]
 struct ActiveScope(Arc<Scope>);
 
@@ -219,15 +210,13 @@ impl Drop for ActiveScope {
     }
 }
 
-impl ActiveScope {
-    /// A new active scope inside the one active here; `None` when nothing is recorded here.
-    fn open(values: ScopeValues) -> Option<ActiveScope> {
-        let parent = stack::current_parent();
-        if !crate::gate::is_enabled() && parent.capture.is_none() {
-            return None;
-        }
-        Some(ActiveScope(Arc::new(Scope::new(values, parent.scope))))
+/// A new active scope inside the one active here; `None` when nothing is recorded here.
+fn open(values: ScopeValues) -> Option<Arc<Scope>> {
+    let parent = stack::current_parent();
+    if !crate::gate::is_enabled() && parent.capture.is_none() {
+        return None;
     }
+    Some(Arc::new(Scope::new(values, parent.scope)))
 }
 
 /// Keeps an annotation context active on this thread; made by [`AnnotationContext::enter`].
@@ -235,7 +224,7 @@ impl ActiveScope {
 #[must_use = "the annotation context ends as soon as this guard is dropped"]
 #[derive(Debug)]
 pub struct AnnotationGuard {
-    scope: Option<ActiveScope>,
+    /// The stack frame of the context (0: none, nothing is recorded).
     token: u64,
     error: Option<AnnotateError>,
     _not_send: PhantomData<*const ()>,
@@ -250,8 +239,7 @@ impl AnnotationGuard {
 
 impl Drop for AnnotationGuard {
     fn drop(&mut self) {
-        // Inactive first: a task that carries the scope elsewhere stops applying it too.
-        drop(self.scope.take());
+        // Removing the frame ends the context, also where a task carried it.
         if self.token != 0 {
             stack::pop_context(self.token, false);
         }
@@ -286,7 +274,7 @@ impl<F: Future> Future for Annotated<F> {
         let Some(scope) = this.scope.as_ref() else {
             return this.future.poll(cx);
         };
-        let token = stack::push_scope(scope.0.clone());
+        let token = stack::push_scope(scope.0.clone(), false);
         // Popped even if the poll unwinds.
         let frame = PopOnDrop(token);
         let out = this.future.poll(cx);

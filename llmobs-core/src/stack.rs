@@ -53,7 +53,9 @@ pub(crate) enum Frame {
     Pinned(NonNull<SpanEvent>, Route),
     Detached(Box<(SharedEvent, ParentRef)>, u64),
     Context(Box<ParentRef>, u64),
-    Scope(Arc<Scope>, u64),
+    /// An annotation context; `true`: the frame owns it, and removing the frame ends it (an
+    /// entered context, whose guard may be forgotten), `false`: one poll of a scoped future.
+    Scope(Arc<Scope>, u64, bool),
 }
 
 impl Frame {
@@ -63,6 +65,13 @@ impl Frame {
             Frame::Scope(..) => true,
             Frame::Context(p, _) => p.scope.is_some(),
             _ => false,
+        }
+    }
+
+    /// Called when the frame leaves the stack: an entered annotation context ends with it.
+    fn removed(self) {
+        if let Frame::Scope(scope, _, true) = self {
+            scope.end();
         }
     }
 }
@@ -433,9 +442,9 @@ pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> 
 }
 
 /// Makes an annotation context active on this thread until [`pop_context`] with the token.
-pub(crate) fn push_scope(scope: Arc<Scope>) -> u64 {
+pub(crate) fn push_scope(scope: Arc<Scope>, owned: bool) -> u64 {
     let token = crate::id::SpanId::generate().0;
-    with(|s| s.push_frame(Frame::Scope(scope, token)));
+    with(|s| s.push_frame(Frame::Scope(scope, token, owned)));
     token
 }
 
@@ -444,7 +453,7 @@ pub(crate) fn push_scope(scope: Arc<Scope>) -> u64 {
 pub(crate) fn pop_context(token: u64, poll: bool) {
     let batch = with(|s| {
         if let Some(pos) = s.frames.iter().rposition(|f| match f {
-            Frame::Context(_, t) | Frame::Detached(_, t) | Frame::Scope(_, t) => *t == token,
+            Frame::Context(_, t) | Frame::Detached(_, t) | Frame::Scope(_, t, _) => *t == token,
             _ => false,
         }) {
             if poll {
@@ -452,6 +461,7 @@ pub(crate) fn pop_context(token: u64, poll: bool) {
             }
             let frame = s.frames.remove(pos);
             s.scopes -= u32::from(frame.scoped());
+            frame.removed();
         }
         s.take_batch(true)
     })
@@ -602,7 +612,8 @@ impl Stack {
                 // the pointer is not read either way.
                 Some(Frame::Pinned(..)) => self.open_spans -= 1,
                 Some(f @ Frame::Context(..)) | Some(f @ Frame::Scope(..)) => {
-                    self.scopes -= u32::from(f.scoped())
+                    self.scopes -= u32::from(f.scoped());
+                    f.removed();
                 }
                 Some(Frame::Detached(..)) | None => {}
             }
@@ -675,7 +686,7 @@ impl Stack {
     /// The innermost annotation context on the stack.
     fn active_scope(&self) -> Option<Arc<Scope>> {
         self.frames.iter().rev().find_map(|f| match f {
-            Frame::Scope(scope, _) => Some(scope.clone()),
+            Frame::Scope(scope, ..) => Some(scope.clone()),
             Frame::Context(p, _) => p.scope.clone(),
             _ => None,
         })
