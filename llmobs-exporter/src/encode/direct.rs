@@ -550,82 +550,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// The inside of a JSON string: `"`, `\\` and controls escaped as serde_json does, everything
-/// outside ASCII as `\\uXXXX` UTF-16 units, as Python's `ensure_ascii` does.
+/// The inside of a JSON string, in the Python layout (`ensure_ascii`).
 fn escaped(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Most text needs no escape at all: skip it eight bytes at a time.
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if needs_escape(u64::from_le_bytes(word)) {
-                break;
-            }
-            i += 8;
-        }
-        let Some(&b) = bytes.get(i) else {
-            break;
-        };
-        if (0x20..0x80).contains(&b) && b != b'"' && b != b'\\' {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        if b < 0x80 {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => unicode_escape(out, b as u16),
-            }
-            i += 1;
-        } else {
-            // `i` is on a character boundary: everything before it was ASCII or whole
-            // characters.
-            let c = s[i..].chars().next().unwrap_or('\u{fffd}');
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                unicode_escape(out, *unit);
-            }
-            i += c.len_utf8();
-        }
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-/// Whether any of the eight bytes is a control, `"`, `\\` or outside ASCII. Exact: each test
-/// is the classic zero-byte test, which never misses a byte and reports none when there is
-/// none.
-fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (w & HIGH)
-        | below_space
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')))
-        != 0
-}
-
-fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(&[
-        b'\\',
-        b'u',
-        HEX[(unit >> 12) as usize & 0xf],
-        HEX[(unit >> 8) as usize & 0xf],
-        HEX[(unit >> 4) as usize & 0xf],
-        HEX[unit as usize & 0xf],
-    ]);
+    crate::json_text::escape_ascii(out, s);
 }
 
 #[cfg(test)]

@@ -400,7 +400,7 @@ fn value_text(io: &SpanIo, buf: &mut Vec<u8>) -> &'static str {
 }
 
 fn json_str(buf: &mut Vec<u8>, s: &str) {
-    let _ = serde_json::to_writer(&mut *buf, s);
+    crate::json_text::quoted_utf8(buf, s);
 }
 
 fn json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
