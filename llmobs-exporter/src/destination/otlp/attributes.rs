@@ -19,6 +19,8 @@ use serde_json::Value;
 pub(crate) trait Attrs {
     /// A string attribute.
     fn str(&mut self, key: &str, value: &str);
+    /// A string attribute whose UTF-8 text this module wrote (JSON).
+    fn text(&mut self, key: &str, value: &[u8]);
     /// An integer attribute.
     fn int(&mut self, key: &str, value: i64);
     /// A floating-point attribute.
@@ -41,11 +43,6 @@ fn key<'b>(buf: &'b mut String, args: std::fmt::Arguments<'_>) -> &'b str {
     buf.clear();
     let _ = buf.write_fmt(args);
     buf.as_str()
-}
-
-/// JSON text this module wrote (serde_json writes valid UTF-8).
-fn text(json: &[u8]) -> &str {
-    std::str::from_utf8(json).unwrap_or_default()
 }
 
 /// The OpenInference span kind.
@@ -140,7 +137,7 @@ pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Sc
     if !a.metadata.is_empty() {
         sc.json.clear();
         let _ = serde_json::to_writer(&mut sc.json, &a.metadata);
-        out.str("metadata", text(&sc.json));
+        out.text("metadata", &sc.json);
     }
     if !a.tags.is_empty() {
         sc.tags.clear();
@@ -158,7 +155,7 @@ pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Sc
         if !p.variables.is_empty() {
             sc.json.clear();
             let _ = serde_json::to_writer(&mut sc.json, &p.variables);
-            out.str("llm.prompt_template.variables", text(&sc.json));
+            out.text("llm.prompt_template.variables", &sc.json);
         }
         if let Some(v) = &p.version {
             out.str("llm.prompt_template.version", v.as_str());
@@ -175,9 +172,9 @@ pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Sc
         });
         sc.json.clear();
         let _ = serde_json::to_writer(&mut sc.json, &schema);
-        out.str(
+        out.text(
             key(&mut sc.key, format_args!("llm.tools.{i}.tool.json_schema")),
-            text(&sc.json),
+            &sc.json,
         );
     }
     if let Some(e) = &span.error {
@@ -279,7 +276,7 @@ fn io(kind: SpanKind, a: &Annotations, out: &mut dyn Attrs, sc: &mut Scratch) {
             ("output.value", "output.mime_type")
         };
         let mime = value_text(value, &mut sc.text);
-        out.str(value_key, text(&sc.text));
+        out.text(value_key, value_bytes(value, &sc.text));
         out.str(mime_key, mime);
         match value {
             SpanIo::Messages(messages) => {
@@ -291,7 +288,7 @@ fn io(kind: SpanKind, a: &Annotations, out: &mut dyn Attrs, sc: &mut Scratch) {
                 };
                 sc.json.clear();
                 genai_messages(messages, dir, &mut sc.json);
-                out.str(genai, text(&sc.json));
+                out.text(genai, &sc.json);
             }
             SpanIo::Documents(docs) if kind == SpanKind::Embedding && dir == "input" => {
                 for (i, d) in docs.iter().enumerate() {
@@ -315,7 +312,7 @@ fn io(kind: SpanKind, a: &Annotations, out: &mut dyn Attrs, sc: &mut Scratch) {
                 } else {
                     "gen_ai.tool.call.result"
                 };
-                out.str(k, text(&sc.text));
+                out.text(k, value_bytes(value, &sc.text));
             }
             SpanIo::Value(_) => {}
         }
@@ -338,24 +335,26 @@ fn documents(docs: &[Document], out: &mut dyn Attrs, sc: &mut Scratch) {
         if let Some(name) = &d.name {
             sc.json.clear();
             let _ = serde_json::to_writer(&mut sc.json, &serde_json::json!({ "name": name }));
-            out.str(
-                key(&mut sc.key, format_args!("{p}.metadata")),
-                text(&sc.json),
-            );
+            out.text(key(&mut sc.key, format_args!("{p}.metadata")), &sc.json);
         }
     }
 }
 
-/// Writes the text of an input or output into `buf` and returns its mime type: strings as
-/// they are, anything else as JSON.
+/// The text of an input or output: a string value itself, else what [`value_text`] wrote.
+fn value_bytes<'a>(io: &'a SpanIo, written: &'a [u8]) -> &'a [u8] {
+    match io {
+        SpanIo::Value(Value::String(t)) => t.as_bytes(),
+        _ => written,
+    }
+}
+
+/// Returns the mime type of an input or output and, unless it is a string (sent as it is),
+/// writes its JSON text into `buf`.
 fn value_text(io: &SpanIo, buf: &mut Vec<u8>) -> &'static str {
     const JSON: &str = "application/json";
     buf.clear();
     match io {
-        SpanIo::Value(Value::String(t)) => {
-            buf.extend_from_slice(t.as_bytes());
-            "text/plain"
-        }
+        SpanIo::Value(Value::String(_)) => "text/plain",
         SpanIo::Value(v) => {
             let _ = serde_json::to_writer(&mut *buf, v);
             JSON

@@ -50,6 +50,9 @@ impl Attrs for Vec<KeyValue> {
     fn str(&mut self, key: &str, value: &str) {
         self.push(kv(key, s(value)));
     }
+    fn text(&mut self, key: &str, value: &[u8]) {
+        self.push(kv(key, s(String::from_utf8_lossy(value))));
+    }
     fn int(&mut self, key: &str, value: i64) {
         self.push(kv(key, any_value::Value::IntValue(value)));
     }

@@ -93,6 +93,12 @@ impl Attrs for Proto<'_> {
         });
     }
 
+    fn text(&mut self, key: &str, value: &[u8]) {
+        key_value(self.out, self.field, key, field_size(value.len()), |out| {
+            bytes_field(out, 1, value)
+        });
+    }
+
     fn int(&mut self, key: &str, value: i64) {
         // AnyValue.int_value (3).
         let v = value as u64;
