@@ -19,7 +19,7 @@ mkdir -p "$(dirname "$log")"
 echo "== cargo bench (log: $log)" >&2
 # Every bench: criterion groups, OTLP against the OpenTelemetry SDK, overload, compile time, and
 # the table at the end.
-cargo bench -p llmobs-bench --features otlp 2>&1 | tee -a "$log" | grep -E '^(overload|otlp|  |cargo check|==|Benchmarking [^ ]+$)' >&2 || true
+cargo bench -p llmobs-bench --features otlp 2>&1 | tee -a "$log" | grep -E '^(overload|delivered|  |cargo check|==|Benchmarking [^ ]+$)' >&2 || true
 echo >&2
 echo "Date: $(date -u +%Y-%m-%d)"
 cargo run --release --quiet -p llmobs-bench --bin report

@@ -115,11 +115,29 @@
 //! # drop(fut); drop(root);
 //! ```
 //!
+//! ## Annotation contexts
+//!
+//! Tags, a prompt, a name, span links and an agent manifest for every span started inside a
+//! scope, including spans of the attributes and of the `tracing` bridge, and tasks that carry the
+//! context:
+//!
+//! ```
+//! # let spans = llmobs::testing::capture(|| {
+//! let _ctx = llmobs::annotation_context().tag("tenant", "acme").enter();
+//! let _wf = llmobs::workflow("handle").start(); // tagged tenant:acme, and so are its children
+//! # });
+//! # assert_eq!(spans[0].tag("tenant"), Some("acme"));
+//! ```
+//!
+//! For async code, `llmobs::annotation_context().tag(..).scope(fut).await`.
+//!
 //! ## Evaluations
 //!
 //! Judge a span (or its trace) with a score, category, boolean or JSON value. With LLM
 //! Observability off, [`export_span`] returns ids that [`submit_evaluation`] accepts and drops,
 //! so the same code runs either way.
+//! What users say about an answer (a thumbs-up, a rating, a comment) is sent the same way with
+//! [`submit_feedback`], by span, trace, session or a key of your own.
 //!
 //! ```
 //! use llmobs::Evaluation;
@@ -235,13 +253,19 @@ pub use llmobs_core::{
     HeaderCarrier, PropagationError, RemoteContextGuard,
 };
 pub use llmobs_core::{annotate, Annotate, AnnotateError, MetricValue, SpanRef};
+pub use llmobs_core::{
+    annotation_context, AgentManifest, Annotated, AnnotationContext, AnnotationGuard,
+    ALLOWED_MODEL_SETTINGS,
+};
 pub use llmobs_core::{export_span, submit_evaluation, Evaluation, EvaluationError, ExportError};
+pub use llmobs_core::{submit_feedback, Feedback, FeedbackError, Submitter};
 pub use llmobs_core::{
     Annotations, Assessment, Context, ContextGuard, DetachedSpan, Document, EvalScope,
     EvaluationMetric, EvaluationValue, ExportedSpan, Instrument, Instrumented, JoinOn, Message,
     Metrics, Prompt, SharedStr, Span, SpanBuilder, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
     ToolCall, ToolDefinition, ToolResult, TraceId, WithContext,
 };
+pub use llmobs_core::{LinkError, LinkSide, SpanLink};
 
 /// Streamed model calls: `llmobs::llm(..).stream(chunks, read)` and `.stream_async(..)` keep
 /// the span open while the reply arrives (see `docs/streaming.md`).

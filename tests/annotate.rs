@@ -673,7 +673,7 @@ fn a_model_span_keeps_its_model_with_or_without_annotations() {
             .unwrap();
     });
     assert_eq!(spans[0].model_name(), Some("m1"));
-    assert_eq!(spans[0].model_provider(), Some("custom"));
+    assert_eq!(spans[0].model_provider(), Some("unknown"));
 
     // With a session override the span has a full record from the start; the model is kept
     // through its annotation all the same.
@@ -691,7 +691,7 @@ fn a_model_span_keeps_its_model_with_or_without_annotations() {
     let chat = with_session.iter().find(|s| s.name == "chat").unwrap();
     assert_eq!(
         (chat.model_name(), chat.model_provider()),
-        (Some("m3"), Some("custom"))
+        (Some("m3"), Some("unknown"))
     );
     assert_eq!(chat.session_id.as_deref(), Some("s-3"));
     assert_eq!(chat.metric("input_tokens"), Some(2.0));
@@ -893,6 +893,6 @@ fn a_literal_model_on_the_attribute_is_recorded_and_annotations_join_it() {
     let embed = spans.iter().find(|s| s.name == "embed").unwrap();
     assert_eq!(
         (embed.model_name(), embed.model_provider()),
-        (Some("e5"), Some("custom"))
+        (Some("e5"), Some("unknown"))
     );
 }

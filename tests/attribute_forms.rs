@@ -173,7 +173,7 @@ fn retrieval_records_input_only_and_embedding_records_neither() {
     assert_eq!(s.input(), None);
     assert_eq!(s.output(), None);
     assert_eq!(s.model_name(), Some("text-embedding-3-small"));
-    assert_eq!(s.model_provider(), Some("custom"));
+    assert_eq!(s.model_provider(), Some("unknown"));
 }
 
 #[test]

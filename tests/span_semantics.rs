@@ -85,7 +85,7 @@ fn parent_is_the_nearest_enclosing_span() {
     assert_eq!(by("l").model_name(), Some("m"));
     assert_eq!(
         by("l").model_provider(),
-        Some("custom"),
+        Some("unknown"),
         "provider defaults to custom"
     );
 }

@@ -9,5 +9,7 @@ fn main() {
     println!("Command: `cargo bench`\n");
     print!("{}", llmobs_bench::results::full_table());
     println!();
+    print!("{}", llmobs_bench::results::delivered_table());
+    println!();
     print!("{}", llmobs_bench::results::notes());
 }

@@ -75,6 +75,9 @@ struct State {
     delay: Duration,
     posts: AtomicU64,
     body_bytes: AtomicU64,
+    /// Counts the spans of one request body (`Intake::counting`).
+    count: Option<fn(&str, &[u8]) -> u64>,
+    spans: AtomicU64,
     requests: Mutex<Vec<Request>>,
     script: Mutex<VecDeque<Reply>>,
     info: Mutex<Option<String>>,
@@ -133,6 +136,25 @@ impl Intake {
                 ..State::default()
             },
         )
+    }
+
+    /// An intake that keeps nothing but counts: `POST`s, their bytes, and the spans `count`
+    /// finds in each body (by request path); it answers 200 at once and offers the EVP proxy at
+    /// `GET /info`.
+    pub fn counting(count: fn(&str, &[u8]) -> u64) -> Intake {
+        Intake::listen(
+            "127.0.0.1:0",
+            State {
+                count: Some(count),
+                info: Mutex::new(Some(r#"{"endpoints": ["/evp_proxy/v2/"]}"#.to_owned())),
+                ..State::default()
+            },
+        )
+    }
+
+    /// Spans counted by an [`Intake::counting`] intake.
+    pub fn spans_counted(&self) -> u64 {
+        self.state.spans.load(Ordering::Relaxed)
     }
 
     /// [`start`](Self::start) on a Unix domain socket at `path` (a file in a temp dir), as an
@@ -333,7 +355,7 @@ fn serve<C: Conn>(mut stream: C, state: Arc<State>, stop: Arc<AtomicBool>) {
     loop {
         // Read until a full request is buffered.
         let request = loop {
-            if let Some(req) = parse(&mut buf, state.keep) {
+            if let Some(req) = parse(&mut buf, state.keep || state.count.is_some()) {
                 break Some(req);
             }
             if headers_complete(&buf)
@@ -376,6 +398,12 @@ fn serve<C: Conn>(mut stream: C, state: Arc<State>, stop: Arc<AtomicBool>) {
                 .fetch_add(body_len as u64, Ordering::Relaxed);
             if !state.delay.is_zero() {
                 std::thread::sleep(state.delay);
+            }
+            if let Some(count) = state.count {
+                let n = count(&req.path, &req.body);
+                state.spans.fetch_add(n, Ordering::Relaxed);
+                respond(&mut stream, 200, &[], b"{}");
+                continue;
             }
             if !state.keep {
                 respond(&mut stream, 202, &[], b"{}");

@@ -10,7 +10,8 @@
 //!   ([`discard`]), and a loopback intake that stands in for the Datadog Agent ([`intake`]);
 //! - where results are kept and how the summary table is built ([`results`]);
 //! - threads' CPU time, read from `/proc` ([`thread_cpu`]);
-//! - local-mode payload files of any size, for the trace viewer ([`local_payloads`]).
+//! - local-mode payload files of any size, for the trace viewer ([`local_payloads`]);
+//! - the RAG request of the delivered-span benchmark ([`rag`]).
 //!
 //! ```text
 //! cargo bench                         # everything, ending with one markdown table
@@ -24,6 +25,7 @@ pub mod discard;
 pub mod intake;
 pub mod local_payloads;
 pub mod peers;
+pub mod rag;
 pub mod results;
 pub mod thread_cpu;
 pub mod workload;

@@ -265,19 +265,6 @@ fn other_rows() -> Vec<Row> {
     let mut row = Row::new("exporter: request body bytes per span", "bytes");
     row.llmobs = cell(metric("exporter_bytes_per_span"));
     rows.push(row);
-    let mut row = Row::new(
-        "OTLP: process CPU time per delivered span (record, convert, encode, POST http/protobuf to a \
-         loopback receiver), llmobs's OTLP destination vs the SDK's `opentelemetry-otlp` exporter",
-        "ns/span",
-    );
-    let (ours, sdk) = (
-        metric("otlp_llmobs_cpu_ns_per_span"),
-        metric("otlp_sdk_cpu_ns_per_span"),
-    );
-    row.llmobs = cell(ours);
-    row.peers[2] = cell(sdk);
-    row.ratios[2] = ratio(ours, sdk);
-    rows.push(row);
     for (id, label) in [
         ("clean_1k", "1 KB chat text, nothing to redact"),
         (
@@ -376,6 +363,69 @@ fn render(rows: &[Row]) -> String {
             r.ratios[0],
             r.ratios[1],
             r.ratios[2]
+        );
+    }
+    out
+}
+
+/// The whole cost of a delivered span (bench `delivered`): process CPU per span the receiver
+/// got, for each workload and tracer, with the ratios to the OpenTelemetry SDK and the bytes
+/// on the wire per span; then the delivery ceiling of one llmobs exporter thread.
+pub fn delivered_table() -> String {
+    const WORKLOADS: [(&str, &str); 3] = [
+        ("empty", "traces of 10 empty task spans"),
+        (
+            "rag",
+            "RAG request: workflow → retrieval (5 × 500 B documents) → llm (2 KB in, 500 B out, \
+             3 token metrics) → task",
+        ),
+        ("rag_redacted", "the RAG request with built-in redaction"),
+    ];
+    let m = |w: &str, side: &str, what: &str| metric(&format!("delivered_{w}_{side}_{what}"));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| workload (ns of CPU, all threads, per delivered span) | llmobs, Datadog | llmobs, OTLP | \
+         OpenTelemetry SDK | `tracing` + `tracing-opentelemetry` | llmobs Datadog ÷ SDK | \
+         llmobs OTLP ÷ SDK | bytes per span: Datadog / OTLP / SDK |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|");
+    for (w, label) in WORKLOADS {
+        let dd = m(w, "llmobs_datadog", "cpu_ns");
+        let otlp = m(w, "llmobs_otlp", "cpu_ns");
+        let sdk = m(w, "otel_sdk", "cpu_ns");
+        let tracing = m(w, "tracing_otel", "cpu_ns");
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} | {} | {} | {} | {} / {} / {} |",
+            cell(dd),
+            cell(otlp),
+            cell(sdk),
+            cell(tracing),
+            ratio(dd, sdk),
+            ratio(otlp, sdk),
+            cell(m(w, "llmobs_datadog", "bytes")),
+            cell(m(w, "llmobs_otlp", "bytes")),
+            cell(m(w, "otel_sdk", "bytes")),
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| delivery ceiling: one llmobs exporter thread, RAG request (1 s ÷ its CPU per span) | \
+         Datadog | OTLP |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|");
+    for (w, label) in [
+        ("rag", "without redaction"),
+        ("rag_redacted", "with built-in redaction"),
+    ] {
+        let rate = |side: &str| m(w, side, "export_ns").map(|ns| 1e9 / ns);
+        let _ = writeln!(
+            out,
+            "| {label} | {} spans/s | {} spans/s |",
+            count(rate("llmobs_datadog")),
+            count(rate("llmobs_otlp"))
         );
     }
     out

@@ -12,8 +12,8 @@ use crate::error::AnnotateError;
 use crate::metrics::KNOWN_METRICS;
 use crate::span_ref::{self, Missing, SpanRef};
 use crate::{
-    Annotations, Document, Message, Prompt, SharedStr, SpanIo, SpanKind, ToolCall, ToolDefinition,
-    ToolResult,
+    AgentManifest, Annotations, Document, ExportedSpan, LinkSide, Message, Prompt, SharedStr,
+    SpanIo, SpanKind, SpanLink, ToolCall, ToolDefinition, ToolResult,
 };
 
 /// Starts an annotation of the current span (or of a given one, with
@@ -332,6 +332,53 @@ impl Annotate {
         self
     }
 
+    /// Links this span to `span` (an [`export_span`](crate::export_span) result, possibly of
+    /// another trace or process): `span`'s output is this span's input. Links add up across
+    /// annotations. A span that was not recorded (LLM Observability off) is skipped; ids that
+    /// [`export_span`](crate::export_span) could not have returned fail with
+    /// [`AnnotateError::InvalidLink`].
+    ///
+    /// ```
+    /// # use llmobs_core as llmobs;
+    /// # let _cap = llmobs::testing::Capture::new(); let _g = _cap.context().attach();
+    /// let plan = {
+    ///     let _p = llmobs::task("plan").start();
+    ///     llmobs::export_span(None).unwrap()
+    /// };
+    /// let _run = llmobs::tool("run_plan").start();
+    /// llmobs::annotate().link(&plan).apply().unwrap();
+    /// ```
+    pub fn link(self, span: &ExportedSpan) -> Self {
+        self.link_between(span, LinkSide::Output, LinkSide::Input)
+    }
+
+    /// Links the `from` side of `span` to the `to` side of this span (see [`link`](Self::link)).
+    pub fn link_between(mut self, span: &ExportedSpan, from: LinkSide, to: LinkSide) -> Self {
+        if !span.is_recorded() {
+            return self;
+        }
+        match SpanLink::between(span, from, to) {
+            Ok(link) => self.rec().span_links.push(link),
+            Err(e) => self.fail(AnnotateError::InvalidLink(e)),
+        }
+        self
+    }
+
+    /// Describes the agent an `agent` span runs: its `agent_version` tag and the manifest
+    /// Datadog shows (see [`AgentManifest`]). Ignored on spans of other kinds, as in the
+    /// reference.
+    pub fn agent(mut self, manifest: AgentManifest) -> Self {
+        self.rec().agent_manifest = Some(manifest);
+        self
+    }
+
+    /// Names the tags that attribute the span's cost (such as `team`), sent as
+    /// `meta.metadata._dd.cost_tags`; keys the span has no tag for are left out when it is sent.
+    pub fn cost_tags<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.rec().cost_tags = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Tags the span with the end user's id (`user_id`).
     pub fn user_id(self, id: impl Into<String>) -> Self {
         self.tag("user_id", id.into())
@@ -423,6 +470,11 @@ fn write(
         new.input = Some(convert(io, kind, true)?);
         new.input_explicit = true;
     }
+    if kind != SpanKind::Agent {
+        new.agent_manifest = None;
+    } else if let Some(version) = new.agent_manifest.as_ref().and_then(|m| m.version.clone()) {
+        new.tags.insert("agent_version".into(), version);
+    }
     if let Some(io) = new.output.take() {
         new.output = Some(convert(io, kind, false)?);
         new.output_explicit = true;
@@ -460,6 +512,9 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
         input_explicit,
         output_explicit,
         name,
+        span_links,
+        agent_manifest,
+        cost_tags,
     } = old;
     new.name = new.name.take().or(name);
     new.model_name = new.model_name.take().or(model_name);
@@ -485,15 +540,29 @@ fn inherit(new: &mut Annotations, old: Annotations, tools_set: bool) {
             new.tags.entry(k).or_insert(v);
         }
     }
-    if new.prompt.is_none() {
-        new.prompt = prompt;
-    }
+    new.prompt = match (prompt, new.prompt.take()) {
+        // A later prompt updates the earlier one (an annotation context's, say) key by key.
+        (Some(old), Some(newer)) => Some(old.updated_by(newer)),
+        (old, newer) => newer.or(old),
+    };
     new.prompt_annotated |= prompt_annotated;
     if !tools_set {
         new.tool_definitions = tool_definitions;
     }
     if new.collection_errors.is_empty() {
         new.collection_errors = collection_errors;
+    }
+    if new.cost_tags.is_empty() {
+        new.cost_tags = cost_tags;
+    }
+    new.agent_manifest = match (agent_manifest, new.agent_manifest.take()) {
+        (Some(old), Some(newer)) => Some(old.updated_by(&newer)),
+        (old, newer) => newer.or(old),
+    };
+    if !span_links.is_empty() {
+        // Links add up, earlier ones first.
+        let added = std::mem::replace(&mut new.span_links, span_links);
+        new.span_links.extend(added);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::SpanKind;
+use crate::{LinkError, SpanKind};
 
 /// Why [`crate::Annotate::apply`] (or `apply_to`) recorded nothing.
 ///
@@ -83,6 +83,8 @@ pub enum AnnotateError {
         /// The serializer's message.
         reason: String,
     },
+    /// A span link names ids that [`export_span`](crate::export_span) could not have returned.
+    InvalidLink(LinkError),
 }
 
 impl fmt::Display for AnnotateError {
@@ -125,6 +127,7 @@ impl fmt::Display for AnnotateError {
             AnnotateError::ReservedMetadataKey => {
                 f.write_str("the metadata key `_dd` is reserved for the SDK; choose another key")
             }
+            AnnotateError::InvalidLink(e) => e.fmt(f),
             AnnotateError::NotSerializable { field, reason } => write!(
                 f,
                 "the value given to `{field}` cannot be represented as JSON ({reason}); pass a String or a type \
@@ -263,6 +266,90 @@ impl fmt::Display for EvaluationError {
 }
 
 impl std::error::Error for EvaluationError {}
+
+/// Why [`submit_feedback`](crate::submit_feedback) sent nothing. Checked in the order listed.
+///
+/// ```
+/// # use llmobs_core as llmobs;
+/// use llmobs::{Feedback, FeedbackError, Submitter};
+/// let cap = llmobs::testing::Capture::new();
+/// let _g = cap.context().attach();
+/// let err = llmobs::submit_feedback(Feedback::boolean("thumbs", true).span_id("1").trace_id("2")).unwrap_err();
+/// assert_eq!(err, FeedbackError::TargetCount { given: 2 });
+/// let err = llmobs::submit_feedback(Feedback::boolean("thumbs", true).span_id("1")).unwrap_err();
+/// assert_eq!(err, FeedbackError::NoSubmitter);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FeedbackError {
+    /// Not exactly one of `.span`, `.span_id`, `.trace_id`, `.session_id` and `.join_key` was
+    /// called.
+    TargetCount {
+        /// How many were.
+        given: usize,
+    },
+    /// The target is an empty string.
+    EmptyTarget {
+        /// `span_id`, `trace_id`, `session_id` or `feedback_join_key`.
+        target: &'static str,
+    },
+    /// `.submitter(..)` was not called.
+    NoSubmitter,
+    /// The submitter's id is empty.
+    EmptySubmitterId,
+    /// The label is empty.
+    EmptyLabel,
+    /// The label contains a `.`.
+    LabelContainsDot {
+        /// The label.
+        label: String,
+    },
+    /// The score is NaN or infinite.
+    NonFiniteScore {
+        /// The value.
+        value: f64,
+    },
+    /// A `json` feedback's value is not a JSON object.
+    JsonNotObject,
+}
+
+impl fmt::Display for FeedbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedbackError::TargetCount { given } => write!(
+                f,
+                "a feedback needs exactly one target, and {given} were given; call exactly one of \
+                 .span(&export_span(..)?), .span_id(..), .trace_id(..), .session_id(..) or .join_key(..)"
+            ),
+            FeedbackError::EmptyTarget { target } => write!(
+                f,
+                "the feedback's {target} is empty; give the id of what the feedback is about (for a \
+                 span, the ids llmobs::export_span(..) returned)"
+            ),
+            FeedbackError::NoSubmitter => f.write_str(
+                "the feedback has no submitter; say who gave it with .submitter(Submitter::new(user_id))",
+            ),
+            FeedbackError::EmptySubmitterId => {
+                f.write_str("the feedback's submitter id is empty; give the id of who gave it")
+            }
+            FeedbackError::EmptyLabel => {
+                f.write_str("the feedback label is empty; give the name of the feedback metric")
+            }
+            FeedbackError::LabelContainsDot { label } => write!(
+                f,
+                "the feedback label `{label}` contains '.', which the intake does not accept; use '_' instead"
+            ),
+            FeedbackError::NonFiniteScore { value } => {
+                write!(f, "the score is {value}, but scores must be finite numbers")
+            }
+            FeedbackError::JsonNotObject => f.write_str(
+                "a json feedback's value must be a JSON object; wrap other values, e.g. json!({\"value\": x})",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FeedbackError {}
 
 /// Why distributed headers could not be injected or activated.
 ///

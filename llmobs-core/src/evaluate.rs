@@ -249,6 +249,7 @@ impl Evaluation {
             } else {
                 Some(metadata)
             },
+            submitter: None,
         })
     }
 }

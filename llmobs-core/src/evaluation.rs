@@ -1,5 +1,5 @@
 //! Evaluation metrics: judgements about a span (or its trace), joined on the span's ids or on a
-//! tag, sent to the eval-metric intake.
+//! tag, and feedback from the application's users, both sent to the eval-metric intake.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -33,7 +33,11 @@ impl ExportedSpan {
     }
 }
 
-/// What an evaluation is attached to.
+/// What an evaluation or a feedback is attached to.
+///
+/// Evaluations join on [`Span`](JoinOn::Span) (`join_on.span`) or [`Tag`](JoinOn::Tag)
+/// (`join_on.tag`); feedback names exactly one target as a top-level field: a span (only its id
+/// is sent), a span id, a trace id, a session id or a join key of the application's choosing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinOn {
     /// A span, by its ids.
@@ -45,6 +49,15 @@ pub enum JoinOn {
         /// The tag value.
         value: String,
     },
+    /// Feedback: a span by its id alone (`span_id`).
+    SpanId(String),
+    /// Feedback: a whole trace (`trace_id`).
+    TraceId(String),
+    /// Feedback: a conversation (`session_id`).
+    SessionId(String),
+    /// Feedback: whatever the application joins it with later (`feedback_join_key`), such as
+    /// an order or ticket id.
+    FeedbackJoinKey(String),
 }
 
 /// The value of an evaluation metric; its variant is the metric type.
@@ -58,6 +71,8 @@ pub enum EvaluationValue {
     Boolean(bool),
     /// `json`: an object.
     Json(Value),
+    /// `text`: free text (feedback only).
+    Text(String),
 }
 
 impl EvaluationValue {
@@ -68,6 +83,7 @@ impl EvaluationValue {
             EvaluationValue::Categorical(_) => "categorical",
             EvaluationValue::Boolean(_) => "boolean",
             EvaluationValue::Json(_) => "json",
+            EvaluationValue::Text(_) => "text",
         }
     }
 }
@@ -134,4 +150,38 @@ pub struct EvaluationMetric {
     pub reasoning: Option<String>,
     /// Free-form metadata.
     pub metadata: Option<Map<String, Value>>,
+    /// Who gave it, for feedback (`event_kind: "feedback"`); `None` for an evaluation.
+    pub submitter: Option<Submitter>,
+}
+
+/// Who gave a feedback: an id, and optionally what kind of submitter it is (such as
+/// `end_user` or `annotator`).
+///
+/// ```
+/// # use llmobs_core as llmobs;
+/// let s = llmobs::Submitter::new("user-1").kind("end_user");
+/// assert_eq!((s.id.as_str(), s.kind.as_deref()), ("user-1", Some("end_user")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitter {
+    /// The submitter's id (`submitter.id`), non-empty.
+    pub id: String,
+    /// The kind of submitter (`submitter.type`).
+    pub kind: Option<String>,
+}
+
+impl Submitter {
+    /// A submitter with this id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Submitter {
+            id: id.into(),
+            kind: None,
+        }
+    }
+
+    /// Says what kind of submitter this is (`submitter.type`).
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
 }

@@ -10,10 +10,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::parent::ParentRef;
 use crate::route::Route;
+use crate::scope::Scope;
 use crate::span::{stamp, Outcome, PendingSpan};
 use crate::stack;
 use crate::{clock, Context, SpanBatch, SpanError, SpanEvent};
@@ -27,6 +29,8 @@ pub struct Instrumented<F, C> {
     /// Where the span goes.
     route: Route,
     started: bool,
+    /// The annotation context applied when the span was built.
+    scope: Option<Arc<Scope>>,
     outcome: Option<C>,
     /// Descendants that finished in earlier polls, held to leave with this span.
     held: SpanBatch,
@@ -46,6 +50,7 @@ where
         event: pending.event,
         route: pending.route,
         started: false,
+        scope: pending.scope,
         outcome: Some(outcome),
         held: SpanBatch::new(),
     }
@@ -185,6 +190,8 @@ where
             if let Some(e) = unsafe { (*slot).as_mut() } {
                 this.started = true;
                 e.start_ns = clock::mono_ns();
+                stack::apply_active_scope(e, this.scope.as_ref());
+                this.scope = None;
             }
         }
         // SAFETY: `this` is pinned and being polled, so both pointers stay valid until the

@@ -29,7 +29,9 @@
 
 #![deny(missing_docs)]
 
+mod agent_manifest;
 mod annotate;
+mod annotation_context;
 mod capture;
 mod clock;
 mod context;
@@ -37,11 +39,13 @@ mod document;
 mod error;
 mod evaluate;
 mod evaluation;
+mod feedback;
 mod gate;
 mod id;
 mod instrument;
 pub mod json;
 mod kind;
+mod link;
 mod message;
 mod metrics;
 mod outcome;
@@ -51,6 +55,7 @@ mod prompt;
 mod propagation;
 mod recycle;
 mod route;
+mod scope;
 mod settings;
 mod shared_str;
 mod sink;
@@ -63,15 +68,18 @@ mod stack;
 pub mod stream;
 pub mod testing;
 
+pub use agent_manifest::{AgentManifest, ALLOWED_MODEL_SETTINGS};
 pub use annotate::{annotate, Annotate, MetricValue};
+pub use annotation_context::{annotation_context, Annotated, AnnotationContext, AnnotationGuard};
 pub use clock::now_epoch_ns;
 pub use context::{Context, ContextGuard};
 pub use document::Document;
-pub use error::{AnnotateError, EvaluationError, ExportError, PropagationError};
+pub use error::{AnnotateError, EvaluationError, ExportError, FeedbackError, PropagationError};
 pub use evaluate::{export_span, submit_evaluation, Evaluation};
 pub use evaluation::{
-    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn,
+    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn, Submitter,
 };
+pub use feedback::{submit_feedback, Feedback};
 pub use gate::is_enabled;
 
 /// Turns span recording on or off for the whole process. Called by `init()` and by the
@@ -87,6 +95,7 @@ pub fn set_enabled(on: bool) {
 pub use id::{SpanId, TraceId};
 pub use instrument::{Instrument, Instrumented, NoOutcome, WithContext};
 pub use kind::SpanKind;
+pub use link::{LinkError, LinkSide, SpanLink};
 pub use message::{Message, ToolCall, ToolResult};
 pub use metrics::{IntoIter as MetricsIntoIter, Metrics};
 pub use prompt::{Prompt, ToolDefinition};

@@ -5,7 +5,10 @@
 //! [`ParentRef::child`] builds the child's record from it. What a child inherits (trace ids,
 //! parent id, ml_app, session, agent attribution, test capture) is decided here only.
 
+use std::sync::Arc;
+
 use crate::route::Route;
+use crate::scope::Scope;
 use crate::span_event::AgentAttribution;
 use crate::{SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
 
@@ -20,6 +23,8 @@ pub(crate) struct ParentRef {
     pub agent: Option<AgentAttribution>,
     /// The test capture the spans started here go to.
     pub capture: Route,
+    /// The annotation context active here, carried to where this is attached.
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl ParentRef {
@@ -32,6 +37,7 @@ impl ParentRef {
             agent: e.agent.clone(),
             capture,
             span_id: None,
+            scope: None,
         }
         .descend(e.span_id, e.kind, || e.name.clone())
     }

@@ -85,6 +85,29 @@ impl Prompt {
         self.query_variables = Some(names.into_iter().map(Into::into).collect());
         self
     }
+    /// This prompt updated by a `newer` one, as the reference merges the prompts of nested
+    /// annotation contexts and later annotations: the id and the rag variable names are always
+    /// the newer ones' (their defaults when it has none), the template, version, variables and
+    /// tags the newer ones' when it has them, each as a whole.
+    pub(crate) fn updated_by(mut self, newer: Prompt) -> Prompt {
+        self.id = newer.id;
+        self.context_variables = newer.context_variables;
+        self.query_variables = newer.query_variables;
+        if newer.version.is_some() {
+            self.version = newer.version;
+        }
+        if !newer.variables.is_empty() {
+            self.variables = newer.variables;
+        }
+        if !newer.tags.is_empty() {
+            self.tags = newer.tags;
+        }
+        if newer.template.is_some() || newer.chat_template.is_some() {
+            self.template = newer.template;
+            self.chat_template = newer.chat_template;
+        }
+        self
+    }
 }
 
 /// A tool offered to a model, recorded on `llm` spans as `meta.tool_definitions`.

@@ -471,6 +471,7 @@ impl Remote {
             session_id: text(P_SESSION),
             agent,
             capture: None,
+            scope: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::parent::ParentRef;
 use crate::route::Route;
+use crate::scope::Scope;
 use crate::stack::{self, SharedEvent};
 use crate::{
     clock, gate, Annotations, Message, SharedStr, SpanError, SpanEvent, SpanId, SpanIo, SpanKind,
@@ -77,7 +78,7 @@ impl SpanBuilder {
         self
     }
 
-    /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"custom"`).
+    /// Sets the model provider, lower-cased (`llm` and `embedding`; default `"unknown"`, as the reference sends).
     #[inline]
     pub fn model_provider(mut self, provider: impl ToSharedStr) -> Self {
         if let Some(v) = provider.to_shared_str() {
@@ -130,7 +131,7 @@ impl SpanBuilder {
                 .unwrap_or(SharedStr::Static("unknown")),
             self.model_provider
                 .take()
-                .unwrap_or(SharedStr::Static("custom")),
+                .unwrap_or(SharedStr::Static("unknown")),
         )
     }
 
@@ -153,12 +154,17 @@ impl SpanBuilder {
 
     /// Builds the event as a child of the current span, and where it goes; `None` when
     /// nothing is recorded.
-    fn build(mut self) -> Option<(SpanEvent, Route)> {
+    /// Also applies the annotation context active here (the third value).
+    fn build(mut self) -> Option<(SpanEvent, Route, Option<Arc<Scope>>)> {
         if !gate::is_open() {
             return None;
         }
         let (mut e, route) = stack::new_child(self.kind, self.name.clone())?;
-        self.apply(&mut e, &route).then_some((e, route))
+        if !self.apply(&mut e, &route) {
+            return None;
+        }
+        let scope = stack::apply_active_scope(&mut e, None);
+        Some((e, route, scope))
     }
 
     /// Starts the span and makes it the current span of this thread until the returned guard
@@ -197,7 +203,7 @@ impl SpanBuilder {
     /// any thread with [`DetachedSpan::in_scope`] and finish it from any thread.
     pub fn start_detached(self) -> DetachedSpan {
         match self.build() {
-            Some((mut e, route)) => {
+            Some((mut e, route, _)) => {
                 e.start_ns = clock::mono_ns();
                 let parent = ParentRef::of_span(&e, route);
                 DetachedSpan {
@@ -212,9 +218,10 @@ impl SpanBuilder {
     #[doc(hidden)]
     pub fn pending(self) -> PendingSpan {
         match self.build() {
-            Some((event, route)) => PendingSpan {
+            Some((event, route, scope)) => PendingSpan {
                 event: Some(event),
                 route,
+                scope,
             },
             None => PendingSpan::noop(),
         }
@@ -495,6 +502,10 @@ impl Drop for DetachedSpan {
 pub struct PendingSpan {
     pub(crate) event: Option<SpanEvent>,
     pub(crate) route: Route,
+    /// The annotation context applied when it was built: the contexts inside it that are active
+    /// at the first poll apply then (`ctx.scope(traced_fn())` builds the span before `ctx` is on
+    /// the stack).
+    pub(crate) scope: Option<Arc<Scope>>,
 }
 
 impl PendingSpan {
@@ -504,6 +515,7 @@ impl PendingSpan {
         PendingSpan {
             event: None,
             route: None,
+            scope: None,
         }
     }
 

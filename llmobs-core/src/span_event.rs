@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use crate::{
-    Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, ToolDefinition, TraceId,
+    AgentManifest, Document, Message, Metrics, Prompt, SharedStr, SpanId, SpanKind, SpanLink,
+    ToolDefinition, TraceId,
 };
 
 /// The input or output of a span, in the shape its kind allows.
@@ -126,6 +127,13 @@ pub struct Annotations {
     pub collection_errors: Vec<String>,
     /// A prompt was annotated (tag `prompt_tracking_instrumentation_method:annotated`).
     pub prompt_annotated: bool,
+    /// Links from other spans, in the order they were added (`span_links`).
+    pub span_links: Vec<SpanLink>,
+    /// What the agent is (`agent` spans: `meta.metadata._dd.agent_manifest`).
+    pub agent_manifest: Option<AgentManifest>,
+    /// Tag keys that attribute the span's cost (`meta.metadata._dd.cost_tags`); only those the
+    /// span's tags have are sent.
+    pub cost_tags: Vec<String>,
     /// Input was set by an explicit annotation, which automatic capture must not replace.
     pub(crate) input_explicit: bool,
     /// Output was set by an explicit annotation, which automatic capture must not replace.
@@ -173,6 +181,9 @@ impl Annotations {
             && self.tool_definitions.is_empty()
             && self.collection_errors.is_empty()
             && !self.prompt_annotated
+            && self.span_links.is_empty()
+            && self.agent_manifest.is_none()
+            && self.cost_tags.is_empty()
             && !self.input_explicit
             && !self.output_explicit
     }

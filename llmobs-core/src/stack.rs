@@ -24,7 +24,11 @@
 //!   pointer for the duration of one poll (so polling moves nothing);
 //! - `Detached`: a detached span entered with `in_scope`;
 //! - `Context`: a bare context (an attached [`crate::Context`], activated distributed headers,
-//!   a test capture) that only parents new spans.
+//!   a test capture) that only parents new spans;
+//! - `Scope`: an active annotation context ([`crate::annotation_context`]), transparent for
+//!   parenting: spans started above it get its annotations. `Stack::scopes` counts the frames
+//!   that carry one (scopes, and contexts that took one along), so that a span started with
+//!   none on the stack pays one comparison for the feature.
 //!
 //! Guards find their frame by span id, so dropping guards out of order never corrupts the parent
 //! of later spans.
@@ -35,6 +39,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::parent::ParentRef;
 use crate::route::{Route, Routes};
+use crate::scope::Scope;
 use crate::slot::{Slot, NO_SLOT, START_MONO};
 use crate::span_batch::SpanBatch;
 use crate::{Annotations, SharedStr, SpanEvent, SpanId, SpanKind, TraceId};
@@ -48,6 +53,27 @@ pub(crate) enum Frame {
     Pinned(NonNull<SpanEvent>, Route),
     Detached(Box<(SharedEvent, ParentRef)>, u64),
     Context(Box<ParentRef>, u64),
+    /// An annotation context; `true`: the frame owns it, and removing the frame ends it (an
+    /// entered context, whose guard may be forgotten), `false`: one poll of a scoped future.
+    Scope(Arc<Scope>, u64, bool),
+}
+
+impl Frame {
+    /// Whether the frame carries an annotation context (counted in `Stack::scopes`).
+    fn scoped(&self) -> bool {
+        match self {
+            Frame::Scope(..) => true,
+            Frame::Context(p, _) => p.scope.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Called when the frame leaves the stack: an entered annotation context ends with it.
+    fn removed(self) {
+        if let Frame::Scope(scope, _, true) = self {
+            scope.end();
+        }
+    }
 }
 
 /// Records buffered on a thread before the finished ones are handed over even though a root is
@@ -72,6 +98,8 @@ pub(crate) struct Stack {
     open_spans: usize,
     /// The latest end a slot got: the mapping a batch is handed over with must cover it.
     latest: u64,
+    /// How many frames carry an annotation context ([`Frame::scoped`]).
+    scopes: u32,
 }
 
 impl Drop for Stack {
@@ -81,6 +109,7 @@ impl Drop for Stack {
         // with everything else.
         self.close_above(0, THREAD_EXITED);
         self.frames.clear();
+        self.scopes = 0;
         self.open_spans = 0;
         if let Some(batch) = self.take_batch(true) {
             crate::sink::dispatch_spans(batch);
@@ -113,6 +142,35 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<(SpanEvent, Route)> {
     let parent = with(|s| s.current_parent())?;
     Some(parent.child(kind, name, SpanId::generate(), TraceId::generate))
+}
+
+/// Applies the annotation context active on this thread, if any, to a span starting outside
+/// the arena (async and detached spans), except the contexts of `applied` and its outer ones,
+/// which the span already has. Returns the context active here.
+pub(crate) fn apply_active_scope(
+    e: &mut SpanEvent,
+    applied: Option<&Arc<Scope>>,
+) -> Option<Arc<Scope>> {
+    let scope = with(|s| {
+        if s.scopes != 0 {
+            s.active_scope()
+        } else {
+            None
+        }
+    })
+    .flatten()?;
+    let mut name = None;
+    scope.apply_since(
+        applied,
+        e.kind,
+        &mut name,
+        &mut e.annotations,
+        &mut e.session_id,
+    );
+    if let Some(n) = name {
+        e.name = n;
+    }
+    Some(scope)
 }
 
 /// This thread's stack, for the two hottest calls, which use it directly rather than through a
@@ -230,6 +288,10 @@ fn start_slot(
     }
     if let Some(setup) = setup {
         setup(s.materialize(i));
+    }
+    // One comparison when no annotation context is active on the thread.
+    if s.scopes != 0 {
+        s.scope_slot(i);
     }
     s.frames.push(Frame::Arena(i));
     s.open_spans += 1;
@@ -371,11 +433,18 @@ pub(crate) fn finished(event: SpanEvent, route: Route) {
 pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> u64 {
     let token = crate::id::SpanId::generate().0;
     with(|s| {
-        s.frames.push(match detached {
+        s.push_frame(match detached {
             Some(event) => Frame::Detached(Box::new((event, parent)), token),
             None => Frame::Context(Box::new(parent), token),
         })
     });
+    token
+}
+
+/// Makes an annotation context active on this thread until [`pop_context`] with the token.
+pub(crate) fn push_scope(scope: Arc<Scope>, owned: bool) -> u64 {
+    let token = crate::id::SpanId::generate().0;
+    with(|s| s.push_frame(Frame::Scope(scope, token, owned)));
     token
 }
 
@@ -384,13 +453,15 @@ pub(crate) fn push_context(parent: ParentRef, detached: Option<SharedEvent>) -> 
 pub(crate) fn pop_context(token: u64, poll: bool) {
     let batch = with(|s| {
         if let Some(pos) = s.frames.iter().rposition(|f| match f {
-            Frame::Context(_, t) | Frame::Detached(_, t) => *t == token,
+            Frame::Context(_, t) | Frame::Detached(_, t) | Frame::Scope(_, t, _) => *t == token,
             _ => false,
         }) {
             if poll {
                 s.close_above(pos + 1, POLL_ENDED);
             }
-            s.frames.remove(pos);
+            let frame = s.frames.remove(pos);
+            s.scopes -= u32::from(frame.scoped());
+            frame.removed();
         }
         s.take_batch(true)
     })
@@ -499,13 +570,13 @@ pub(crate) enum Current {
 }
 
 pub(crate) fn current() -> Current {
-    with(|s| match s.frames.last() {
+    with(|s| match s.top() {
         None => Current::None,
         Some(Frame::Arena(i)) => Current::Span(s.arena[*i].span_id),
         // SAFETY: see `enter_pinned`.
         Some(Frame::Pinned(p, _)) => Current::Span(unsafe { p.as_ref() }.span_id),
         Some(Frame::Detached(d, _)) => Current::Detached(d.0.clone()),
-        Some(Frame::Context(..)) => Current::Context,
+        Some(Frame::Context(..) | Frame::Scope(..)) => Current::Context,
     })
     .unwrap_or(Current::None)
 }
@@ -540,7 +611,11 @@ impl Stack {
                 // Inner polls remove their own frames before returning, so none is left here;
                 // the pointer is not read either way.
                 Some(Frame::Pinned(..)) => self.open_spans -= 1,
-                Some(Frame::Detached(..) | Frame::Context(..)) | None => {}
+                Some(f @ Frame::Context(..)) | Some(f @ Frame::Scope(..)) => {
+                    self.scopes -= u32::from(f.scoped());
+                    f.removed();
+                }
+                Some(Frame::Detached(..)) | None => {}
             }
         }
     }
@@ -577,7 +652,7 @@ impl Stack {
     }
 
     fn current_parent(&self) -> ParentRef {
-        match self.frames.last() {
+        let mut r = match self.top() {
             None => ParentRef::default(),
             Some(Frame::Arena(i)) => self.child_ref(*i),
             // SAFETY: see `enter_pinned`.
@@ -586,6 +661,65 @@ impl Stack {
             }
             Some(Frame::Detached(d, _)) => d.1.clone(),
             Some(Frame::Context(p, _)) => (**p).clone(),
+            // `top` skips scopes.
+            Some(Frame::Scope(..)) => ParentRef::default(),
+        };
+        if self.scopes != 0 {
+            r.scope = self.active_scope();
+        }
+        r
+    }
+
+    /// The innermost frame that is not an annotation context: what parents a new span.
+    fn top(&self) -> Option<&Frame> {
+        self.frames
+            .iter()
+            .rev()
+            .find(|f| !matches!(f, Frame::Scope(..)))
+    }
+
+    fn push_frame(&mut self, frame: Frame) {
+        self.scopes += u32::from(frame.scoped());
+        self.frames.push(frame);
+    }
+
+    /// The innermost annotation context on the stack.
+    fn active_scope(&self) -> Option<Arc<Scope>> {
+        self.frames.iter().rev().find_map(|f| match f {
+            Frame::Scope(scope, ..) => Some(scope.clone()),
+            Frame::Context(p, _) => p.scope.clone(),
+            _ => None,
+        })
+    }
+
+    /// Applies the annotation context active here to the sync span just written in slot `i`.
+    #[cold]
+    #[inline(never)]
+    fn scope_slot(&mut self, i: usize) {
+        let Some(scope) = self.active_scope() else {
+            return;
+        };
+        let slot = &mut self.arena[i];
+        let (mut name, mut session) = (None, None);
+        match &mut slot.event {
+            Some(e) => {
+                scope.apply(slot.kind, &mut name, &mut e.annotations, &mut session);
+                if let Some(n) = name {
+                    e.name = n;
+                }
+                if session.is_some() {
+                    e.session_id = session;
+                }
+            }
+            None => {
+                scope.apply(slot.kind, &mut name, &mut slot.annotations, &mut session);
+                if let Some(n) = name {
+                    slot.annotations.get_or_insert_with(Annotations::boxed).name = Some(n);
+                }
+                if session.is_some() {
+                    self.materialize(i).session_id = session;
+                }
+            }
         }
     }
 
@@ -753,12 +887,7 @@ impl Stack {
         // An attached context is a fresh start: once no span started under it is open, what
         // finished leaves, whatever stays open below it (an outer span, or one whose guard was
         // forgotten). So a capture or a new trace on such a thread is not held back.
-        if scope_end
-            && matches!(
-                self.frames.last(),
-                Some(Frame::Context(..) | Frame::Detached(..))
-            )
-        {
+        if scope_end && matches!(self.top(), Some(Frame::Context(..) | Frame::Detached(..))) {
             return self.split_if_finished();
         }
         if self.arena.len() + self.complete.len() < PARTIAL_FLUSH_AT {

@@ -408,3 +408,56 @@ fn a_thread_exiting_with_a_forgotten_guard_sends_its_spans() {
     assert_eq!(spans[1].parent_id, Some(spans[0].span_id));
     assert!(spans[1].error.is_none());
 }
+
+/// An annotation context forgotten inside a poll is removed with the poll (the instrumented
+/// future's frame closes what was pushed above it), and one forgotten outside any poll stays on
+/// its thread without changing parents: the frames' count of scopes stays in step either way.
+#[test]
+fn forgotten_annotation_contexts_never_corrupt_the_stack() {
+    let cap = Capture::new();
+    let _g = cap.context().attach();
+    block_on(llmobs::Instrument::in_span(
+        async {
+            std::mem::forget(llmobs::annotation_context().tag("leak", 1).enter());
+            drop(llmobs::task("inside").start());
+        },
+        llmobs::task("poll"),
+    ));
+    drop(llmobs::task("after_poll").start());
+    std::thread::spawn({
+        let ctx = cap.context();
+        move || {
+            let _g = ctx.attach();
+            std::mem::forget(llmobs::annotation_context().tag("thread", 1).enter());
+            let _root = llmobs::workflow("root").start();
+            // A scoped future polled to completion and one dropped mid-way.
+            block_on(
+                llmobs::annotation_context()
+                    .tag("fut", 1)
+                    .scope(small_step(1)),
+            );
+            let mut pending =
+                Box::pin(llmobs::annotation_context().tag("dropped", 1).scope(async {
+                    std::future::pending::<()>().await;
+                }));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(pending.as_mut().poll(&mut cx).is_pending());
+            drop(pending);
+            drop(llmobs::task("child").start());
+        }
+    })
+    .join()
+    .unwrap();
+    let spans = cap.spans();
+    let named = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    assert_eq!(named("inside").tag("leak"), Some("1"));
+    assert_eq!(named("after_poll").tag("leak"), None);
+    assert_eq!(named("after_poll").parent_id, None);
+    let (root, step, child) = (named("root"), named("small_step"), named("child"));
+    assert_eq!(
+        (step.tag("fut"), step.tag("thread")),
+        (Some("1"), Some("1"))
+    );
+    assert_eq!((child.tag("fut"), child.tag("dropped")), (None, None));
+    assert_eq!(child.parent_id, Some(root.span_id));
+}

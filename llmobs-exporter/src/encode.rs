@@ -125,24 +125,60 @@ impl Encoder {
         true
     }
 
-    /// One metric object of the eval-metric payload.
+    /// One metric object of the eval-metric payload: an evaluation, or a feedback when the
+    /// metric has a submitter (its target a top-level field, no scope, join or metadata).
     fn eval_value(&self, m: &EvaluationMetric) -> Value {
         let mut o = Map::new();
-        o.insert("eval_scope".into(), m.eval_scope.as_str().into());
-        o.insert("event_kind".into(), "evaluation".into());
-        o.insert(
-            "join_on".into(),
-            match &m.join_on {
-                JoinOn::Span(s) => json!({"span": {"span_id": s.span_id, "trace_id": s.trace_id}}),
-                JoinOn::Tag { key, value } => json!({"tag": {"key": key, "value": value}}),
-            },
-        );
+        match &m.submitter {
+            Some(submitter) => {
+                o.insert("event_kind".into(), "feedback".into());
+                let mut who = Map::new();
+                who.insert("id".into(), submitter.id.clone().into());
+                if let Some(kind) = &submitter.kind {
+                    who.insert("type".into(), kind.clone().into());
+                }
+                o.insert("submitter".into(), Value::Object(who));
+            }
+            None => {
+                o.insert("eval_scope".into(), m.eval_scope.as_str().into());
+                o.insert("event_kind".into(), "evaluation".into());
+            }
+        }
+        match &m.join_on {
+            JoinOn::Span(s) if m.submitter.is_some() => {
+                o.insert("span_id".into(), s.span_id.clone().into());
+            }
+            JoinOn::Span(s) => {
+                o.insert(
+                    "join_on".into(),
+                    json!({"span": {"span_id": s.span_id, "trace_id": s.trace_id}}),
+                );
+            }
+            JoinOn::Tag { key, value } => {
+                o.insert(
+                    "join_on".into(),
+                    json!({"tag": {"key": key, "value": value}}),
+                );
+            }
+            JoinOn::SpanId(id) => {
+                o.insert("span_id".into(), id.clone().into());
+            }
+            JoinOn::TraceId(id) => {
+                o.insert("trace_id".into(), id.clone().into());
+            }
+            JoinOn::SessionId(id) => {
+                o.insert("session_id".into(), id.clone().into());
+            }
+            JoinOn::FeedbackJoinKey(id) => {
+                o.insert("feedback_join_key".into(), id.clone().into());
+            }
+        }
         o.insert("label".into(), m.label.clone().into());
         let kind = m.value.metric_type();
         o.insert("metric_type".into(), kind.into());
         let value = match &m.value {
             EvaluationValue::Score(n) => Value::Number(n.clone()),
-            EvaluationValue::Categorical(s) => Value::String(s.clone()),
+            EvaluationValue::Categorical(s) | EvaluationValue::Text(s) => Value::String(s.clone()),
             EvaluationValue::Boolean(b) => Value::Bool(*b),
             EvaluationValue::Json(v) => v.clone(),
         };

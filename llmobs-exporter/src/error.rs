@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use llmobs_core::{AnnotateError, EvaluationError, ExportError, PropagationError};
+use llmobs_core::{AnnotateError, EvaluationError, ExportError, FeedbackError, PropagationError};
 
 /// Any error of the SDK: why the exporter could not be configured or started, or why a runtime
 /// call refused its input. Messages say what to change.
@@ -60,6 +60,8 @@ pub enum Error {
     Export(ExportError),
     /// An evaluation was refused ([`llmobs_core::submit_evaluation`]).
     Evaluation(EvaluationError),
+    /// A feedback was refused ([`llmobs_core::submit_feedback`]).
+    Feedback(FeedbackError),
     /// Distributed headers could not be injected or read.
     Propagation(PropagationError),
 }
@@ -78,6 +80,7 @@ from_runtime_errors! {
     Annotate(AnnotateError),
     Export(ExportError),
     Evaluation(EvaluationError),
+    Feedback(FeedbackError),
     Propagation(PropagationError),
 }
 
@@ -118,6 +121,7 @@ impl fmt::Display for Error {
             Error::Annotate(e) => e.fmt(f),
             Error::Export(e) => e.fmt(f),
             Error::Evaluation(e) => e.fmt(f),
+            Error::Feedback(e) => e.fmt(f),
             Error::Propagation(e) => e.fmt(f),
         }
     }

@@ -44,6 +44,7 @@ mod encode;
 mod error;
 mod exporter;
 mod global;
+mod json_text;
 mod payload;
 mod pipeline;
 mod queue;

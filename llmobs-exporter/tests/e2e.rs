@@ -40,6 +40,7 @@ fn eval(label: &str) -> EvaluationMetric {
         assessment: None,
         reasoning: None,
         metadata: None,
+        submitter: None,
     }
 }
 
@@ -151,6 +152,41 @@ fn evaluations_go_to_the_eval_metric_endpoint() {
     assert_eq!(metrics[0]["score_value"], 10);
     assert_eq!(metrics[0]["event_kind"], "evaluation");
     assert_eq!(exporter.stats().evals_delivered, 2);
+}
+
+#[test]
+fn feedback_shares_the_eval_metric_request_with_evaluations() {
+    let intake = Intake::start();
+    let exporter = Exporter::start(config(&intake).mode(Mode::Agent)).expect("start");
+    exporter.send_evaluation(eval("quality"));
+    let thumbs = llmobs_core::Feedback::boolean("thumbs", false)
+        .submitter(llmobs_core::Submitter::new("user-1").kind("end_user"))
+        .join_key("order-42")
+        .ml_app("test-app")
+        .into_metric()
+        .expect("valid feedback");
+    exporter.send_evaluation(thumbs);
+    assert_eq!(exporter.flush(FLUSH).delivered, 2);
+    let posts = intake.posts();
+    assert_eq!(posts.len(), 1, "one request");
+    assert_eq!(
+        posts[0].path,
+        "/evp_proxy/v2/api/intake/llm-obs/v2/eval-metric"
+    );
+    let metrics = posts[0].json()["data"]["attributes"]["metrics"].clone();
+    assert_eq!(metrics[0]["event_kind"], "evaluation");
+    let f = &metrics[1];
+    assert_eq!(f["event_kind"], "feedback");
+    assert_eq!(f["feedback_join_key"], "order-42");
+    assert_eq!(f["boolean_value"], false);
+    assert_eq!(
+        f["submitter"],
+        serde_json::json!({"id": "user-1", "type": "end_user"})
+    );
+    assert!(
+        f.get("join_on").is_none() && f.get("eval_scope").is_none(),
+        "{f}"
+    );
 }
 
 #[test]

@@ -393,6 +393,7 @@ fn scenario_d_spans_and_evaluations() {
         assessment: None,
         reasoning: None,
         metadata: None,
+        submitter: None,
     };
     let mut metrics = vec![
         metric(
@@ -435,8 +436,19 @@ fn scenario_d_spans_and_evaluations() {
     trace_eval.eval_scope = EvalScope::Trace;
     metrics.push(trace_eval);
 
-    // The capture's last metric is user feedback, which this SDK does not send.
-    assert_eq!(captured[7]["event_kind"], "feedback");
+    // The capture's last metric is user feedback about the llm span.
+    let thumbs = llmobs_core::Feedback::boolean("thumbs", false)
+        .submitter(llmobs_core::Submitter::new("user-1").kind("end_user"))
+        .span(&ExportedSpan {
+            span_id: call.span_id.to_string(),
+            trace_id: call.trace_id.to_string(),
+        })
+        .ml_app("furnish-hub")
+        .timestamp_ms(1795310706764)
+        .into_metric()
+        .expect("valid feedback");
+    metrics.push(thumbs);
+    assert_eq!(metrics.len(), captured.len());
     for (m, expected) in metrics.iter().zip(&captured) {
         let ours: Value = serde_json::from_slice(&enc.encode_eval(m)).expect("json");
         let mut expected = expected.clone();
@@ -479,4 +491,202 @@ fn payload_text_uses_the_reference_layout() {
         text.contains(r#""input": {"value": "{\"k\": \"\\u65e5\"}"}"#),
         "{text}"
     );
+}
+
+/// The captured event named `name`, from every wrapper of the body.
+fn captured_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no captured span named {name}"))
+}
+
+/// Gives a span recorded through the public API the ids and times of its captured twin.
+fn with_captured_ids(mut s: SpanEvent, cap: &Value) -> SpanEvent {
+    let twin = span(s.kind, s.name.as_str(), cap);
+    s.trace_id = twin.trace_id;
+    s.apm_trace_id = twin.apm_trace_id;
+    s.span_id = twin.span_id;
+    s.parent_id = twin.parent_id;
+    s.start_ns = twin.start_ns;
+    s.duration_ns = twin.duration_ns;
+    s
+}
+
+fn exported(cap: &Value) -> ExportedSpan {
+    ExportedSpan {
+        span_id: cap["span_id"].as_str().expect("span_id").to_owned(),
+        trace_id: cap["trace_id"].as_str().expect("trace_id").to_owned(),
+    }
+}
+
+/// Encodes spans recorded through the public API with the captured ids, and compares each with
+/// its captured twin, field by field.
+fn assert_same_as_captured(spans: Vec<SpanEvent>, captured: &[Value], enc: &Encoder) {
+    for s in spans {
+        let cap = captured_named(captured, s.name.as_str());
+        let s = with_captured_ids(s, cap);
+        let ours: Value = serde_json::from_slice(&enc.encode_span(&s).json).expect("json");
+        assert_eq!(
+            normalise(ours, true),
+            normalise(cap.clone(), false),
+            "span {}",
+            s.name
+        );
+    }
+}
+
+fn all_events(body: &Value) -> Vec<Value> {
+    body.as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["body"].is_array())
+        .flat_map(|r| events(&r["body"]))
+        .collect()
+}
+
+fn parity_encoder() -> Encoder {
+    Encoder::new(
+        &Config::default()
+            .ml_app("parity-app")
+            .env("test")
+            .service("parity-svc")
+            .version("1.0.0"),
+    )
+}
+
+/// The reference's whole capture file (every request), as `[{path, body}, ...]`.
+fn capture_file(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+#[test]
+fn scenario_i_span_links_within_and_across_traces() {
+    let file = capture_file("i_span_links__agent_evp_proxy.json");
+    let captured = all_events(&file);
+    // The ids `export_span` returned in the reference run.
+    let producer = exported(captured_named(&captured, "A_producer"));
+    let sibling = exported(captured_named(&captured, "B_sibling"));
+    let spans = llmobs_core::testing::capture(|| {
+        {
+            let _root = llmobs_core::workflow("A_root").start();
+            let _p = llmobs_core::task("A_producer").start();
+            llmobs_core::annotate()
+                .output(&"produced")
+                .apply()
+                .expect("annotate");
+        }
+        {
+            let _root = llmobs_core::workflow("B_root").start();
+            drop(llmobs_core::task("B_sibling").start());
+            {
+                let _c = llmobs_core::task("B_consumer_annotate").start();
+                // Across traces, then within the trace: the second call appends.
+                llmobs_core::annotate()
+                    .input(&"consumed")
+                    .link(&producer)
+                    .apply()
+                    .expect("annotate");
+                llmobs_core::annotate()
+                    .link(&sibling)
+                    .apply()
+                    .expect("annotate");
+            }
+            {
+                // Every span started in an annotation context gets its links.
+                let _c = llmobs_core::annotation_context().link(&producer).enter();
+                drop(llmobs_core::task("B_ctx_linked_1").start());
+                drop(llmobs_core::tool("B_ctx_linked_2").start());
+            }
+            {
+                let _s = llmobs_core::task("B_apm_link_only").start();
+            }
+        }
+    });
+    // The reference's automatic links (its integrations, trace C) carry the APM trace id; this
+    // SDK links by what `export_span` returns, as the reference's user path does.
+    assert_eq!(spans.len(), 8);
+    assert_same_as_captured(spans, &captured, &parity_encoder());
+}
+
+#[test]
+fn scenario_j_feedback_beside_evaluations() {
+    use llmobs_core::{Evaluation, Feedback, Submitter};
+    let file = capture_file("j_feedback__agent_evp_proxy.json");
+    let requests = file.as_array().expect("requests");
+    let evals = requests
+        .iter()
+        .find(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("eval-metric"))
+        })
+        .expect("an eval-metric request");
+    let spans = all_events(&file);
+    let llm = exported(captured_named(&spans, "fb_llm"));
+    let captured = evals["body"]["data"]["attributes"]["metrics"]
+        .as_array()
+        .expect("metrics")
+        .clone();
+    let at = |i: usize| captured[i]["timestamp_ms"].as_u64().expect("timestamp");
+    let user = || Submitter::new("user-1").kind("end_user");
+    let app = "parity-app";
+    let feedback = [
+        Feedback::boolean("thumbs", false)
+            .submitter(user())
+            .span(&llm),
+        Feedback::boolean("thumbs", true)
+            .submitter(Submitter::new("user-2"))
+            .span_id(llm.span_id.clone()),
+        Feedback::score("rating", 4.5)
+            .submitter(user())
+            .trace_id(llm.trace_id.clone())
+            .tag("source", "web")
+            .tag("n", "1")
+            .assessment(Assessment::Pass)
+            .reasoning("user liked it"),
+        Feedback::categorical("sentiment", "positive")
+            .submitter(user())
+            .session_id("sess-1")
+            .ml_app("feedback-app"),
+        Feedback::json("details", json!({"a": 1, "b": [1, 2]}))
+            .submitter(user())
+            .join_key("order-42")
+            .ml_app("fb-ml-app"),
+        Feedback::text("comment", "great answer")
+            .submitter(user())
+            .join_key("order-42")
+            .assessment(Assessment::Fail),
+        Feedback::score("score_int", 3)
+            .submitter(user())
+            .span_id("123"),
+    ];
+    let enc = parity_encoder();
+    let mut ours: Vec<Value> = Vec::new();
+    for (i, f) in feedback.into_iter().enumerate() {
+        let f = if i == 3 || i == 4 { f } else { f.ml_app(app) };
+        let m = f.timestamp_ms(at(i)).into_metric().expect("valid feedback");
+        ours.push(serde_json::from_slice(&enc.encode_eval(&m)).expect("json"));
+    }
+    // An evaluation in the same request keeps its own layout.
+    let eval = Evaluation::score("quality", 0.9)
+        .span(&llm)
+        .ml_app(app)
+        .timestamp_ms(at(7))
+        .into_metric()
+        .expect("valid evaluation");
+    ours.push(serde_json::from_slice(&enc.encode_eval(&eval)).expect("json"));
+    for (i, ours) in ours.iter().enumerate() {
+        let mut expected = captured[i].clone();
+        if let Some(tags) = expected["tags"].as_array_mut() {
+            assert_eq!(tags[0], "ddtrace.version:4.16.0");
+            tags.remove(0);
+        }
+        assert_eq!(ours, &expected, "metric {i}");
+    }
 }

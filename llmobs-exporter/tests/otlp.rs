@@ -330,6 +330,7 @@ fn evaluations_go_to_the_logs_endpoint_as_genai_evaluation_events() {
         assessment: None,
         reasoning: Some("answered the question".into()),
         metadata: None,
+        submitter: None,
     });
     let report = exporter.flush(FLUSH);
     assert_eq!((report.delivered, report.dropped), (1, 0), "{report:?}");

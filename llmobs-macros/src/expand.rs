@@ -346,7 +346,7 @@ fn start_sync(kind: crate::kind::Kind, opts: &Options) -> TokenStream {
     ) {
         // A model known at compile time: noted, with no builder and no annotations box.
         let provider = literal(&opts.model_provider)
-            .map_or_else(|| "custom".to_owned(), |p| p.value().to_lowercase());
+            .map_or_else(|| "unknown".to_owned(), |p| p.value().to_lowercase());
         quote! {
             #rt::Span::enter_model(
                 #rt::SpanKind::#variant,

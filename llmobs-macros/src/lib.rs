@@ -89,7 +89,7 @@ macro_rules! model_keys {
 | key | value | default |
 |---|---|---|
 | `model_name` | **required**; a string literal or an expression over the fn's arguments: `model_name = "gpt-4o-mini"`, `model_name = self.model.as_str()` | |
-| `model_provider` | a string literal or an expression, lower-cased: `model_provider = "openai"`, `model_provider = cfg.provider()` | `"custom"` |
+| `model_provider` | a string literal or an expression, lower-cased: `model_provider = "openai"`, `model_provider = cfg.provider()` | `"unknown"` |
 "#
     };
 }

@@ -136,12 +136,13 @@ fn is_mapped(name: &str) -> bool {
     ) || USAGE.iter().any(|(_, names)| names.contains(&name))
 }
 
-/// Writes what the fields say into the span's record, at its close.
-pub(crate) fn apply(fields: &Fields, span_name: &str, e: &mut SpanEvent) {
+/// Writes what the fields say into the span's record, at its close; `start_name` is the name
+/// it started with.
+pub(crate) fn apply(fields: &Fields, span_name: &str, start_name: &str, e: &mut SpanEvent) {
     let kind = e.kind;
     // The parts of the name may be recorded after creation.
     let name = name(fields, span_name);
-    if e.name.as_str() != name {
+    if name != start_name && e.name.as_str() != name {
         e.name = name.into();
     }
     if let Some(session) = session(fields) {

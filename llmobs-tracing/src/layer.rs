@@ -71,6 +71,9 @@ struct Bridged {
     /// Taken when the span closes.
     span: Option<DetachedSpan>,
     fields: Fields,
+    /// The name the span started with, from the fields at creation: a later name replaces an
+    /// annotation context's name only when recorded fields change it.
+    start_name: String,
     /// An error event recorded inside the span.
     error_event: Option<SpanError>,
 }
@@ -103,7 +106,8 @@ where
         } else {
             SpanKind::Task
         };
-        let mut builder = SpanBuilder::new(kind, genai::name(&fields, meta.name()));
+        let start_name = genai::name(&fields, meta.name());
+        let mut builder = SpanBuilder::new(kind, start_name.clone());
         if let Some(session) = genai::session(&fields) {
             builder = builder.session_id(session.to_owned());
         }
@@ -124,6 +128,7 @@ where
         s.extensions_mut().insert(Slot(Mutex::new(Bridged {
             span: Some(span),
             fields,
+            start_name,
             error_event: None,
         })));
     }
@@ -219,7 +224,7 @@ where
                     e.kind = kind;
                 }
             }
-            genai::apply(fields, span_name, e);
+            genai::apply(fields, span_name, &b.start_name, e);
             if e.error.is_none() {
                 e.error = error_event.map(Box::new);
             }

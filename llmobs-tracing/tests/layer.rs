@@ -255,3 +255,30 @@ fn malformed_fields_are_kept_as_text_and_never_fail_the_call() {
     let tool = spans.iter().find(|s| s.kind == SpanKind::Tool).unwrap();
     assert_eq!(tool.input().unwrap().as_value().unwrap(), "{ broken");
 }
+
+#[test]
+fn spans_bridged_inside_an_annotation_context_get_it() {
+    let spans = capture(|| {
+        with_layer(llmobs_tracing::layer(), || {
+            let _c = llmobs::annotation_context()
+                .tag("tenant", "acme")
+                .name("support_chat")
+                .enter();
+            let span = tracing::info_span!(
+                "chat",
+                gen_ai.operation.name = "chat",
+                gen_ai.request.model = "gpt-4o-mini",
+                gen_ai.usage.input_tokens = Empty,
+            );
+            let _e = span.enter();
+            span.record("gen_ai.usage.input_tokens", 3u64);
+        })
+    });
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    let s = &spans[0];
+    assert_eq!(s.kind, SpanKind::Llm);
+    assert_eq!(s.tag("tenant"), Some("acme"));
+    // Fields recorded later do not undo the context's name.
+    assert_eq!(s.name.as_str(), "support_chat");
+    assert_eq!(s.metric("input_tokens"), Some(3.0));
+}

@@ -6,5 +6,7 @@ fn main() {
     println!("Command: `bash llmobs-bench/run.sh`\n");
     print!("{}", llmobs_bench::results::full_table());
     println!();
+    print!("{}", llmobs_bench::results::delivered_table());
+    println!();
     print!("{}", llmobs_bench::results::notes());
 }

@@ -9,7 +9,9 @@
 //! request message, so a body is their plain concatenation in protobuf, and the pipeline packs
 //! as many traces as fit under the payload size limit into one request.
 
+mod attributes;
 mod convert;
+mod proto;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,6 +30,7 @@ use crate::destination::{Destination, Framing, Payload, PayloadKind, Payloads, S
 use crate::retry::Verdict;
 use crate::transport::{client, post};
 
+use attributes::Scratch;
 use convert::{kv, s};
 
 /// Sends to an OTLP/HTTP receiver.
@@ -49,6 +52,15 @@ pub(crate) struct Otlp {
     ml_app: String,
     /// Evaluations joined on a tag have no span to go with: said once.
     warned_tag_join: bool,
+    /// The encoded Resource message of each ml_app seen, and of the instrumentation scope.
+    resources: BTreeMap<String, Vec<u8>>,
+    scope: Vec<u8>,
+    /// Buffers reused from trace to trace: attribute text, a span's name, the encoded spans of
+    /// one trace and their lengths.
+    scratch: Scratch,
+    name: String,
+    spans: Vec<u8>,
+    lens: Vec<usize>,
 }
 
 impl Otlp {
@@ -97,6 +109,12 @@ impl Otlp {
             resource,
             ml_app: config.resolved_ml_app(),
             warned_tag_join: false,
+            resources: BTreeMap::new(),
+            scope: prost::Message::encode_to_vec(&convert::scope()),
+            scratch: Scratch::default(),
+            name: String::new(),
+            spans: Vec::new(),
+            lens: Vec::new(),
         })
     }
 
@@ -142,13 +160,37 @@ impl Destination for Otlp {
     }
 
     fn take_spans(&mut self, spans: &[SpanEvent], out: &mut Payloads<'_>) {
-        let mut by_app: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        let mut by_app: BTreeMap<&str, Vec<&SpanEvent>> = BTreeMap::new();
         for span in spans {
             let app = span.ml_app.as_deref().unwrap_or(&self.ml_app);
-            by_app.entry(app).or_default().push(convert::span(span));
+            by_app.entry(app).or_default().push(span);
         }
         for (app, spans) in by_app {
             let n = spans.len() as u64;
+            if self.protocol == OtlpProtocol::HttpProtobuf {
+                // Straight into the body (see `proto`).
+                self.spans.clear();
+                self.lens.clear();
+                for span in spans {
+                    let start = self.spans.len();
+                    proto::write_span(span, &mut self.spans, &mut self.scratch, &mut self.name);
+                    self.lens.push(self.spans.len() - start);
+                }
+                if !self.resources.contains_key(app) {
+                    let resource = prost::Message::encode_to_vec(&self.resource(app));
+                    self.resources.insert(app.to_owned(), resource);
+                }
+                let resource = &self.resources[app];
+                let (scope, encoded, lens) = (&self.scope, &self.spans, &self.lens);
+                out.add_group(PayloadKind::Spans, n, |body| {
+                    proto::write_resource_spans(body, resource, scope, encoded, lens)
+                });
+                continue;
+            }
+            let spans = spans
+                .into_iter()
+                .map(|s| convert::span(s, &mut self.scratch))
+                .collect();
             let item = ResourceSpans {
                 resource: Some(self.resource(app)),
                 scope_spans: vec![ScopeSpans {

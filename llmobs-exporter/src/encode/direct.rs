@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 
 use llmobs_core::json::{write_python_json, PythonFormatter};
-use llmobs_core::{Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
+use llmobs_core::{Annotations, Document, Message, SpanEvent, SpanIo, SpanKind, TraceId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -117,13 +117,18 @@ impl Encoder {
         meta.key(out, "metadata");
         out.push(b'{');
         let mut metadata = Fields::new();
+        // `_dd` is reserved for the SDK's own metadata: an agent span's manifest.
+        let mut own = sdk_metadata(span, a);
         for (k, v) in &a.metadata {
-            // `_dd` is reserved for the SDK's own metadata.
+            if own.is_some() && k.as_str() > "_dd" {
+                write_dd(out, &mut metadata, own.take());
+            }
             if k != "_dd" {
                 metadata.key(out, k);
                 value(out, v);
             }
         }
+        write_dd(out, &mut metadata, own);
         out.push(b'}');
         if span.kind.is_model() {
             meta.key(out, "model_name");
@@ -169,6 +174,24 @@ impl Encoder {
         }
         out.extend_from_slice(b", \"span_id\": ");
         quoted_u64(out, span.span_id.0);
+        if !a.span_links.is_empty() {
+            out.extend_from_slice(b", \"span_links\": [");
+            for (i, link) in a.span_links.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(b"{\"attributes\": {\"from\": \"");
+                out.extend_from_slice(link.from.as_str().as_bytes());
+                out.extend_from_slice(b"\", \"to\": \"");
+                out.extend_from_slice(link.to.as_str().as_bytes());
+                out.extend_from_slice(b"\"}, \"span_id\": ");
+                quoted_u64(out, link.span_id.0);
+                out.extend_from_slice(b", \"trace_id\": \"");
+                hex128(out, link.trace_id.0);
+                out.extend_from_slice(b"\"}");
+            }
+            out.push(b']');
+        }
         out.extend_from_slice(b", \"start_ns\": ");
         number(out, span.start_ns);
         out.extend_from_slice(if span.error.is_some() {
@@ -251,6 +274,39 @@ impl Encoder {
             escaped(out, v);
             out.push(b'"');
         }
+    }
+}
+
+/// The SDK's own metadata (`_dd`): an agent span's manifest, the cost tags the span has.
+fn sdk_metadata(span: &SpanEvent, a: &Annotations) -> Option<Value> {
+    let manifest = a
+        .agent_manifest
+        .as_ref()
+        .filter(|_| span.kind == SpanKind::Agent)
+        .and_then(|m| m.wire_value(&span.name));
+    let cost: Vec<&String> = a
+        .cost_tags
+        .iter()
+        .filter(|k| a.tags.contains_key(k.as_str()))
+        .collect();
+    if manifest.is_none() && cost.is_empty() {
+        return None;
+    }
+    let mut dd = serde_json::Map::new();
+    if let Some(m) = manifest {
+        dd.insert("agent_manifest".into(), m);
+    }
+    if !cost.is_empty() {
+        dd.insert("cost_tags".into(), to_value(&cost));
+    }
+    Some(Value::Object(dd))
+}
+
+/// The SDK's own metadata (`_dd`), when there is some.
+fn write_dd(out: &mut Vec<u8>, fields: &mut Fields, dd: Option<Value>) {
+    if let Some(dd) = dd {
+        fields.key(out, "_dd");
+        value(out, &dd);
     }
 }
 
@@ -494,82 +550,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// The inside of a JSON string: `"`, `\\` and controls escaped as serde_json does, everything
-/// outside ASCII as `\\uXXXX` UTF-16 units, as Python's `ensure_ascii` does.
+/// The inside of a JSON string, in the Python layout (`ensure_ascii`).
 fn escaped(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Most text needs no escape at all: skip it eight bytes at a time.
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if needs_escape(u64::from_le_bytes(word)) {
-                break;
-            }
-            i += 8;
-        }
-        let Some(&b) = bytes.get(i) else {
-            break;
-        };
-        if (0x20..0x80).contains(&b) && b != b'"' && b != b'\\' {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        if b < 0x80 {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                _ => unicode_escape(out, b as u16),
-            }
-            i += 1;
-        } else {
-            // `i` is on a character boundary: everything before it was ASCII or whole
-            // characters.
-            let c = s[i..].chars().next().unwrap_or('\u{fffd}');
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                unicode_escape(out, *unit);
-            }
-            i += c.len_utf8();
-        }
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-/// Whether any of the eight bytes is a control, `"`, `\\` or outside ASCII. Exact: each test
-/// is the classic zero-byte test, which never misses a byte and reports none when there is
-/// none.
-fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (w & HIGH)
-        | below_space
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\')))
-        != 0
-}
-
-fn unicode_escape(out: &mut Vec<u8>, unit: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(&[
-        b'\\',
-        b'u',
-        HEX[(unit >> 12) as usize & 0xf],
-        HEX[(unit >> 8) as usize & 0xf],
-        HEX[(unit >> 4) as usize & 0xf],
-        HEX[unit as usize & 0xf],
-    ]);
+    crate::json_text::escape_ascii(out, s);
 }
 
 #[cfg(test)]

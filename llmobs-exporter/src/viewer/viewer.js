@@ -46,7 +46,8 @@
 
   const evalsBySpan = new Map();
   evaluations.forEach(function (e) {
-    const j = e.join_on && e.join_on.span;
+    // Evaluations join on `join_on.span`; feedback on a span names it at the top level.
+    const j = (e.join_on && e.join_on.span) || (e.span_id != null ? { span_id: e.span_id } : null);
     if (!j) return;
     const key = String(j.span_id);
     if (!evalsBySpan.has(key)) evalsBySpan.set(key, []);
@@ -313,9 +314,10 @@
     return body ? [el("h3", { text: title }), body] : [];
   }
   function evaluationView(e) {
-    const value = e.metric_type === "score" ? e.score_value : e.metric_type === "boolean" ? e.boolean_value : e.categorical_value;
+    const value = e[String(e.metric_type) + "_value"];
+    const who = e.event_kind === "feedback" && e.submitter ? " (feedback from " + text(e.submitter.id) + ")" : "";
     return el("div", { class: "eval " + (e.assessment || "") },
-      el("div", null, el("strong", { text: e.label }), " ", el("span", { text: e.metric_type + ": " + text(value) }),
+      el("div", null, el("strong", { text: e.label }), " ", el("span", { text: e.metric_type + ": " + text(value) + who }),
         e.assessment ? el("span", { text: " · " + e.assessment }) : null),
       e.reasoning ? el("div", { class: "content", text: e.reasoning }) : null,
       (e.tags && e.tags.length) ? el("div", { class: "tags" }, ...e.tags.map((t) => el("span", { text: t }))) : null);
