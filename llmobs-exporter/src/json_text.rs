@@ -16,11 +16,13 @@ pub(crate) fn escape_ascii(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `s` escaped as serde_json escapes it (see the module doc).
+#[cfg(any(feature = "otlp", test))]
 pub(crate) fn escape_utf8(out: &mut Vec<u8>, s: &str) {
     escape::<false>(out, s)
 }
 
 /// Appends `s` as a quoted JSON string, serde_json's way.
+#[cfg(any(feature = "otlp", test))]
 pub(crate) fn quoted_utf8(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     escape_utf8(out, s);
