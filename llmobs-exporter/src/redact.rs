@@ -1,15 +1,18 @@
 //! Client-side redaction of sensitive values, before any span leaves the process.
 //!
 //! Datadog's Sensitive Data Scanner masks values only after they reached Datadog; some data must
-//! never leave the machine at all. Each detector is one expression of the `regex` crate,
-//! compiled once per process (a `OnceLock` static), that describes the shape of the value; what
-//! an expression cannot say is checked in Rust on each candidate: the Luhn sum of a card, the
-//! range of an IPv4 octet, the SSN area/group/serial rules, the word and number boundaries
-//! around a match, and std's IPv6 parser. The project prefers a well-kept crate to hand-written
-//! code, and here it is also faster: in the same run of the `redact` bench (2-CPU shared
-//! machine), the hand-written byte scanners this replaced took 11-12.7 µs per KB of clean chat
-//! text and the expressions take about 4 µs; text with a sensitive value in every turn costs
-//! about the same as before (9-11 µs per KB), most of it spent checking and replacing matches.
+//! never leave the machine at all. Each detector is an expression that describes the shape of
+//! its values, compiled once per process to a DFA (`regex-automata`), and run only where a
+//! value can be: around the bytes every value of the detector holds (a digit, `@`, `:`, a key
+//! prefix, `bearer`), found by `memchr` and `aho-corasick` in one pass each (`redact/scan.rs`). What an
+//! expression cannot say is checked in Rust on each candidate: the Luhn sum of a card, the range
+//! of an IPv4 octet, the SSN area/group/serial rules, the word and number boundaries around a
+//! match, and std's IPv6 parser. A unit test checks that this finds exactly what a search of the
+//! whole text with each expression (the `regex` crate) finds. Measured one after the other with
+//! the `redact` bench (1 KB of chat text, 2-CPU shared machine), a `regex` search of the whole
+//! text per detector took 4.2 µs per KB of clean text and 9.6 µs with a sensitive value in
+//! every turn; this takes 0.9 µs and 4.3 µs.
+//!
 //! Users add their own expressions or any other matcher through [`Redaction::pattern`].
 //!
 //! Every detector works on ASCII bytes only, so every match starts and ends on a character

@@ -503,18 +503,9 @@ fn serialize<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
 }
 
 fn number(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+    // Two digits per step from a table (ids and nanosecond times have 19-20 digits: a digit
+    // at a time was a tenth of the Datadog destination's time on empty spans).
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn quoted_u64(out: &mut Vec<u8>, n: u64) {
@@ -524,10 +515,20 @@ fn quoted_u64(out: &mut Vec<u8>, n: u64) {
 }
 
 fn hex128(out: &mut Vec<u8>, n: u128) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Each byte's two lowercase hex digits.
+    const PAIRS: [[u8; 2]; 256] = {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+            i += 1;
+        }
+        t
+    };
     let mut text = [0u8; 32];
-    for (i, c) in text.iter_mut().enumerate() {
-        *c = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(n.to_be_bytes()) {
+        pair.copy_from_slice(&PAIRS[usize::from(byte)]);
     }
     out.extend_from_slice(&text);
 }
@@ -605,7 +606,14 @@ mod tests {
             number(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes());
         }
-        for id in [0u128, 1, u64::MAX as u128, 1 << 64, u128::MAX] {
+        for id in [
+            0u128,
+            1,
+            u64::MAX as u128,
+            1 << 64,
+            u128::MAX,
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+        ] {
             let mut out = Vec::new();
             hex128(&mut out, id);
             assert_eq!(out, TraceId(id).to_string().as_bytes());
