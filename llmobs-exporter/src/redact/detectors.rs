@@ -54,29 +54,69 @@ pub(super) const API_KEY: &str = r"(?x) (?-u:\b) (?:
       | AIza [A-Za-z0-9_\-]{30}
     ) [A-Za-z0-9_\-]*";
 
-/// The literal start of every alternative of [`API_KEY`]: where a key can begin.
-pub(super) const API_KEY_PREFIXES: [&str; 20] = [
-    "sk-",
-    "sk_live_",
-    "sk_test_",
-    "rk_live_",
-    "pk_live_",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "xoxb-",
-    "xoxp-",
-    "xoxa-",
-    "xoxs-",
-    "hf_",
-    "AKIA",
-    "ASIA",
-    "AIza",
+/// The literal start of every alternative of [`API_KEY`], with the fewest key characters
+/// that must follow it: where a key can begin and how long it must be. The scanner matches
+/// keys from this table ([`key_end`]); a unit test checks it finds what [`API_KEY`] finds.
+pub(super) const API_KEY_PREFIXES: [(&str, usize); 20] = [
+    ("sk-", 20),
+    ("sk_live_", 16),
+    ("sk_test_", 16),
+    ("rk_live_", 16),
+    ("pk_live_", 16),
+    ("ghp_", 30),
+    ("gho_", 30),
+    ("ghu_", 30),
+    ("ghs_", 30),
+    ("ghr_", 30),
+    ("github_pat_", 30),
+    ("glpat-", 20),
+    ("xoxb-", 16),
+    ("xoxp-", 16),
+    ("xoxa-", 16),
+    ("xoxs-", 16),
+    ("hf_", 30),
+    ("AKIA", 16),
+    ("ASIA", 16),
+    ("AIza", 30),
 ];
+
+fn is_key_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+/// Where the key that starts at `at` with `API_KEY_PREFIXES[prefix]` ends, if one does: what
+/// [`API_KEY`] matches anchored at `at` (a token start, the prefix, at least the fewest key
+/// characters, then every key character that follows).
+pub(super) fn key_end(b: &[u8], at: usize, prefix: usize) -> Option<usize> {
+    let (literal, fewest) = API_KEY_PREFIXES[prefix];
+    if !starts_token(b, at) {
+        return None;
+    }
+    let from = at + literal.len();
+    let end = from
+        + b.get(from..)?
+            .iter()
+            .take_while(|&&c| is_key_char(c))
+            .count();
+    (end - from >= fewest).then_some(end)
+}
+
+/// Where what [`BEARER`] matches anchored at `at` ends, when `b[at..]` starts with `bearer` in
+/// any case: a token start, the word, the blanks after it and the token's characters.
+pub(super) fn bearer_end(b: &[u8], at: usize) -> Option<usize> {
+    if !starts_token(b, at) {
+        return None;
+    }
+    let blanks = at + 6;
+    let rest = b.get(blanks..)?;
+    let token = blanks
+        + rest
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+    let is_token = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c);
+    Some(token + b[token..].iter().take_while(|&&c| is_token(c)).count())
+}
 
 /// `bearer` in any case at the start of a token, the blanks after it and the token.
 pub(super) const BEARER: &str = r"(?i-u:\bbearer)[ \t]*[A-Za-z0-9\-._~+/=]*";
