@@ -8,7 +8,7 @@
 //! - [`escape_ascii`]: what the Datadog intake gets from the reference SDK (Python's
 //!   `ensure_ascii`): `"`, `\` and controls escaped as serde_json does, everything outside ASCII
 //!   as `\uXXXX` UTF-16 units;
-//! - [`escape_utf8`]: serde_json's own output (OTLP attributes): non-ASCII text kept as UTF-8.
+//! - `escape_utf8`: serde_json's own output (OTLP attributes): non-ASCII text kept as UTF-8.
 
 /// Appends `s` escaped for the Datadog intake (see the module doc).
 pub(crate) fn escape_ascii(out: &mut Vec<u8>, s: &str) {

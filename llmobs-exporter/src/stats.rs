@@ -21,11 +21,11 @@ pub struct Drops {
     /// The exporter shut down before they could be delivered.
     pub shutdown: u64,
     /// Spans that finished when no exporter was installed: open while it shut down or was
-    /// replaced (process-wide, only in [`crate::stats`]).
+    /// replaced (process-wide, only in [`crate::stats()`]).
     pub no_exporter: u64,
     /// The sink or the destination panicked while taking them (a bug in a custom
     /// [`llmobs_core::Sink`], or in the exporter's delivery); what the core's sink lost is
-    /// process-wide and only in [`crate::stats`]. The panic did not reach the application, and
+    /// process-wide and only in [`crate::stats()`]. The panic did not reach the application, and
     /// the exporter went on with the next batch.
     pub sink_panicked: u64,
 }
