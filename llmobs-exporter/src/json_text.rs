@@ -17,7 +17,7 @@ pub(crate) fn escape_ascii(out: &mut Vec<u8>, s: &str) {
 
 /// Appends `s` escaped as serde_json escapes it (see the module doc).
 #[cfg(any(feature = "otlp", test))]
-pub(crate) fn escape_utf8(out: &mut Vec<u8>, s: &str) {
+fn escape_utf8(out: &mut Vec<u8>, s: &str) {
     escape::<false>(out, s)
 }
 

@@ -209,7 +209,9 @@ impl Destination for Otlp {
             return;
         }
         let Some(record) = convert::evaluation(metric) else {
-            if !self.warned_tag_join {
+            // Feedback is declined too, by design (docs/otlp.md): the warning is for
+            // evaluations that could be sent had they been joined on a span.
+            if metric.submitter.is_none() && !self.warned_tag_join {
                 self.warned_tag_join = true;
                 log::warn!(
                     "llmobs: evaluations joined on a tag are not sent over OTLP (they have no \

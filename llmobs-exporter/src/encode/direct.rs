@@ -175,11 +175,8 @@ impl Encoder {
         out.extend_from_slice(b", \"span_id\": ");
         quoted_u64(out, span.span_id.0);
         if !a.span_links.is_empty() {
-            out.extend_from_slice(b", \"span_links\": [");
-            for (i, link) in a.span_links.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
+            out.extend_from_slice(b", \"span_links\": ");
+            list(out, &a.span_links, |out, link| {
                 out.extend_from_slice(b"{\"attributes\": {\"from\": \"");
                 out.extend_from_slice(link.from.as_str().as_bytes());
                 out.extend_from_slice(b"\", \"to\": \"");
@@ -189,8 +186,7 @@ impl Encoder {
                 out.extend_from_slice(b", \"trace_id\": \"");
                 hex128(out, link.trace_id.0);
                 out.extend_from_slice(b"\"}");
-            }
-            out.push(b']');
+            });
         }
         out.extend_from_slice(b", \"start_ns\": ");
         number(out, span.start_ns);
