@@ -251,7 +251,7 @@ impl fmt::Display for EvaluationError {
                  llmobs::export_span(..)",
             ),
             EvaluationError::NonFiniteScore { value } => {
-                write!(f, "the score is {value}, but scores must be finite numbers")
+                write!(f, "the score is {value}, but scores must be finite numbers; check the value for NaN or infinity (a division by zero?) before submitting it")
             }
             EvaluationError::JsonNotObject => f.write_str(
                 "a json evaluation's value must be a JSON object; wrap other values, e.g. json!({\"value\": x})",
@@ -340,7 +340,7 @@ impl fmt::Display for FeedbackError {
                 "the feedback label `{label}` contains '.', which the intake does not accept; use '_' instead"
             ),
             FeedbackError::NonFiniteScore { value } => {
-                write!(f, "the score is {value}, but scores must be finite numbers")
+                write!(f, "the score is {value}, but scores must be finite numbers; check the value for NaN or infinity (a division by zero?) before submitting it")
             }
             FeedbackError::JsonNotObject => f.write_str(
                 "a json feedback's value must be a JSON object; wrap other values, e.g. json!({\"value\": x})",
