@@ -86,7 +86,7 @@ fn parent_is_the_nearest_enclosing_span() {
     assert_eq!(
         by("l").model_provider(),
         Some("unknown"),
-        "provider defaults to custom"
+        "provider defaults to unknown, as the reference sends it"
     );
 }
 
