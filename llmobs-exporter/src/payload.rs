@@ -141,15 +141,33 @@ impl Batcher {
 
     /// Hands back the body of a batch that is done with, so the next body reuses its memory
     /// instead of growing a new allocation (and faulting in its pages) up to the limit again.
+    ///
+    /// Two bodies are kept: the one being built and a spare. A cut at the limit needs both (the
+    /// full body goes out while the next one fills), and a flush hands back a body while the
+    /// spare is already held: that one becomes the next body being built, rather than being
+    /// freed and grown again from nothing after every flush.
     pub(crate) fn recycle(&mut self, mut body: Vec<u8>) {
+        if body.capacity() > 2 * self.limit.max(1 << 16) {
+            return;
+        }
+        body.clear();
+        if self.items == 0 && self.body.capacity() == 0 {
+            // Nothing is being built: the larger memory goes to the next body.
+            match &mut self.spare {
+                Some(spare) if spare.capacity() > body.capacity() => {
+                    self.body = std::mem::replace(spare, body);
+                }
+                _ => self.body = body,
+            }
+            return;
+        }
         // A tick can settle two bodies (one cut at the limit, then the rest): keep the larger,
         // so a small one does not replace the memory the next full body needs.
-        let larger = self
+        if self
             .spare
             .as_ref()
-            .is_none_or(|s| s.capacity() < body.capacity());
-        if larger && body.capacity() <= 2 * self.limit.max(1 << 16) {
-            body.clear();
+            .is_none_or(|s| s.capacity() < body.capacity())
+        {
             self.spare = Some(body);
         }
     }
@@ -265,7 +283,36 @@ mod tests {
         // Beyond twice the limit a body is not kept at all.
         let mut b = datadog(PayloadKind::Spans, 1 << 16);
         b.recycle(Vec::with_capacity(1 << 18));
-        assert!(b.spare.is_none());
+        assert!(b.spare.is_none() && b.body.capacity() == 0);
+    }
+
+    #[test]
+    fn rounds_of_cuts_and_flushes_reuse_the_same_two_bodies() {
+        // Each round: enough events for a cut at the limit, then a flush of the rest, every
+        // body settled (recycled) as the pipeline does. After the first round, no body is a
+        // new allocation.
+        let event = [b'x'; 1000];
+        let mut b = datadog(PayloadKind::Spans, 1 << 16);
+        let mut round = |b: &mut Batcher| {
+            let mut memory = Vec::new();
+            for _ in 0..100 {
+                if let Some(cut) = b.push(&event) {
+                    memory.push(cut.body.as_ptr());
+                    b.recycle(cut.body);
+                }
+            }
+            let rest = b.finish().expect("the rest");
+            memory.push(rest.body.as_ptr());
+            b.recycle(rest.body);
+            memory
+        };
+        let first = round(&mut b);
+        assert_eq!(first.len(), 2, "one cut and one flush per round");
+        for _ in 0..3 {
+            for body in round(&mut b) {
+                assert!(first.contains(&body), "a body grown anew after a flush");
+            }
+        }
     }
 
     #[test]
