@@ -293,7 +293,7 @@ mod tests {
         // new allocation.
         let event = [b'x'; 1000];
         let mut b = datadog(PayloadKind::Spans, 1 << 16);
-        let mut round = |b: &mut Batcher| {
+        let round = |b: &mut Batcher| {
             let mut memory = Vec::new();
             for _ in 0..100 {
                 if let Some(cut) = b.push(&event) {

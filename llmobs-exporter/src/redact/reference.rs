@@ -7,7 +7,7 @@ use std::ops::Range;
 use regex::Regex;
 
 use super::detectors::{self as det, Check};
-use super::scan::{self, Found};
+use super::scan::{self, Found, NumberMasks};
 use super::Detector;
 
 fn definition(d: Detector) -> (&'static str, Check) {
@@ -198,9 +198,11 @@ fn the_scanner_finds_what_a_whole_text_search_finds() {
         .collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut seen = [0; 8];
+    // Up to a few hundred bytes: the scanner reads text 64 bytes at a time, and values cross
+    // those edges.
     for _ in 0..30_000 {
         let mut text = String::new();
-        for _ in 0..rng.below(24) {
+        for _ in 0..rng.below(64) {
             text.push_str(PIECES[rng.below(PIECES.len())]);
         }
         compare(&text, &reference, &mut seen);
@@ -210,11 +212,31 @@ fn the_scanner_finds_what_a_whole_text_search_finds() {
         .chars()
         .collect();
     for _ in 0..30_000 {
-        let text: String = (0..rng.below(40))
+        let text: String = (0..rng.below(200))
             .map(|_| alphabet[rng.below(alphabet.len())])
             .collect();
         compare(&text, &reference, &mut seen);
     }
     // The texts reach every detector, many times.
     assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
+}
+
+#[test]
+fn the_number_masks_of_64_bytes_at_once_are_the_bytewise_ones() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    // Every byte value, then random bytes, then bytes from what numbers are made of.
+    let all: Vec<u8> = (0..=255).collect();
+    for block in all.chunks(64) {
+        assert_eq!(NumberMasks::of(block), NumberMasks::bytewise(block));
+    }
+    let near = b"0123456789.-+ ()/:,a\xff";
+    for i in 0..20_000 {
+        let block: Vec<u8> = (0..64)
+            .map(|_| match i % 2 {
+                0 => rng.next() as u8,
+                _ => near[rng.below(near.len())],
+            })
+            .collect();
+        assert_eq!(NumberMasks::of(&block), NumberMasks::bytewise(&block), "{block:?}");
+    }
 }

@@ -240,71 +240,242 @@ const NUMBER_BYTES: [u8; 256] = {
 };
 
 /// Phone numbers, SSNs, card numbers and IPv4 addresses (in this order in `lanes`): around
-/// each digit, the run of bytes they are made of; each detector searches the runs that could
-/// hold one of its values.
+/// each digit, the run of bytes they are made of (a *window*); each detector searches the
+/// windows that could hold one of its values.
+///
+/// Most windows are a digit or two among words, or a number with fewer digits than any value
+/// has. 64 bytes at a time, bit masks of the digits, dots, dashes and `+`, and of every byte
+/// windows are made of, give each window's edges and what it holds without a loop over its
+/// bytes. A window that reaches the edge of its 64 bytes, and the last bytes of the text, are
+/// walked byte by byte.
 fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
     if lanes.iter().all(Option::is_none) {
         return;
     }
     let b = text.as_bytes();
-    let class = |c: u8| NUMBER_BYTES[usize::from(c)];
-    let mut pos = 0;
+    // Where the next window may start: every digit before it is in a window already seen.
+    let mut pos: usize = 0;
+    let mut base = 0;
+    while let Some(block) = b.get(base..base + 64) {
+        let m = NumberMasks::of(block);
+        let gaps = !m.members;
+        let mut todo = m.digits & above(pos.saturating_sub(base));
+        while todo != 0 {
+            let d = todo.trailing_zeros() as usize;
+            let after = gaps & above(d);
+            let before = gaps & !above(d);
+            if after == 0 || (before == 0 && base > 0) {
+                // The window may go on past the edge of the block.
+                pos = window_at(text, base + d, pos, &mut lanes, out);
+                todo &= above(pos - base);
+                continue;
+            }
+            let end = after.trailing_zeros() as usize;
+            let start = if before == 0 {
+                0
+            } else {
+                64 - before.leading_zeros() as usize
+            };
+            todo &= above(end);
+            pos = base + end;
+            let held = m.held(above(start) & !above(end));
+            if held.digits >= 4 {
+                window(text, base + start..base + end, held, &mut lanes, out);
+            }
+        }
+        base += 64;
+    }
     while let Some(digit) = next_digit(b, pos) {
-        // A digit between two bytes no value has (`a1b`, as in keys, hashes and ids) is a
-        // window of one digit: skip it without walking and counting.
-        if b.get(digit + 1).is_some_and(|&c| class(c) == NOT_NUMBER)
-            && (digit == pos || class(b[digit - 1]) == NOT_NUMBER)
-        {
-            pos = digit + 1;
-            continue;
+        pos = window_at(text, digit, pos, &mut lanes, out);
+    }
+}
+
+/// The bits from `from` up (none when `from` is 64 or more).
+fn above(from: usize) -> u64 {
+    u64::MAX.checked_shl(from as u32).unwrap_or(0)
+}
+
+/// What a window holds, as far as telling which values it could hold goes.
+#[derive(Clone, Copy, Default)]
+struct Held {
+    digits: u32,
+    dots: u32,
+    dashes: u32,
+    plus: u32,
+    /// Four digits in a row.
+    group_of_4: bool,
+}
+
+/// 64 bytes of text as bit masks: bit `i` is set when byte `i` is...
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct NumberMasks {
+    /// ...a digit,
+    digits: u64,
+    /// ...a `.`, a `-` or a `+`,
+    dots: u64,
+    dashes: u64,
+    plus: u64,
+    /// ...a byte windows are made of ([`NUMBER_BYTES`]).
+    members: u64,
+}
+
+impl NumberMasks {
+    /// The masks of `block[..64]`, 16 bytes at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) fn of(block: &[u8]) -> NumberMasks {
+        use std::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+            _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let block = &block[..64];
+        let mut m = NumberMasks::default();
+        for i in 0..4 {
+            // SAFETY: SSE2 is part of x86-64; the 16 bytes read are inside `block` (64 bytes
+            // long), and the unaligned load has no alignment requirement.
+            let [digit, dot, dash, plus, member] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+                // Signed compares: bytes from 0x80 up are negative, below `0`.
+                let digit = _mm_and_si128(
+                    _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)),
+                );
+                let (dot, dash, plus) = (eq(b'.'), eq(b'-'), eq(b'+'));
+                let other = _mm_or_si128(eq(b' '), _mm_or_si128(eq(b'('), eq(b')')));
+                let member = _mm_or_si128(
+                    _mm_or_si128(digit, other),
+                    _mm_or_si128(dot, _mm_or_si128(dash, plus)),
+                );
+                [digit, dot, dash, plus, member].map(|x| _mm_movemask_epi8(x) as u16)
+            };
+            let at = 16 * i;
+            m.digits |= u64::from(digit) << at;
+            m.dots |= u64::from(dot) << at;
+            m.dashes |= u64::from(dash) << at;
+            m.plus |= u64::from(plus) << at;
+            m.members |= u64::from(member) << at;
         }
-        let mut start = digit;
-        while start > pos && class(b[start - 1]) != NOT_NUMBER {
-            start -= 1;
+        m
+    }
+
+    /// The masks of `block[..64]`, a byte at a time.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(super) fn of(block: &[u8]) -> NumberMasks {
+        NumberMasks::bytewise(block)
+    }
+
+    #[cfg_attr(target_arch = "x86_64", cfg(test))]
+    pub(super) fn bytewise(block: &[u8]) -> NumberMasks {
+        let mut m = NumberMasks::default();
+        for (i, &c) in block[..64].iter().enumerate() {
+            let k = NUMBER_BYTES[usize::from(c)];
+            m.digits |= u64::from(k == DIGIT) << i;
+            m.dots |= u64::from(k == DOT) << i;
+            m.dashes |= u64::from(k == DASH) << i;
+            m.plus |= u64::from(k == PLUS) << i;
+            m.members |= u64::from(k != NOT_NUMBER) << i;
         }
-        let mut end = start;
-        // How many digits, dots, dashes and `+`, and the longest run of digits (counters in
-        // registers: an array indexed by class makes each byte wait for the previous store).
-        let (mut digits, mut dots, mut dashes, mut plus) = (0usize, 0usize, 0usize, 0usize);
-        let (mut run, mut longest) = (0usize, 0usize);
-        while let Some(&c) = b.get(end) {
-            let k = class(c);
-            if k == NOT_NUMBER {
-                break;
-            }
-            let digit = k == DIGIT;
-            digits += usize::from(digit);
-            dots += usize::from(k == DOT);
-            dashes += usize::from(k == DASH);
-            plus += usize::from(k == PLUS);
-            run = if digit { run + 1 } else { 0 };
-            longest = longest.max(run);
-            end += 1;
+        m
+    }
+
+    /// What the bytes in `window` (a mask) hold.
+    fn held(&self, window: u64) -> Held {
+        let d = self.digits & window;
+        Held {
+            digits: d.count_ones(),
+            dots: (self.dots & window).count_ones(),
+            dashes: (self.dashes & window).count_ones(),
+            plus: (self.plus & window).count_ones(),
+            group_of_4: d & (d >> 1) & (d >> 2) & (d >> 3) != 0,
         }
-        pos = end;
-        if digits < 4 {
-            continue;
+    }
+}
+
+/// The window around the digit at `digit`, not reaching back before `floor`, searched if it
+/// could hold a value; returns where it ends.
+fn window_at(
+    text: &str,
+    digit: usize,
+    floor: usize,
+    lanes: &mut [Option<Lane<'_>>; 4],
+    out: &mut Found,
+) -> usize {
+    let b = text.as_bytes();
+    let class = |c: u8| NUMBER_BYTES[usize::from(c)];
+    // A digit between two bytes no value has (`a1b`, as in keys, hashes and ids) is a window
+    // of one digit.
+    if b.get(digit + 1).is_some_and(|&c| class(c) == NOT_NUMBER)
+        && (digit == floor || class(b[digit - 1]) == NOT_NUMBER)
+    {
+        return digit + 1;
+    }
+    let mut start = digit;
+    while start > floor && class(b[start - 1]) != NOT_NUMBER {
+        start -= 1;
+    }
+    let mut end = start;
+    // Counters in registers: an array indexed by class makes each byte wait for the previous
+    // store.
+    let mut held = Held::default();
+    let mut run = 0;
+    while let Some(&c) = b.get(end) {
+        let k = class(c);
+        if k == NOT_NUMBER {
+            break;
         }
-        // A value starts with a digit, `+` or `(` and ends with a digit or `)`.
-        while !matches!(b[start], b'0'..=b'9' | b'+' | b'(') {
-            start += 1;
-        }
-        while !matches!(b[end - 1], b'0'..=b'9' | b')') {
-            end -= 1;
-        }
-        // What a value needs before its check can accept it: a phone number 8 digits after a
-        // `+`, or 10 with a group of 4; an SSN 9 digits and 2 dashes; a card 13 digits; an
-        // address 4 digits and 3 dots.
-        let could_hold = [
-            (plus > 0 && digits >= 8) || (digits >= 10 && longest >= 4),
-            digits >= 9 && dashes >= 2,
-            digits >= 13,
-            dots >= 3,
-        ];
-        for (lane, could) in lanes.iter_mut().zip(could_hold) {
-            if let (Some(lane), true) = (lane, could) {
-                lane.search(text, start..end, out);
-            }
+        let digit = k == DIGIT;
+        held.digits += u32::from(digit);
+        held.dots += u32::from(k == DOT);
+        held.dashes += u32::from(k == DASH);
+        held.plus += u32::from(k == PLUS);
+        run = if digit { run + 1 } else { 0 };
+        held.group_of_4 |= run >= 4;
+        end += 1;
+    }
+    if held.digits >= 4 {
+        window(text, start..end, held, lanes, out);
+    }
+    end
+}
+
+/// Searches the window `w` (a maximal run of [`NUMBER_BYTES`] that holds `held`) with each
+/// detector whose values it could hold.
+fn window(
+    text: &str,
+    w: Range<usize>,
+    held: Held,
+    lanes: &mut [Option<Lane<'_>>; 4],
+    out: &mut Found,
+) {
+    let b = text.as_bytes();
+    let (mut start, mut end) = (w.start, w.end);
+    // A value starts with a digit, `+` or `(` and ends with a digit or `)`.
+    while !matches!(b[start], b'0'..=b'9' | b'+' | b'(') {
+        start += 1;
+    }
+    while !matches!(b[end - 1], b'0'..=b'9' | b')') {
+        end -= 1;
+    }
+    // What a value needs before its check can accept it: a phone number 8 digits after a
+    // `+`, or 10 with a group of 4; an SSN 9 digits and 2 dashes; a card 13 digits; an
+    // address 4 digits and 3 dots.
+    let Held {
+        digits,
+        dots,
+        dashes,
+        plus,
+        group_of_4,
+    } = held;
+    let could_hold = [
+        (plus > 0 && digits >= 8) || (digits >= 10 && group_of_4),
+        digits >= 9 && dashes >= 2,
+        digits >= 13,
+        dots >= 3,
+    ];
+    for (lane, could) in lanes.iter_mut().zip(could_hold) {
+        if let (Some(lane), true) = (lane, could) {
+            lane.search(text, start..end, out);
         }
     }
 }
