@@ -31,12 +31,79 @@ pub(super) const PHONE: &str = r"(?x)
       (?: \([0-9]{3}\)[\ \-]? | [0-9]{3}[\ .\-] )
       [0-9]{4}";
 
+/// The definition, as for `API_KEY`: matched by [`ssn_at`].
+#[cfg(test)]
 pub(super) const SSN: &str = r"[0-9]{3}-[0-9]{2}-[0-9]{4}";
 
-/// At least 13 digits, grouped by single spaces or by single dashes (not both).
+/// At least 13 digits, grouped by single spaces or by single dashes (not both). The
+/// definition, as for `API_KEY`: matched by [`card_at`].
+#[cfg(test)]
 pub(super) const CARD: &str = r"[0-9](?: ?[0-9]){12,}|[0-9](?:-?[0-9]){12,}";
 
+/// The definition, as for `API_KEY`: matched by [`ipv4_at`].
+#[cfg(test)]
 pub(super) const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
+
+/// Where what `SSN` matches anchored at `at` ends, without reading from `limit` on.
+pub(super) fn ssn_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let end = at + 11;
+    let w = b.get(at..end).filter(|_| end <= limit)?;
+    w.iter()
+        .zip(b"000-00-0000")
+        .all(|(&c, &shape)| match shape {
+            b'0' => c.is_ascii_digit(),
+            _ => c == shape,
+        })
+        .then_some(end)
+}
+
+/// Where what `CARD` matches anchored at `at` ends, without reading from `limit` on: the
+/// digits joined by single spaces, as far as they go, when there are 13 or more; else the
+/// same with dashes.
+pub(super) fn card_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let digit = |i: usize| i < limit && b[i].is_ascii_digit();
+    if !digit(at) {
+        return None;
+    }
+    for sep in [b' ', b'-'] {
+        let (mut end, mut digits) = (at + 1, 1);
+        loop {
+            if digit(end) {
+                end += 1;
+            } else if b.get(end) == Some(&sep) && digit(end + 1) {
+                end += 2;
+            } else {
+                break;
+            }
+            digits += 1;
+        }
+        if digits >= 13 {
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Where what `IPV4` matches anchored at `at` ends, without reading from `limit` on: three
+/// runs of 1 to 3 digits each followed by a dot (a longer run cannot reach its dot), then up
+/// to 3 digits.
+pub(super) fn ipv4_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let mut i = at;
+    for group in 0..4 {
+        let run = b[i..limit].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+        if run == 0 {
+            return None;
+        }
+        if group == 3 {
+            return Some(i + run.min(3));
+        }
+        if run > 3 || b.get(i + run) != Some(&b'.') || i + run >= limit {
+            return None;
+        }
+        i += run + 1;
+    }
+    None
+}
 
 /// Two colons with only hex digits and dots between them: every address has them.
 pub(super) const IPV6: &str = r":[0-9A-Fa-f.]*:";
@@ -82,9 +149,39 @@ pub(super) const API_KEY_PREFIXES: [(&str, usize); 20] = [
     ("AIza", 30),
 ];
 
-fn is_key_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+/// A set of bytes, each looked up in one step.
+pub(super) struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    /// The ASCII letters and digits, and `extra`.
+    const fn alphanumeric_and(extra: &[u8]) -> ByteSet {
+        let mut set = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            set[c] = (c as u8).is_ascii_alphanumeric();
+            c += 1;
+        }
+        let mut i = 0;
+        while i < extra.len() {
+            set[extra[i] as usize] = true;
+            i += 1;
+        }
+        ByteSet(set)
+    }
+
+    #[inline(always)]
+    pub(super) fn has(&self, c: u8) -> bool {
+        self.0[usize::from(c)]
+    }
 }
+
+/// What a word is made of (`\w` in ASCII).
+const WORD: ByteSet = ByteSet::alphanumeric_and(b"_");
+const KEY: ByteSet = ByteSet::alphanumeric_and(b"_-");
+const TOKEN: ByteSet = ByteSet::alphanumeric_and(b"-._~+/=");
+const EMAIL_LOCAL: ByteSet = ByteSet::alphanumeric_and(b"._%+-");
+/// Every byte of an email address.
+pub(super) const EMAIL_BYTES: ByteSet = ByteSet::alphanumeric_and(b"._%+-@");
 
 /// Where the key that starts at `at` with `API_KEY_PREFIXES[prefix]` ends, if one does: what
 /// `API_KEY` matches anchored at `at` (a token start, the prefix, at least the fewest key
@@ -98,7 +195,7 @@ pub(super) fn key_end(b: &[u8], at: usize, prefix: usize) -> Option<usize> {
     let end = from
         + b.get(from..)?
             .iter()
-            .take_while(|&&c| is_key_char(c))
+            .take_while(|&&c| KEY.has(c))
             .count();
     (end - from >= fewest).then_some(end)
 }
@@ -116,8 +213,7 @@ pub(super) fn bearer_end(b: &[u8], at: usize) -> Option<usize> {
             .iter()
             .take_while(|&&c| c == b' ' || c == b'\t')
             .count();
-    let is_token = |c: u8| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c);
-    Some(token + b[token..].iter().take_while(|&&c| is_token(c)).count())
+    Some(token + b[token..].iter().take_while(|&&c| TOKEN.has(c)).count())
 }
 
 /// `bearer` in any case at the start of a token, the blanks after it and the token.
@@ -126,7 +222,7 @@ pub(super) fn bearer_end(b: &[u8], at: usize) -> Option<usize> {
 pub(super) const BEARER: &str = r"(?i-u:\bbearer)[ \t]*[A-Za-z0-9\-._~+/=]*";
 
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    WORD.has(b)
 }
 
 /// Whether `b[i]` is at the start of a token: nothing word-like right before it.
@@ -163,11 +259,10 @@ fn digits_end(b: &[u8], mut i: usize) -> usize {
 
 pub(super) fn check_email(text: &str, m: Range<usize>, last_end: usize) -> Verdict {
     let b = text.as_bytes();
-    let is_local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
     let at = m.start + b[m.clone()].iter().position(|&c| c == b'@').unwrap_or(0);
     // The local part is the whole run before `@`, even where the search started later.
     let mut start = at;
-    while start > 0 && is_local(b[start - 1]) {
+    while start > 0 && EMAIL_LOCAL.has(b[start - 1]) {
         start -= 1;
     }
     // A local part does not start or end with a dot.
@@ -356,9 +451,13 @@ pub(super) fn check_phone(text: &str, m: Range<usize>, _: usize) -> Verdict {
 
 pub(super) fn check_ipv4(text: &str, m: Range<usize>, _: usize) -> Verdict {
     let b = text.as_bytes();
-    let octets_ok = text[m.clone()]
-        .split('.')
-        .all(|o| !(o.len() > 1 && o.starts_with('0')) && o.parse::<u8>().is_ok());
+    // The expression matched 1 to 3 digits per octet: no leading zero, at most 255.
+    let octets_ok = b[m.clone()].split(|&c| c == b'.').all(|o| match o {
+        [_] => true,
+        [first, ..] if *first == b'0' => false,
+        [_, _] => true,
+        _ => o <= b"255".as_slice(),
+    });
     // A trailing `:port` ends the number like any other punctuation.
     if octets_ok
         && starts_token(b, m.start)

@@ -240,3 +240,38 @@ fn the_number_masks_of_64_bytes_at_once_are_the_bytewise_ones() {
         assert_eq!(NumberMasks::of(&block), NumberMasks::bytewise(&block), "{block:?}");
     }
 }
+
+#[test]
+fn the_hand_written_matchers_end_where_their_expressions_do() {
+    type At = fn(&[u8], usize, usize) -> Option<usize>;
+    let matchers: [(&str, At); 3] = [
+        (det::SSN, det::ssn_at),
+        (det::CARD, det::card_at),
+        (det::IPV4, det::ipv4_at),
+    ];
+    let anchored: Vec<(regex::bytes::Regex, At)> = matchers
+        .iter()
+        .map(|&(p, at)| (regex::bytes::Regex::new(&format!("^(?:{p})")).expect("pattern"), at))
+        .collect();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let alphabet = b"0123456789 .-+()x";
+    let mut matched = [0; 3];
+    for _ in 0..20_000 {
+        let mut text: Vec<u8> = Vec::new();
+        for _ in 0..rng.below(12) {
+            match rng.below(3) {
+                0 => text.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
+                _ => text.push(alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let limit = text.len() - rng.below(text.len().min(3) + 1);
+        for at in (0..limit).filter(|&p| text[p].is_ascii_digit()) {
+            for (i, (re, hand)) in anchored.iter().enumerate() {
+                let want = re.find(&text[at..limit]).map(|m| at + m.end());
+                assert_eq!(hand(&text, at, limit), want, "{:?} at {at}", String::from_utf8_lossy(&text));
+                matched[i] += usize::from(want.is_some());
+            }
+        }
+    }
+    assert!(matched.iter().all(|&n| n > 100), "{matched:?}");
+}

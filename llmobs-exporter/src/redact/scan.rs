@@ -3,21 +3,28 @@
 //! Every detector's matches are made of a few kinds of bytes and hold at least one byte that
 //! ordinary prose rarely has: a digit, `@`, `:`, a key prefix, the word `bearer`. One fast pass
 //! per anchor finds those places (`memchr` for `@`, `:` and `b`/`B`, `aho-corasick` for the key
-//! prefixes, an eight-bytes-at-a-time test for digits), and the detector's expression, compiled
-//! to a DFA once per process, runs only there:
+//! prefixes, SSE2 bit masks 64 bytes at a time for digits), and the detector's expression runs
+//! only there:
 //!
 //! - around an anchor byte, over the *window* of bytes the expression can match at all (every
 //!   byte a phone number, SSN, card or IPv4 address is made of, every byte of an email address,
 //!   every byte of an IPv6 address). A match cannot cross the edge of its window, so the first
 //!   match in a window is the first match in the text from there on, as a search of the whole
 //!   text would find it. A window that cannot hold a value (a card needs 13 digits) is skipped
-//!   without a search;
+//!   without a search. Email, phone and IPv6 expressions run as DFAs compiled once per
+//!   process; the SSN, card and IPv4 shapes are simple enough to match by hand at each digit
+//!   of the window (`ssn_at`, `card_at`, `ipv4_at` in `detectors.rs`), which costs less than
+//!   a DFA search's set-up and its slow path through match states (64 KB of the `redact`
+//!   bench's sensitive text: 1.88M instructions per call with the DFAs, 1.82M without, the
+//!   DFAs' first-use build 16.0M → 7.4M);
 //! - at a key prefix or `bearer`: whether a match starts at that position and where it ends
 //!   takes a look at the bytes that follow, written out in `detectors.rs` (`key_end`,
-//!   `bearer_end`; a unit test checks them against the expressions). Running the expressions'
-//!   DFAs there instead took a third more time on the `redact` bench's sensitive text, which
-//!   has a key and a token every few turns (64 KB: 339 µs per call with the DFAs, 189 µs
-//!   without, one run after the other).
+//!   `bearer_end`). Running the expressions' DFAs there instead took a third more time on the
+//!   `redact` bench's sensitive text, which has a key and a token every few turns (64 KB:
+//!   339 µs per call with the DFAs, 189 µs without, one run after the other).
+//!
+//! Unit tests check every hand-written matcher against its expression, and the whole scanner
+//! against a search of the whole text with the `regex` crate.
 //!
 //! Each match then goes through its detector's check, exactly as a search of the whole text
 //! would have it: the check says what to redact and where the detector's search goes on.
@@ -36,11 +43,23 @@ use super::Detector;
 /// What the detectors found: each detector's ranges in order, the detectors interleaved.
 pub(super) type Found = Vec<(Range<usize>, Detector)>;
 
-/// One detector ready to search: its expression compiled to a forward and a reverse DFA,
-/// searched over a window for the first match in it (DFAs have no per-search state, so every
-/// thread shares them), or none for the detectors matched at a literal anchor; and its check.
+/// How a detector finds its next match in a window.
+enum Search {
+    /// Its expression, compiled to a forward and a reverse DFA (DFAs have no per-search
+    /// state, so every thread shares them).
+    Dfa(Box<Regex>),
+    /// Where the expression's match anchored at a position ends, if one does, written out in
+    /// `detectors.rs` for the simple shapes, where it costs a few comparisons per position
+    /// against a DFA search's set-up and its slow path through match states; the tests check
+    /// them against the expressions.
+    Anchored(fn(&[u8], usize, usize) -> Option<usize>),
+    /// Not in windows: matched at a literal anchor (keys, tokens).
+    AtAnchor,
+}
+
+/// One detector ready to search, and its check.
 struct Shape {
-    search: Option<Box<Regex>>,
+    search: Search,
     check: Check,
 }
 
@@ -48,14 +67,21 @@ impl Shape {
     fn unanchored(pattern: &str, check: Check) -> Shape {
         let re = Regex::new(pattern).expect("built-in redaction pattern");
         Shape {
-            search: Some(Box::new(re)),
+            search: Search::Dfa(Box::new(re)),
+            check,
+        }
+    }
+
+    fn by_hand(at: fn(&[u8], usize, usize) -> Option<usize>, check: Check) -> Shape {
+        Shape {
+            search: Search::Anchored(at),
             check,
         }
     }
 
     fn at_anchor(check: Check) -> Shape {
         Shape {
-            search: None,
+            search: Search::AtAnchor,
             check,
         }
     }
@@ -76,9 +102,9 @@ fn matchers() -> &'static Matchers {
         shapes: [
             Shape::unanchored(det::EMAIL, det::check_email),
             Shape::unanchored(det::PHONE, det::check_phone),
-            Shape::unanchored(det::SSN, det::check_ssn),
-            Shape::unanchored(det::CARD, det::check_card),
-            Shape::unanchored(det::IPV4, det::check_ipv4),
+            Shape::by_hand(det::ssn_at, det::check_ssn),
+            Shape::by_hand(det::card_at, det::check_card),
+            Shape::by_hand(det::ipv4_at, det::check_ipv4),
             Shape::unanchored(det::IPV6, det::check_ipv6),
             Shape::at_anchor(det::check_api_key),
             Shape::at_anchor(det::check_bearer),
@@ -120,25 +146,37 @@ impl Lane<'_> {
             if start >= window.end {
                 return;
             }
-            let Some(re) = &self.shape.search else {
-                return;
-            };
-            // The first match usually starts where the window does: a forward search anchored
-            // there finds it without the reverse search that finds where a match starts.
-            let input = Input::new(text).span(start..window.end);
-            let m = match re
-                .forward()
-                .try_search_fwd(&input.clone().anchored(Anchored::Yes))
-            {
-                Ok(Some(end)) => Ok(Some(start..end.offset())),
-                Ok(None) => re
-                    .try_search(&input.span(start + 1..window.end))
-                    .map(|m| m.map(|m| m.range())),
-                Err(e) => Err(e),
+            let m = match &self.shape.search {
+                Search::Dfa(re) => {
+                    // The first match usually starts where the window does: a forward search
+                    // anchored there finds it without the reverse search that finds where a
+                    // match starts.
+                    let input = Input::new(text).span(start..window.end);
+                    match re
+                        .forward()
+                        .try_search_fwd(&input.clone().anchored(Anchored::Yes))
+                    {
+                        Ok(Some(end)) => Some(start..end.offset()),
+                        Ok(None) => re
+                            .try_search(&input.span(start + 1..window.end))
+                            .ok()
+                            .flatten()
+                            .map(|m| m.range()),
+                        Err(_) => None,
+                    }
+                }
+                // The leftmost position a match starts at; every match starts with a digit.
+                Search::Anchored(at) => {
+                    let b = text.as_bytes();
+                    (start..window.end)
+                        .filter(|&p| b[p].is_ascii_digit())
+                        .find_map(|p| at(b, p, window.end).map(|end| p..end))
+                }
+                Search::AtAnchor => None,
             };
             match m {
-                Ok(Some(m)) => self.check(text, m, out),
-                _ => return,
+                Some(m) => self.check(text, m, out),
+                None => return,
             }
         }
     }
@@ -198,16 +236,13 @@ fn run(b: &[u8], at: usize, floor: usize, part: impl Fn(u8) -> bool) -> Range<us
     start..end
 }
 
-fn in_email(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"._%+-@".contains(&c)
-}
 
 /// Addresses: around each `@`, the run of bytes an address is made of.
 fn emails(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
     let b = text.as_bytes();
     let mut pos = 0;
     while let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
-        let window = run(b, at, pos, in_email);
+        let window = run(b, at, pos, |c| det::EMAIL_BYTES.has(c));
         pos = window.end.max(at + 1);
         lane.search(text, window, out);
     }
@@ -278,9 +313,13 @@ fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
             };
             todo &= above(end);
             pos = base + end;
-            let held = m.held(above(start) & !above(end));
-            if held.digits >= 4 {
-                window(text, base + start..base + end, held, &mut lanes, out);
+            let w = above(start) & !above(end);
+            // Four digits or more (the fourth lowest bit is set), then what else it holds.
+            let d = m.digits & w;
+            let d = d & d.wrapping_sub(1);
+            let d = d & d.wrapping_sub(1);
+            if d & d.wrapping_sub(1) != 0 {
+                window(text, base + start..base + end, m.held(w), &mut lanes, out);
             }
         }
         base += 64;
@@ -302,8 +341,17 @@ struct Held {
     dots: u32,
     dashes: u32,
     plus: u32,
-    /// Four digits in a row.
-    group_of_4: bool,
+    /// Runs of exactly 3 digits, and of exactly 4.
+    threes: u32,
+    fours: u32,
+}
+
+impl Held {
+    /// Counts a run of `len` digits that just ended.
+    fn end_run(&mut self, len: u32) {
+        self.threes += u32::from(len == 3);
+        self.fours += u32::from(len == 4);
+    }
 }
 
 /// 64 bytes of text as bit masks: bit `i` is set when byte `i` is...
@@ -382,12 +430,17 @@ impl NumberMasks {
     /// What the bytes in `window` (a mask) hold.
     fn held(&self, window: u64) -> Held {
         let d = self.digits & window;
+        // Where runs of digits start, then those exactly 3 and 4 digits long (the window
+        // never reaches bit 63, so nothing past it reads as a digit).
+        let starts = d & !(d << 1);
+        let three = starts & (d >> 1) & (d >> 2);
         Held {
             digits: d.count_ones(),
             dots: (self.dots & window).count_ones(),
             dashes: (self.dashes & window).count_ones(),
             plus: (self.plus & window).count_ones(),
-            group_of_4: d & (d >> 1) & (d >> 2) & (d >> 3) != 0,
+            threes: (three & !(d >> 3)).count_ones(),
+            fours: (three & (d >> 3) & !(d >> 4)).count_ones(),
         }
     }
 }
@@ -429,10 +482,13 @@ fn window_at(
         held.dots += u32::from(k == DOT);
         held.dashes += u32::from(k == DASH);
         held.plus += u32::from(k == PLUS);
+        if !digit {
+            held.end_run(run);
+        }
         run = if digit { run + 1 } else { 0 };
-        held.group_of_4 |= run >= 4;
         end += 1;
     }
+    held.end_run(run);
     if held.digits >= 4 {
         window(text, start..end, held, lanes, out);
     }
@@ -458,17 +514,19 @@ fn window(
         end -= 1;
     }
     // What a value needs before its check can accept it: a phone number 8 digits after a
-    // `+`, or 10 with a group of 4; an SSN 9 digits and 2 dashes; a card 13 digits; an
-    // address 4 digits and 3 dots.
+    // `+`, or groups of exactly 3, 3 and 4 digits (the checks want a number to start after
+    // no digit and end before none, and the expression separates the groups); an SSN 9
+    // digits and 2 dashes; a card 13 digits; an address 4 digits and 3 dots.
     let Held {
         digits,
         dots,
         dashes,
         plus,
-        group_of_4,
+        threes,
+        fours,
     } = held;
     let could_hold = [
-        (plus > 0 && digits >= 8) || (digits >= 10 && group_of_4),
+        (plus > 0 && digits >= 8) || (threes >= 2 && fours >= 1),
         digits >= 9 && dashes >= 2,
         digits >= 13,
         dots >= 3,
