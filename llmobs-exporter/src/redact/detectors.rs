@@ -90,7 +90,11 @@ pub(super) fn card_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
 pub(super) fn ipv4_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
     let mut i = at;
     for group in 0..4 {
-        let run = b[i..limit].iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+        let run = b[i..limit]
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if run == 0 {
             return None;
         }
@@ -192,11 +196,7 @@ pub(super) fn key_end(b: &[u8], at: usize, prefix: usize) -> Option<usize> {
         return None;
     }
     let from = at + literal.len();
-    let end = from
-        + b.get(from..)?
-            .iter()
-            .take_while(|&&c| KEY.has(c))
-            .count();
+    let end = from + b.get(from..)?.iter().take_while(|&&c| KEY.has(c)).count();
     (end - from >= fewest).then_some(end)
 }
 

@@ -7,7 +7,7 @@ use std::ops::Range;
 use regex::Regex;
 
 use super::detectors::{self as det, Check};
-use super::scan::{self, Found, NumberMasks};
+use super::scan::{self, BlockMasks, Found};
 use super::Detector;
 
 fn definition(d: Detector) -> (&'static str, Check) {
@@ -222,14 +222,14 @@ fn the_scanner_finds_what_a_whole_text_search_finds() {
 }
 
 #[test]
-fn the_number_masks_of_64_bytes_at_once_are_the_bytewise_ones() {
+fn the_masks_of_64_bytes_at_once_are_the_bytewise_ones() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     // Every byte value, then random bytes, then bytes from what numbers are made of.
     let all: Vec<u8> = (0..=255).collect();
     for block in all.chunks(64) {
-        assert_eq!(NumberMasks::of(block), NumberMasks::bytewise(block));
+        assert_eq!(BlockMasks::of(block), BlockMasks::bytewise(block));
     }
-    let near = b"0123456789.-+ ()/:,a\xff";
+    let near = b"0123456789.-+ ()/:,@bBa\xff\xc2";
     for i in 0..20_000 {
         let block: Vec<u8> = (0..64)
             .map(|_| match i % 2 {
@@ -237,7 +237,11 @@ fn the_number_masks_of_64_bytes_at_once_are_the_bytewise_ones() {
                 _ => near[rng.below(near.len())],
             })
             .collect();
-        assert_eq!(NumberMasks::of(&block), NumberMasks::bytewise(&block), "{block:?}");
+        assert_eq!(
+            BlockMasks::of(&block),
+            BlockMasks::bytewise(&block),
+            "{block:?}"
+        );
     }
 }
 
@@ -251,7 +255,12 @@ fn the_hand_written_matchers_end_where_their_expressions_do() {
     ];
     let anchored: Vec<(regex::bytes::Regex, At)> = matchers
         .iter()
-        .map(|&(p, at)| (regex::bytes::Regex::new(&format!("^(?:{p})")).expect("pattern"), at))
+        .map(|&(p, at)| {
+            (
+                regex::bytes::Regex::new(&format!("^(?:{p})")).expect("pattern"),
+                at,
+            )
+        })
         .collect();
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let alphabet = b"0123456789 .-+()x";
@@ -268,7 +277,12 @@ fn the_hand_written_matchers_end_where_their_expressions_do() {
         for at in (0..limit).filter(|&p| text[p].is_ascii_digit()) {
             for (i, (re, hand)) in anchored.iter().enumerate() {
                 let want = re.find(&text[at..limit]).map(|m| at + m.end());
-                assert_eq!(hand(&text, at, limit), want, "{:?} at {at}", String::from_utf8_lossy(&text));
+                assert_eq!(
+                    hand(&text, at, limit),
+                    want,
+                    "{:?} at {at}",
+                    String::from_utf8_lossy(&text)
+                );
                 matched[i] += usize::from(want.is_some());
             }
         }

@@ -1,10 +1,10 @@
 //! How the detectors search a text without reading all of it once per detector.
 //!
 //! Every detector's matches are made of a few kinds of bytes and hold at least one byte that
-//! ordinary prose rarely has: a digit, `@`, `:`, a key prefix, the word `bearer`. One fast pass
-//! per anchor finds those places (`memchr` for `@`, `:` and `b`/`B`, `aho-corasick` for the key
-//! prefixes, SSE2 bit masks 64 bytes at a time for digits), and the detector's expression runs
-//! only there:
+//! ordinary prose rarely has: a digit, `@`, `:`, a key prefix, the word `bearer`. Two passes
+//! find those places (SSE2 bit masks of the digits, `@`, `:` and `b`/`B`, 64 bytes at a time,
+//! with `memchr` in the last bytes; `aho-corasick` for the key prefixes), and the detector's
+//! expression runs only there:
 //!
 //! - around an anchor byte, over the *window* of bytes the expression can match at all (every
 //!   byte a phone number, SSN, card or IPv4 address is made of, every byte of an email address,
@@ -200,10 +200,12 @@ pub(super) fn find(text: &str, on: impl Fn(Detector) -> bool, found: &mut Found)
             last_end: 0,
         })
     };
-    if let Some(mut l) = lane(Detector::Email) {
-        emails(text, &mut l, found);
-    }
-    numbers(
+    let mut bytes = ByteLanes {
+        email: lane(Detector::Email).map(|l| (l, 0)),
+        ipv6: lane(Detector::Ipv6).map(|l| (l, 0)),
+        bearer: lane(Detector::BearerToken).map(|l| (l, 0)),
+    };
+    blocks(
         text,
         [
             lane(Detector::Phone),
@@ -211,16 +213,11 @@ pub(super) fn find(text: &str, on: impl Fn(Detector) -> bool, found: &mut Found)
             lane(Detector::CreditCard),
             lane(Detector::Ipv4),
         ],
+        &mut bytes,
         found,
     );
-    if let Some(mut l) = lane(Detector::Ipv6) {
-        ipv6_addresses(text, &mut l, found);
-    }
     if let Some(mut l) = lane(Detector::ApiKey) {
         api_keys(text, &m.key_prefixes, &mut l, found);
-    }
-    if let Some(mut l) = lane(Detector::BearerToken) {
-        bearer_tokens(text, &mut l, found);
     }
 }
 
@@ -236,19 +233,74 @@ fn run(b: &[u8], at: usize, floor: usize, part: impl Fn(u8) -> bool) -> Range<us
     start..end
 }
 
+/// The detectors searched around an anchor byte (`@`, `:`, `b`/`B`), each with where its next
+/// anchor may be.
+struct ByteLanes<'a> {
+    email: Option<(Lane<'a>, usize)>,
+    ipv6: Option<(Lane<'a>, usize)>,
+    bearer: Option<(Lane<'a>, usize)>,
+}
 
-/// Addresses: around each `@`, the run of bytes an address is made of.
-fn emails(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
-    let b = text.as_bytes();
-    let mut pos = 0;
-    while let Some(at) = memchr::memchr(b'@', &b[pos..]).map(|i| pos + i) {
-        let window = run(b, at, pos, |c| det::EMAIL_BYTES.has(c));
-        pos = window.end.max(at + 1);
-        lane.search(text, window, out);
+impl ByteLanes<'_> {
+    fn any(&self) -> bool {
+        self.email.is_some() || self.ipv6.is_some() || self.bearer.is_some()
+    }
+
+    /// The anchors at the bits of each mask, bit `i` being byte `base + i`.
+    fn at_bits(&mut self, text: &str, base: usize, masks: [u64; 3], out: &mut Found) {
+        let [at, colon, b] = masks;
+        if let Some((lane, pos)) = &mut self.email {
+            bits(at, |i| email_at(text, base + i, pos, lane, out));
+        }
+        if let Some((lane, pos)) = &mut self.ipv6 {
+            bits(colon, |i| ipv6_at(text, base + i, pos, lane, out));
+        }
+        if let Some((lane, pos)) = &mut self.bearer {
+            bits(b, |i| bearer_at(text, base + i, pos, lane, out));
+        }
+    }
+
+    /// The anchors from `from` on (the last bytes of a text, under 64).
+    fn rest(&mut self, text: &str, from: usize, out: &mut Found) {
+        let b = text.as_bytes();
+        if let Some((lane, pos)) = &mut self.email {
+            for at in memchr::memchr_iter(b'@', &b[from..]) {
+                email_at(text, from + at, pos, lane, out);
+            }
+        }
+        if let Some((lane, pos)) = &mut self.ipv6 {
+            for at in memchr::memchr_iter(b':', &b[from..]) {
+                ipv6_at(text, from + at, pos, lane, out);
+            }
+        }
+        if let Some((lane, pos)) = &mut self.bearer {
+            for at in memchr::memchr2_iter(b'b', b'B', &b[from..]) {
+                bearer_at(text, from + at, pos, lane, out);
+            }
+        }
     }
 }
 
-/// What a byte is to [`numbers`]: 0 for a byte no phone number, SSN, card number or IPv4
+/// Calls `f` with the position of each bit set in `mask`, lowest first.
+fn bits(mut mask: u64, mut f: impl FnMut(usize)) {
+    while mask != 0 {
+        f(mask.trailing_zeros() as usize);
+        mask &= mask - 1;
+    }
+}
+
+/// An address around the `@` at `at`: the run of bytes addresses are made of, unless an
+/// earlier run (ending at `pos`) held it.
+fn email_at(text: &str, at: usize, pos: &mut usize, lane: &mut Lane<'_>, out: &mut Found) {
+    if at < *pos {
+        return;
+    }
+    let window = run(text.as_bytes(), at, *pos, |c| det::EMAIL_BYTES.has(c));
+    *pos = window.end.max(at + 1);
+    lane.search(text, window, out);
+}
+
+/// What a byte is to [`blocks`]: 0 for a byte no phone number, SSN, card number or IPv4
 /// address has, else one of the other classes.
 const NOT_NUMBER: u8 = 0;
 const DIGIT: u8 = 1;
@@ -274,17 +326,24 @@ const NUMBER_BYTES: [u8; 256] = {
     t
 };
 
-/// Phone numbers, SSNs, card numbers and IPv4 addresses (in this order in `lanes`): around
-/// each digit, the run of bytes they are made of (a *window*); each detector searches the
-/// windows that could hold one of its values.
+/// Every detector but keys, in one pass over the text: phone numbers, SSNs, card numbers and
+/// IPv4 addresses (in this order in `lanes`) around each digit, in the run of bytes they are
+/// made of (a *window*), each detector searching the windows that could hold one of its
+/// values; the others (`bytes`) at their anchor bytes.
 ///
 /// Most windows are a digit or two among words, or a number with fewer digits than any value
-/// has. 64 bytes at a time, bit masks of the digits, dots, dashes and `+`, and of every byte
-/// windows are made of, give each window's edges and what it holds without a loop over its
-/// bytes. A window that reaches the edge of its 64 bytes, and the last bytes of the text, are
-/// walked byte by byte.
-fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
-    if lanes.iter().all(Option::is_none) {
+/// has. 64 bytes at a time, bit masks of the digits, dots, dashes and `+`, of every byte
+/// windows are made of and of the anchor bytes give each window's edges and what it holds
+/// without a loop over its bytes, and each anchor without a search for it. A window that
+/// reaches the edge of its 64 bytes, and the last bytes of the text, are walked byte by byte.
+fn blocks(
+    text: &str,
+    mut lanes: [Option<Lane<'_>>; 4],
+    bytes: &mut ByteLanes<'_>,
+    out: &mut Found,
+) {
+    let numbers = lanes.iter().any(Option::is_some);
+    if !numbers && !bytes.any() {
         return;
     }
     let b = text.as_bytes();
@@ -292,9 +351,14 @@ fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
     let mut pos: usize = 0;
     let mut base = 0;
     while let Some(block) = b.get(base..base + 64) {
-        let m = NumberMasks::of(block);
+        let m = BlockMasks::of(block);
+        bytes.at_bits(text, base, [m.at, m.colons, m.bees], out);
         let gaps = !m.members;
-        let mut todo = m.digits & above(pos.saturating_sub(base));
+        let mut todo = if numbers {
+            m.digits & above(pos.saturating_sub(base))
+        } else {
+            0
+        };
         while todo != 0 {
             let d = todo.trailing_zeros() as usize;
             let after = gaps & above(d);
@@ -324,8 +388,11 @@ fn numbers(text: &str, mut lanes: [Option<Lane<'_>>; 4], out: &mut Found) {
         }
         base += 64;
     }
-    while let Some(digit) = next_digit(b, pos) {
-        pos = window_at(text, digit, pos, &mut lanes, out);
+    bytes.rest(text, base, out);
+    if numbers {
+        while let Some(digit) = next_digit(b, pos) {
+            pos = window_at(text, digit, pos, &mut lanes, out);
+        }
     }
 }
 
@@ -356,32 +423,36 @@ impl Held {
 
 /// 64 bytes of text as bit masks: bit `i` is set when byte `i` is...
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct NumberMasks {
+pub(super) struct BlockMasks {
     /// ...a digit,
     digits: u64,
     /// ...a `.`, a `-` or a `+`,
     dots: u64,
     dashes: u64,
     plus: u64,
-    /// ...a byte windows are made of ([`NUMBER_BYTES`]).
+    /// ...a byte windows are made of ([`NUMBER_BYTES`]),
     members: u64,
+    /// ...an `@`, a `:`, a `b` or `B`.
+    at: u64,
+    colons: u64,
+    bees: u64,
 }
 
-impl NumberMasks {
+impl BlockMasks {
     /// The masks of `block[..64]`, 16 bytes at a time.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    pub(super) fn of(block: &[u8]) -> NumberMasks {
+    pub(super) fn of(block: &[u8]) -> BlockMasks {
         use std::arch::x86_64::{
             __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
             _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         };
         let block = &block[..64];
-        let mut m = NumberMasks::default();
+        let mut m = BlockMasks::default();
         for i in 0..4 {
             // SAFETY: SSE2 is part of x86-64; the 16 bytes read are inside `block` (64 bytes
             // long), and the unaligned load has no alignment requirement.
-            let [digit, dot, dash, plus, member] = unsafe {
+            let [digit, dot, dash, plus, member, at_sign, colon, bee] = unsafe {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast::<__m128i>());
                 let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
                 // Signed compares: bytes from 0x80 up are negative, below `0`.
@@ -395,7 +466,11 @@ impl NumberMasks {
                     _mm_or_si128(digit, other),
                     _mm_or_si128(dot, _mm_or_si128(dash, plus)),
                 );
-                [digit, dot, dash, plus, member].map(|x| _mm_movemask_epi8(x) as u16)
+                // `b` or `B`: the byte with bit 5 (the ASCII case bit) set is a `b`.
+                let lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                let bee = _mm_cmpeq_epi8(lower, _mm_set1_epi8(b'b' as i8));
+                [digit, dot, dash, plus, member, eq(b'@'), eq(b':'), bee]
+                    .map(|x| _mm_movemask_epi8(x) as u16)
             };
             let at = 16 * i;
             m.digits |= u64::from(digit) << at;
@@ -403,19 +478,22 @@ impl NumberMasks {
             m.dashes |= u64::from(dash) << at;
             m.plus |= u64::from(plus) << at;
             m.members |= u64::from(member) << at;
+            m.at |= u64::from(at_sign) << at;
+            m.colons |= u64::from(colon) << at;
+            m.bees |= u64::from(bee) << at;
         }
         m
     }
 
     /// The masks of `block[..64]`, a byte at a time.
     #[cfg(not(target_arch = "x86_64"))]
-    pub(super) fn of(block: &[u8]) -> NumberMasks {
-        NumberMasks::bytewise(block)
+    pub(super) fn of(block: &[u8]) -> BlockMasks {
+        BlockMasks::bytewise(block)
     }
 
     #[cfg_attr(target_arch = "x86_64", cfg(test))]
-    pub(super) fn bytewise(block: &[u8]) -> NumberMasks {
-        let mut m = NumberMasks::default();
+    pub(super) fn bytewise(block: &[u8]) -> BlockMasks {
+        let mut m = BlockMasks::default();
         for (i, &c) in block[..64].iter().enumerate() {
             let k = NUMBER_BYTES[usize::from(c)];
             m.digits |= u64::from(k == DIGIT) << i;
@@ -423,6 +501,9 @@ impl NumberMasks {
             m.dashes |= u64::from(k == DASH) << i;
             m.plus |= u64::from(k == PLUS) << i;
             m.members |= u64::from(k != NOT_NUMBER) << i;
+            m.at |= u64::from(c == b'@') << i;
+            m.colons |= u64::from(c == b':') << i;
+            m.bees |= u64::from(c | 0x20 == b'b') << i;
         }
         m
     }
@@ -566,20 +647,20 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// Addresses: around each `:`, the run of hex digits, dots and colons, when it has the two
-/// colons every address has.
-fn ipv6_addresses(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
+/// An address around the `:` at `at`: the run of hex digits, dots and colons, when it has
+/// the two colons every address has, unless an earlier run (ending at `pos`) held it.
+fn ipv6_at(text: &str, colon: usize, pos: &mut usize, lane: &mut Lane<'_>, out: &mut Found) {
+    if colon < *pos {
+        return;
+    }
     let b = text.as_bytes();
-    let mut pos = 0;
-    while let Some(colon) = memchr::memchr(b':', &b[pos..]).map(|i| pos + i) {
-        let window = run(b, colon, pos, det::is_v6);
-        pos = window.end.max(colon + 1);
-        if memchr::memchr_iter(b':', &b[window.clone()])
-            .nth(1)
-            .is_some()
-        {
-            lane.search(text, window, out);
-        }
+    let window = run(b, colon, *pos, det::is_v6);
+    *pos = window.end.max(colon + 1);
+    if memchr::memchr_iter(b':', &b[window.clone()])
+        .nth(1)
+        .is_some()
+    {
+        lane.search(text, window, out);
     }
 }
 
@@ -598,19 +679,17 @@ fn api_keys(text: &str, prefixes: &AhoCorasick, lane: &mut Lane<'_>, out: &mut F
     }
 }
 
-/// Tokens: an anchored match at each `bearer`, in any case.
-fn bearer_tokens(text: &str, lane: &mut Lane<'_>, out: &mut Found) {
-    let b = text.as_bytes();
-    let mut pos = 0;
-    while let Some(at) = memchr::memchr2(b'b', b'B', &b[pos..]).map(|i| pos + i) {
-        if b.get(at..at + 6)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
-        {
-            lane.found_at(text, at, det::bearer_end(b, at), out);
-        }
-        pos = (at + 1).max(lane.from);
-        if pos >= b.len() {
-            return;
-        }
+/// A token at the `b` or `B` at `at`, when `bearer` in any case starts there, unless the
+/// search has passed it (`pos`).
+fn bearer_at(text: &str, at: usize, pos: &mut usize, lane: &mut Lane<'_>, out: &mut Found) {
+    if at < *pos {
+        return;
     }
+    let b = text.as_bytes();
+    if b.get(at..at + 6)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+    {
+        lane.found_at(text, at, det::bearer_end(b, at), out);
+    }
+    *pos = (at + 1).max(lane.from);
 }
