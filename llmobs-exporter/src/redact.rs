@@ -258,6 +258,18 @@ impl Redaction {
             range,
             placeholder: d.placeholder(),
         });
+        if user.is_empty() {
+            // Only the detectors: each hit that does not overlap the one kept before it.
+            let mut kept = Vec::with_capacity(detected.len());
+            let mut end = 0;
+            for h in detected {
+                if h.range.start >= end {
+                    end = h.range.end;
+                    kept.push(h);
+                }
+            }
+            return kept;
+        }
         merge(user, detected)
     }
 
@@ -558,6 +570,28 @@ mod tests {
             .pattern("[Boom]", |_| panic!("user pattern bug"))
             .literal("é", "[E]");
         assert_eq!(r.redact_text("café"), ("caf[E]".to_owned(), 1));
+    }
+
+    #[test]
+    fn overlapping_user_and_detector_matches_keep_the_earlier_start_user_first() {
+        // A user pattern over part of a card, and one that starts inside an email address:
+        // at the same start the user's wins, else whichever starts first, and what it covers
+        // is not redacted twice.
+        let r = Redaction::builtin()
+            .literal("4111 1111", "[Prefix]")
+            .literal("example.com", "[Domain]");
+        let (t, n) =
+            r.redact_text("card 4111 1111 1111 1111, mail jo@example.com, host example.com");
+        assert_eq!(
+            t,
+            "card [Prefix] 1111 1111, mail [Email Address], host [Domain]"
+        );
+        assert_eq!(n, 3);
+        // Without user patterns, the detectors alone.
+        let (t, n) =
+            Redaction::builtin().redact_text("card 4111 1111 1111 1111, mail jo@example.com");
+        assert_eq!(t, "card [Credit Card Number], mail [Email Address]");
+        assert_eq!(n, 2);
     }
 
     #[test]

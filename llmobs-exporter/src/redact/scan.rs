@@ -656,7 +656,10 @@ fn ipv6_at(text: &str, colon: usize, pos: &mut usize, lane: &mut Lane<'_>, out: 
     let b = text.as_bytes();
     let window = run(b, colon, *pos, det::is_v6);
     *pos = window.end.max(colon + 1);
-    if memchr::memchr_iter(b':', &b[window.clone()])
+    // Windows are short: a byte loop costs less than setting up a vector search.
+    if b[window.clone()]
+        .iter()
+        .filter(|&&c| c == b':')
         .nth(1)
         .is_some()
     {
