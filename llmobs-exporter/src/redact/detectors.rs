@@ -19,7 +19,66 @@ pub(super) type Verdict = Result<Range<usize>, usize>;
 /// range found.
 pub(super) type Check = fn(&str, Range<usize>, usize) -> Verdict;
 
+/// The definition, as for `API_KEY`: matched by [`email_in`].
+#[cfg(test)]
 pub(super) const EMAIL: &str = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+";
+
+/// What an email address's domain is made of.
+const EMAIL_DOMAIN: ByteSet = ByteSet::alphanumeric_and(b".-");
+
+/// The leftmost match of `EMAIL` in `b[span]`: a run of local-part bytes, the `@` that ends
+/// it, then every domain byte that follows, at least one.
+pub(super) fn email_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
+    let mut p = span.start;
+    while p < span.end {
+        if !EMAIL_LOCAL.has(b[p]) {
+            p += 1;
+            continue;
+        }
+        // The local part runs to the next byte that is not one of its own.
+        let at = p + b[p..span.end]
+            .iter()
+            .take_while(|&&c| EMAIL_LOCAL.has(c))
+            .count();
+        if b.get(at) == Some(&b'@') && at + 1 < span.end && EMAIL_DOMAIN.has(b[at + 1]) {
+            let domain = b[at + 1..span.end]
+                .iter()
+                .take_while(|&&c| EMAIL_DOMAIN.has(c))
+                .count();
+            return Some(p..at + 1 + domain);
+        }
+        // No start from `p` to `at` can match: they all reach the same `at`.
+        p = at.max(p + 1);
+    }
+    None
+}
+
+/// The leftmost match in `b[span]` of an expression whose matches start with a digit, given
+/// where its match anchored at a position ends.
+fn leftmost_at_digit(
+    b: &[u8],
+    span: Range<usize>,
+    at: fn(&[u8], usize, usize) -> Option<usize>,
+) -> Option<Range<usize>> {
+    span.clone()
+        .filter(|&p| b[p].is_ascii_digit())
+        .find_map(|p| at(b, p, span.end).map(|end| p..end))
+}
+
+/// The leftmost match of `SSN` in `b[span]`.
+pub(super) fn ssn_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
+    leftmost_at_digit(b, span, ssn_at)
+}
+
+/// The leftmost match of `CARD` in `b[span]`.
+pub(super) fn card_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
+    leftmost_at_digit(b, span, card_at)
+}
+
+/// The leftmost match of `IPV4` in `b[span]`.
+pub(super) fn ipv4_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
+    leftmost_at_digit(b, span, ipv4_at)
+}
 
 /// International: `+`, then groups of digits split by ` `, `.`, `-` or parentheses; the digit
 /// count is checked below. North American: 3-3-4 digits, maybe after `1` and with the area code

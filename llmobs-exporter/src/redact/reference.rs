@@ -289,3 +289,39 @@ fn the_hand_written_matchers_end_where_their_expressions_do() {
     }
     assert!(matched.iter().all(|&n| n > 100), "{matched:?}");
 }
+
+#[test]
+fn the_hand_written_searches_find_the_leftmost_match_of_their_expressions() {
+    type In = fn(&[u8], Range<usize>) -> Option<Range<usize>>;
+    let searches: [(&str, In); 4] = [
+        (det::EMAIL, det::email_in),
+        (det::SSN, det::ssn_in),
+        (det::CARD, det::card_in),
+        (det::IPV4, det::ipv4_in),
+    ];
+    let compiled: Vec<(regex::bytes::Regex, In)> = searches
+        .iter()
+        .map(|&(p, f)| (regex::bytes::Regex::new(p).expect("pattern"), f))
+        .collect();
+    let mut rng = Rng(0x0bad_5eed_1234_4321);
+    let alphabet = b"0123456789 .-+@_%ax";
+    let mut matched = [0; 4];
+    for _ in 0..40_000 {
+        let mut text: Vec<u8> = Vec::new();
+        for _ in 0..rng.below(12) {
+            match rng.below(3) {
+                0 => text.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
+                _ => text.push(alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let end = text.len() - rng.below(text.len().min(3) + 1);
+        let start = rng.below(end + 1);
+        for (i, (re, hand)) in compiled.iter().enumerate() {
+            let want = re.find_at(&text[..end], start).map(|m| m.range());
+            let shown = String::from_utf8_lossy(&text);
+            assert_eq!(hand(&text, start..end), want, "{shown:?} in {start}..{end}");
+            matched[i] += usize::from(want.is_some());
+        }
+    }
+    assert!(matched.iter().all(|&n| n > 100), "{matched:?}");
+}
