@@ -53,6 +53,101 @@ pub(super) fn email_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
     None
 }
 
+/// The leftmost match of `PHONE` in `b[span]`: at the first position an international or a
+/// North American number starts.
+pub(super) fn phone_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
+    let limit = span.end;
+    span.clone().find_map(|p| {
+        let end = match b[p] {
+            b'+' => international_at(b, p, limit),
+            b'0'..=b'9' | b'(' => north_american_at(b, p, limit),
+            _ => None,
+        };
+        end.map(|end| p..end)
+    })
+}
+
+/// Whether `b[i]` is a digit before `limit`.
+fn digit_at(b: &[u8], i: usize, limit: usize) -> bool {
+    i < limit && b[i].is_ascii_digit()
+}
+
+/// `b[i]` before `limit`, if there is one.
+fn byte_at(b: &[u8], i: usize, limit: usize) -> Option<u8> {
+    (i < limit).then(|| b[i])
+}
+
+/// Where the international alternative of `PHONE` matched at `at` (a `+`) ends: digits, then
+/// as many groups as follow (a separator, maybe a `(`; or a `)`, maybe a space or dash, maybe
+/// a `(`; then digits), then a `)` if one is there. An optional part is taken whenever it is
+/// there: leaving it out would leave a byte the next part cannot start with.
+fn international_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let digits = |i: usize| (i..limit).take_while(|&j| b[j].is_ascii_digit()).count();
+    let first = digits(at + 1);
+    if first == 0 {
+        return None;
+    }
+    let mut end = at + 1 + first;
+    loop {
+        let mut i = end;
+        match byte_at(b, i, limit) {
+            Some(b' ' | b'.' | b'-') => i += 1,
+            Some(b')') => {
+                i += 1;
+                if matches!(byte_at(b, i, limit), Some(b' ' | b'-')) {
+                    i += 1;
+                }
+            }
+            _ => break,
+        }
+        if byte_at(b, i, limit) == Some(b'(') {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            break;
+        }
+        end = i + n;
+    }
+    Some(if byte_at(b, end, limit) == Some(b')') {
+        end + 1
+    } else {
+        end
+    })
+}
+
+/// Where the North American alternative of `PHONE` matched at `at` ends: maybe `1` and a
+/// separator, then two groups of 3 digits (in parentheses, maybe followed by a space or dash;
+/// or followed by a separator), then 4 digits. Without the `1` if the rest does not follow it.
+fn north_american_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
+    let group = |i: usize| -> Option<usize> {
+        let three = |i: usize| (i..i + 3).all(|j| digit_at(b, j, limit));
+        if byte_at(b, i, limit) == Some(b'(') {
+            if !(three(i + 1) && byte_at(b, i + 4, limit) == Some(b')')) {
+                return None;
+            }
+            let after = i + 5;
+            Some(match byte_at(b, after, limit) {
+                Some(b' ' | b'-') => after + 1,
+                _ => after,
+            })
+        } else if three(i) && matches!(byte_at(b, i + 3, limit), Some(b' ' | b'.' | b'-')) {
+            Some(i + 4)
+        } else {
+            None
+        }
+    };
+    let rest = |i: usize| -> Option<usize> {
+        let i = group(group(i)?)?;
+        (i..i + 4).all(|j| digit_at(b, j, limit)).then_some(i + 4)
+    };
+    let prefixed = b[at] == b'1' && matches!(byte_at(b, at + 1, limit), Some(b' ' | b'.' | b'-'));
+    prefixed
+        .then(|| rest(at + 2))
+        .flatten()
+        .or_else(|| rest(at))
+}
+
 /// The leftmost match in `b[span]` of an expression whose matches start with a digit, given
 /// where its match anchored at a position ends.
 fn leftmost_at_digit(
@@ -82,7 +177,9 @@ pub(super) fn ipv4_in(b: &[u8], span: Range<usize>) -> Option<Range<usize>> {
 
 /// International: `+`, then groups of digits split by ` `, `.`, `-` or parentheses; the digit
 /// count is checked below. North American: 3-3-4 digits, maybe after `1` and with the area code
-/// in parentheses; separators are required.
+/// in parentheses; separators are required. The definition, as for `API_KEY`: matched by
+/// [`phone_in`].
+#[cfg(test)]
 pub(super) const PHONE: &str = r"(?x)
       \+[0-9]+ (?: (?: [\ .\-]\(? | \)[\ \-]?\(? ) [0-9]+ )* \)?
     | (?: 1[\ .\-] )?

@@ -156,6 +156,12 @@ const PIECES: &[&str] = &[
     "378282246310005",
     "123-45-6789",
     "(415) 555-2671",
+    "(415)-555-2671",
+    "(415)555.2671",
+    "1 (415) 555-2671",
+    "+1 (415) 555-2671",
+    "+44 (0)20 7946 0958",
+    "+49)-30",
     "1-415-555-2671",
     "+44 20 7946 0958",
     "192.168.0.1",
@@ -293,8 +299,9 @@ fn the_hand_written_matchers_end_where_their_expressions_do() {
 #[test]
 fn the_hand_written_searches_find_the_leftmost_match_of_their_expressions() {
     type In = fn(&[u8], Range<usize>) -> Option<Range<usize>>;
-    let searches: [(&str, In); 4] = [
+    let searches: [(&str, In); 5] = [
         (det::EMAIL, det::email_in),
+        (det::PHONE, det::phone_in),
         (det::SSN, det::ssn_in),
         (det::CARD, det::card_in),
         (det::IPV4, det::ipv4_in),
@@ -304,8 +311,8 @@ fn the_hand_written_searches_find_the_leftmost_match_of_their_expressions() {
         .map(|&(p, f)| (regex::bytes::Regex::new(p).expect("pattern"), f))
         .collect();
     let mut rng = Rng(0x0bad_5eed_1234_4321);
-    let alphabet = b"0123456789 .-+@_%ax";
-    let mut matched = [0; 4];
+    let alphabet = b"0123456789 .-+()@_%ax";
+    let mut matched = [0; 5];
     for _ in 0..40_000 {
         let mut text: Vec<u8> = Vec::new();
         for _ in 0..rng.below(12) {
