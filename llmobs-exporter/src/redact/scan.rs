@@ -345,13 +345,20 @@ fn blocks(
     let b = text.as_bytes();
     // Where the next window may start: every digit before it is in a window already seen.
     let mut pos: usize = 0;
+    // Whether the byte before the block is one no window has (before the text, none is).
+    let mut gap_below = 1;
     let mut base = 0;
     while let Some(block) = b.get(base..base + 64) {
         let m = BlockMasks::of(block);
-        bytes.at_bits(text, base, [m.at, m.colons, m.bees], out);
+        bytes.at_bits(text, base, [m.at, m.colons, m.bearers()], out);
         let gaps = !m.members;
+        // A digit between two bytes no window has (`a1b`, as in keys, hashes and ids) is a
+        // window of one digit, too short for any value: skipped with the others at once (at
+        // the top edge, the byte after is not in the masks).
+        let isolated = m.digits & ((gaps << 1) | gap_below) & (gaps >> 1);
+        gap_below = gaps >> 63;
         let mut todo = if numbers {
-            m.digits & above(pos.saturating_sub(base))
+            m.digits & !isolated & above(pos.saturating_sub(base))
         } else {
             0
         };
@@ -428,10 +435,11 @@ pub(super) struct BlockMasks {
     plus: u64,
     /// ...a byte windows are made of ([`NUMBER_BYTES`]),
     members: u64,
-    /// ...an `@`, a `:`, a `b` or `B`.
+    /// ...an `@`, a `:`, a `b` or `B`, an `e` or `E`.
     at: u64,
     colons: u64,
     bees: u64,
+    ees: u64,
 }
 
 impl BlockMasks {
@@ -448,7 +456,7 @@ impl BlockMasks {
         for i in 0..4 {
             // SAFETY: SSE2 is part of x86-64; the 16 bytes read are inside `block` (64 bytes
             // long), and the unaligned load has no alignment requirement.
-            let [digit, dot, dash, plus, member, at_sign, colon, bee] = unsafe {
+            let [digit, dot, dash, plus, member, at_sign, colon, bee, ee] = unsafe {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast::<__m128i>());
                 let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
                 // Signed compares: bytes from 0x80 up are negative, below `0`.
@@ -465,7 +473,8 @@ impl BlockMasks {
                 // `b` or `B`: the byte with bit 5 (the ASCII case bit) set is a `b`.
                 let lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
                 let bee = _mm_cmpeq_epi8(lower, _mm_set1_epi8(b'b' as i8));
-                [digit, dot, dash, plus, member, eq(b'@'), eq(b':'), bee]
+                let ee = _mm_cmpeq_epi8(lower, _mm_set1_epi8(b'e' as i8));
+                [digit, dot, dash, plus, member, eq(b'@'), eq(b':'), bee, ee]
                     .map(|x| _mm_movemask_epi8(x) as u16)
             };
             let at = 16 * i;
@@ -477,6 +486,7 @@ impl BlockMasks {
             m.at |= u64::from(at_sign) << at;
             m.colons |= u64::from(colon) << at;
             m.bees |= u64::from(bee) << at;
+            m.ees |= u64::from(ee) << at;
         }
         m
     }
@@ -500,8 +510,15 @@ impl BlockMasks {
             m.at |= u64::from(c == b'@') << i;
             m.colons |= u64::from(c == b':') << i;
             m.bees |= u64::from(c | 0x20 == b'b') << i;
+            m.ees |= u64::from(c | 0x20 == b'e') << i;
         }
         m
+    }
+
+    /// Where `bearer` may start: a `b` with an `e` after it and another 4 bytes on (in any
+    /// case), or too near the end of the block to tell.
+    fn bearers(&self) -> u64 {
+        self.bees & ((self.ees >> 1) & (self.ees >> 4) | (0xf << 60))
     }
 
     /// What the bytes in `window` (a mask) hold.
