@@ -388,15 +388,6 @@ fn the_reference_scenario_matches_field_by_field() {
     }
 }
 
-fn under_capture(f: impl FnOnce()) -> Vec<SpanEvent> {
-    let cap = Capture::new();
-    {
-        let _g = cap.context().attach();
-        f();
-    }
-    cap.spans()
-}
-
 fn named<'a>(spans: &'a [SpanEvent], name: &str) -> &'a SpanEvent {
     spans
         .iter()
@@ -474,7 +465,7 @@ fn a_context_carried_to_a_thread_applies_there_until_it_ends() {
         std::sync::Arc::new(std::sync::Barrier::new(2)),
         std::sync::Arc::new(std::sync::Barrier::new(2)),
     );
-    let spans = under_capture(|| {
+    let spans = llmobs::testing::capture(|| {
         let guard = llmobs::annotation_context().tag("k", "v").enter();
         let ctx = llmobs::Context::current();
         let (b1, b2) = (before_end.clone(), after_end.clone());
@@ -496,7 +487,7 @@ fn a_context_carried_to_a_thread_applies_there_until_it_ends() {
 
 #[test]
 fn guards_dropped_out_of_order_leave_the_others_applying() {
-    let spans = under_capture(|| {
+    let spans = llmobs::testing::capture(|| {
         let outer = llmobs::annotation_context().tag("a", 1).enter();
         let inner = llmobs::annotation_context()
             .tag("b", 2)
@@ -518,8 +509,50 @@ fn guards_dropped_out_of_order_leave_the_others_applying() {
 }
 
 #[test]
+fn deeply_nested_contexts_all_apply_outermost_first() {
+    // More contexts than are kept without allocating: every one applies, to sync, detached
+    // and async spans, the innermost name and session winning.
+    let spans = llmobs::testing::capture(|| {
+        let guards: Vec<_> = (0..12)
+            .map(|i| {
+                let c = llmobs::annotation_context()
+                    .tag(format!("level{i}"), i)
+                    .tag("depth", i)
+                    .name(format!("named_at_{i}"));
+                let c = if i == 3 || i == 10 {
+                    c.tag("session_id", format!("s{i}"))
+                } else {
+                    c
+                };
+                // Among the outermost ones too, an inner value replaces an outer one.
+                let c = if i < 4 { c.tag("early", i) } else { c };
+                c.enter()
+            })
+            .collect();
+        drop(llmobs::task("sync").start());
+        let detached = llmobs::task("detached").start_detached();
+        drop(detached);
+        futures_lite_block_on(async {}.in_span(llmobs::task("async")));
+        drop(guards);
+    });
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    for s in &spans {
+        for i in 0..12 {
+            assert_eq!(
+                s.tag(&format!("level{i}")),
+                Some(i.to_string().as_str()),
+                "{s:#?}"
+            );
+        }
+        assert_eq!((s.tag("depth"), s.tag("early")), (Some("11"), Some("3")));
+        assert_eq!(s.name, "named_at_11");
+        assert_eq!(s.session_id.as_deref(), Some("s10"));
+    }
+}
+
+#[test]
 fn a_context_is_transparent_to_the_current_span_and_to_parenting() {
-    let spans = under_capture(|| {
+    let spans = llmobs::testing::capture(|| {
         let _wf = llmobs::workflow("wf").start();
         let _c = llmobs::annotation_context()
             .tag("k", "v")
@@ -563,7 +596,7 @@ fn invalid_parts_are_reported_and_the_rest_applies() {
         span_id: "12".into(),
         trace_id: "not-hex".into(),
     };
-    let spans = under_capture(|| {
+    let spans = llmobs::testing::capture(|| {
         let g = llmobs::annotation_context()
             .prompt(Prompt {
                 chat_template: Some(vec![Message::user("hi")]),
@@ -599,7 +632,7 @@ fn with_nothing_recorded_a_context_changes_nothing() {
     );
     assert_eq!(out, 7);
     // Spans recorded afterwards under a capture are untouched by it.
-    let spans = under_capture(|| drop(llmobs::task("later").start()));
+    let spans = llmobs::testing::capture(|| drop(llmobs::task("later").start()));
     assert_eq!(spans[0].tag("k"), None);
 }
 
@@ -615,7 +648,7 @@ fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn an_agent_manifest_applies_to_agent_spans_only_and_annotate_can_set_one() {
-    let spans = under_capture(|| {
+    let spans = llmobs::testing::capture(|| {
         let _c = llmobs::annotation_context()
             .agent(AgentManifest::new().version("2").name("ctx-agent"))
             .enter();

@@ -190,7 +190,9 @@ where
             if let Some(e) = unsafe { (*slot).as_mut() } {
                 this.started = true;
                 e.start_ns = clock::mono_ns();
-                stack::apply_active_scope(e, this.scope.as_ref());
+                if let Some(scope) = stack::active_scope() {
+                    scope.apply_to_event(this.scope.as_ref(), e);
+                }
                 this.scope = None;
             }
         }

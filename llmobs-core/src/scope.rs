@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::{AgentManifest, Annotations, Prompt, SharedStr, SpanKind, SpanLink};
+use crate::{AgentManifest, Annotations, Prompt, SharedStr, SpanEvent, SpanKind, SpanLink};
 
 /// The annotations one scope applies.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +54,27 @@ impl Scope {
         self.apply_since(None, kind, name, annotations, session);
     }
 
+    /// Applies the chain to the record of a span starting outside the arena (async and
+    /// detached spans), except `applied` and its outer scopes, which the span already has.
+    #[cold]
+    pub(crate) fn apply_to_event(
+        self: &Arc<Scope>,
+        applied: Option<&Arc<Scope>>,
+        e: &mut SpanEvent,
+    ) {
+        let mut name = None;
+        self.apply_since(
+            applied,
+            e.kind,
+            &mut name,
+            &mut e.annotations,
+            &mut e.session_id,
+        );
+        if let Some(n) = name {
+            e.name = n;
+        }
+    }
+
     /// [`Scope::apply`], without `applied` and its outer scopes, which the span already got.
     #[cold]
     pub(crate) fn apply_since(
@@ -64,18 +85,30 @@ impl Scope {
         annotations: &mut Option<Box<Annotations>>,
         session: &mut Option<SharedStr>,
     ) {
-        let mut chain: Vec<&Scope> = Vec::new();
+        // The chain from inside out: a few on the stack, any more (deep nesting) in a vector.
+        const FEW: usize = 8;
+        let mut few: [Option<&Scope>; FEW] = [None; FEW];
+        let mut more: Vec<&Scope> = Vec::new();
+        let mut n = 0;
         let mut next = Some(&**self);
         while let Some(s) = next {
             if applied.is_some_and(|a| std::ptr::eq(&**a, s)) {
                 break;
             }
             if s.active.load(Ordering::Acquire) {
-                chain.push(s);
+                match few.get_mut(n) {
+                    Some(f) => *f = Some(s),
+                    None => more.push(s),
+                }
+                n += 1;
             }
             next = s.outer.as_deref();
         }
-        for s in chain.into_iter().rev() {
+        let outermost_first = more
+            .into_iter()
+            .rev()
+            .chain(few[..n.min(FEW)].iter().rev().flatten().copied());
+        for s in outermost_first {
             let v = &s.values;
             if let Some(n) = &v.name {
                 *name = Some(n.clone());

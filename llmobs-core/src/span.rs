@@ -159,11 +159,13 @@ impl SpanBuilder {
         if !gate::is_open() {
             return None;
         }
-        let (mut e, route) = stack::new_child(self.kind, self.name.clone())?;
+        let (mut e, route, scope) = stack::new_child(self.kind, self.name.clone())?;
         if !self.apply(&mut e, &route) {
             return None;
         }
-        let scope = stack::apply_active_scope(&mut e, None);
+        if let Some(scope) = &scope {
+            scope.apply_to_event(None, &mut e);
+        }
         Some((e, route, scope))
     }
 

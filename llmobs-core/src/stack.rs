@@ -136,41 +136,29 @@ fn with<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Builds a new span event as a child of the current frame (for spans that do not live in the
-/// arena: async and detached spans).
+/// A new span's record as a child of what is current on this thread, where it goes, and the
+/// annotation context active here (kept outside the arena: async and detached spans).
 #[inline]
-pub(crate) fn new_child(kind: SpanKind, name: SharedStr) -> Option<(SpanEvent, Route)> {
-    let parent = with(|s| s.current_parent())?;
-    Some(parent.child(kind, name, SpanId::generate(), TraceId::generate))
+pub(crate) fn new_child(
+    kind: SpanKind,
+    name: SharedStr,
+) -> Option<(SpanEvent, Route, Option<Arc<Scope>>)> {
+    let mut parent = with(|s| s.current_parent())?;
+    let scope = parent.scope.take();
+    let (e, route) = parent.child(kind, name, SpanId::generate(), TraceId::generate);
+    Some((e, route, scope))
 }
 
-/// Applies the annotation context active on this thread, if any, to a span starting outside
-/// the arena (async and detached spans), except the contexts of `applied` and its outer ones,
-/// which the span already has. Returns the context active here.
-pub(crate) fn apply_active_scope(
-    e: &mut SpanEvent,
-    applied: Option<&Arc<Scope>>,
-) -> Option<Arc<Scope>> {
-    let scope = with(|s| {
+/// The annotation context active on this thread, if any.
+pub(crate) fn active_scope() -> Option<Arc<Scope>> {
+    with(|s| {
         if s.scopes != 0 {
             s.active_scope()
         } else {
             None
         }
     })
-    .flatten()?;
-    let mut name = None;
-    scope.apply_since(
-        applied,
-        e.kind,
-        &mut name,
-        &mut e.annotations,
-        &mut e.session_id,
-    );
-    if let Some(n) = name {
-        e.name = n;
-    }
-    Some(scope)
+    .flatten()
 }
 
 /// This thread's stack, for the two hottest calls, which use it directly rather than through a
@@ -243,7 +231,14 @@ fn start_slot(
         a.model_name = Some(SharedStr::Static(model));
         a.model_provider = Some(SharedStr::Static(provider));
     }
-    let (parent, event) = match s.frames.last() {
+    // The top frame, or below an entered annotation context's frames the one they sit on
+    // (contexts do not parent spans): one comparison when no context is active.
+    let top = if s.scopes != 0 {
+        s.top()
+    } else {
+        s.frames.last()
+    };
+    let (parent, event) = match top {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
         Some(_) => {
