@@ -77,20 +77,13 @@ impl SpanLink {
         from: LinkSide,
         to: LinkSide,
     ) -> Result<SpanLink, LinkError> {
-        let span_id = span
-            .span_id
-            .parse::<u64>()
-            .ok()
-            .filter(|id| *id != 0)
+        let span_id = crate::propagation::parse_span_id(&span.span_id)
             .ok_or_else(|| LinkError::new("span_id", &span.span_id))?;
-        let trace_id = Some(&span.trace_id)
-            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|t| u128::from_str_radix(t, 16).ok())
-            .filter(|id| *id != 0)
+        let trace_id = crate::propagation::parse_hex_trace_id(&span.trace_id)
             .ok_or_else(|| LinkError::new("trace_id", &span.trace_id))?;
         Ok(SpanLink {
-            span_id: SpanId(span_id),
-            trace_id: TraceId(trace_id),
+            span_id,
+            trace_id,
             from,
             to,
         })
@@ -140,3 +133,35 @@ impl fmt::Display for LinkError {
 }
 
 impl std::error::Error for LinkError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exported(span_id: &str, trace_id: &str) -> ExportedSpan {
+        ExportedSpan {
+            span_id: span_id.into(),
+            trace_id: trace_id.into(),
+        }
+    }
+
+    #[test]
+    fn ids_are_read_as_export_span_writes_them_and_nothing_else() {
+        let trace = "0000000000000000000000000000002a";
+        let link = SpanLink::new(&exported("12", trace)).expect("valid ids");
+        assert_eq!((link.span_id, link.trace_id), (SpanId(12), TraceId(42)));
+        for (span_id, trace_id, field) in [
+            ("+12", trace, "span_id"),
+            ("0", trace, "span_id"),
+            ("undefined", trace, "span_id"),
+            ("18446744073709551616", trace, "span_id"),
+            ("12", "42", "trace_id"),
+            ("12", &trace[1..], "trace_id"),
+            ("12", "00000000000000000000000000000000", "trace_id"),
+            ("12", "+000000000000000000000000000002a", "trace_id"),
+        ] {
+            let err = SpanLink::new(&exported(span_id, trace_id)).unwrap_err();
+            assert_eq!(err.field, field, "{span_id} {trace_id}");
+        }
+    }
+}

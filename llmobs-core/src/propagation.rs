@@ -485,11 +485,22 @@ fn is_hex(s: &str) -> bool {
 }
 
 /// A decimal, non-zero 64-bit id (`"undefined"` and anything else give `None`).
-fn parse_span_id(s: &str) -> Option<SpanId> {
+pub(crate) fn parse_span_id(s: &str) -> Option<SpanId> {
     if !is_digits(s) || s.len() > 20 {
         return None;
     }
     s.parse::<u64>().ok().filter(|v| *v != 0).map(SpanId)
+}
+
+/// 32 hex digits, not all zero: a trace id as [`crate::export_span`] writes it.
+pub(crate) fn parse_hex_trace_id(s: &str) -> Option<TraceId> {
+    if s.len() != 32 || !is_hex(s) {
+        return None;
+    }
+    u128::from_str_radix(s, 16)
+        .ok()
+        .filter(|v| *v != 0)
+        .map(TraceId)
 }
 
 /// Decimal as the reference writes it, or 32 hex characters as older writers did; a 32-digit
