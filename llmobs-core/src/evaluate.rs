@@ -5,8 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::annotate::MetricValue;
 use crate::error::{EvaluationError, ExportError};
+use crate::labelled::Labelled;
 use crate::span_ref::{self, Missing, SpanRef};
-use crate::{Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn};
+use crate::{Assessment, EvalScope, EvaluationMetric, ExportedSpan, JoinOn};
 
 /// The ids of a span, to attach an evaluation to it later (possibly from another process).
 ///
@@ -64,53 +65,39 @@ pub fn export_span(span: Option<&dyn SpanRef>) -> Result<ExportedSpan, ExportErr
 #[derive(Debug, Clone)]
 #[must_use = "an evaluation is only sent by `llmobs::submit_evaluation`"]
 pub struct Evaluation {
-    label: String,
-    value: Result<EvaluationValue, EvaluationError>,
+    labelled: Labelled,
     span: Option<ExportedSpan>,
     join_tag: Option<(String, String)>,
-    tags: Vec<String>,
-    ml_app: Option<String>,
-    timestamp_ms: Option<u64>,
-    assessment: Option<Assessment>,
-    reasoning: Option<String>,
     metadata: Result<Map<String, Value>, EvaluationError>,
     eval_scope: EvalScope,
 }
 
-impl Evaluation {
-    fn new(label: impl Into<String>, value: Result<EvaluationValue, EvaluationError>) -> Self {
+impl From<Labelled> for Evaluation {
+    fn from(labelled: Labelled) -> Self {
         Evaluation {
-            label: label.into(),
-            value,
+            labelled,
             span: None,
             join_tag: None,
-            tags: Vec::new(),
-            ml_app: None,
-            timestamp_ms: None,
-            assessment: None,
-            reasoning: None,
             metadata: Ok(Map::new()),
             eval_scope: EvalScope::Span,
         }
     }
+}
 
+impl Evaluation {
     /// A `score` evaluation: any integer or finite float.
     pub fn score(label: impl Into<String>, value: impl MetricValue) -> Self {
-        let value = value
-            .to_number()
-            .map(EvaluationValue::Score)
-            .map_err(|value| EvaluationError::NonFiniteScore { value });
-        Evaluation::new(label, value)
+        Labelled::score(label, value).into()
     }
 
     /// A `categorical` evaluation.
     pub fn categorical(label: impl Into<String>, value: impl Into<String>) -> Self {
-        Evaluation::new(label, Ok(EvaluationValue::Categorical(value.into())))
+        Labelled::categorical(label, value).into()
     }
 
     /// A `boolean` evaluation.
     pub fn boolean(label: impl Into<String>, value: bool) -> Self {
-        Evaluation::new(label, Ok(EvaluationValue::Boolean(value)))
+        Labelled::boolean(label, value).into()
     }
 
     /// A `json` evaluation; the value must be a JSON object.
@@ -121,12 +108,7 @@ impl Evaluation {
     /// # drop(eval);
     /// ```
     pub fn json(label: impl Into<String>, value: Value) -> Self {
-        let value = if value.is_object() {
-            Ok(EvaluationValue::Json(value))
-        } else {
-            Err(EvaluationError::JsonNotObject)
-        };
-        Evaluation::new(label, value)
+        Labelled::json(label, value).into()
     }
 
     /// Attaches the evaluation to a span, by the ids [`export_span`] returned.
@@ -143,31 +125,31 @@ impl Evaluation {
 
     /// Adds a tag to the evaluation; tags are sent in the order they were added.
     pub fn tag(mut self, key: impl AsRef<str>, value: impl std::fmt::Display) -> Self {
-        self.tags.push(format!("{}:{}", key.as_ref(), value));
+        self.labelled.tag(key.as_ref(), value);
         self
     }
 
     /// Sets the ml_app; by default the current span's, else the configured one.
     pub fn ml_app(mut self, ml_app: impl Into<String>) -> Self {
-        self.ml_app = Some(ml_app.into());
+        self.labelled.ml_app = Some(ml_app.into());
         self
     }
 
     /// Sets when the evaluation was made, in milliseconds since the Unix epoch (default: now).
     pub fn timestamp_ms(mut self, timestamp_ms: u64) -> Self {
-        self.timestamp_ms = Some(timestamp_ms);
+        self.labelled.timestamp_ms = Some(timestamp_ms);
         self
     }
 
     /// Says whether the evaluated output passed.
     pub fn assessment(mut self, assessment: Assessment) -> Self {
-        self.assessment = Some(assessment);
+        self.labelled.assessment = Some(assessment);
         self
     }
 
     /// Explains the evaluation.
     pub fn reasoning(mut self, reasoning: impl Into<String>) -> Self {
-        self.reasoning = Some(reasoning.into());
+        self.labelled.reasoning = Some(reasoning.into());
         self
     }
 
@@ -204,12 +186,7 @@ impl Evaluation {
     /// assert_eq!(m.tags, ["ml_app:app"]);
     /// ```
     pub fn into_metric(self) -> Result<EvaluationMetric, EvaluationError> {
-        if self.label.is_empty() {
-            return Err(EvaluationError::EmptyLabel);
-        }
-        if self.label.contains('.') {
-            return Err(EvaluationError::LabelContainsDot { label: self.label });
-        }
+        self.labelled.check_label()?;
         let join_on = match (self.span, self.join_tag) {
             (Some(s), None) => {
                 if s.span_id.is_empty() || s.trace_id.is_empty() {
@@ -221,36 +198,17 @@ impl Evaluation {
             (None, None) => return Err(EvaluationError::NoJoin),
             (Some(_), Some(_)) => return Err(EvaluationError::BothJoins),
         };
-        let value = self.value?;
+        self.labelled.check_value()?;
         let metadata = self.metadata?;
-        let ml_app = self.ml_app.unwrap_or_else(|| {
+        let default_ml_app = || {
             crate::stack::current_parent()
                 .ml_app
                 .unwrap_or_else(crate::default_ml_app)
                 .to_string()
-        });
-        let mut tags = Vec::with_capacity(self.tags.len() + 1);
-        tags.push(format!("ml_app:{ml_app}"));
-        tags.extend(self.tags);
-        Ok(EvaluationMetric {
-            label: self.label,
-            value,
-            join_on,
-            ml_app,
-            timestamp_ms: self
-                .timestamp_ms
-                .unwrap_or_else(|| crate::clock::now_epoch_ns() / 1_000_000),
-            tags,
-            eval_scope: self.eval_scope,
-            assessment: self.assessment,
-            reasoning: self.reasoning,
-            metadata: if metadata.is_empty() {
-                None
-            } else {
-                Some(metadata)
-            },
-            submitter: None,
-        })
+        };
+        Ok(self
+            .labelled
+            .into_metric(join_on, default_ml_app, self.eval_scope, metadata, None)?)
     }
 }
 

@@ -60,6 +60,21 @@ pub enum JoinOn {
     FeedbackJoinKey(String),
 }
 
+impl JoinOn {
+    /// The wire field of a feedback target whose id is empty.
+    pub(crate) fn empty_feedback_target(&self) -> Option<&'static str> {
+        let (field, id) = match self {
+            JoinOn::Span(s) => ("span_id", &s.span_id),
+            JoinOn::SpanId(id) => ("span_id", id),
+            JoinOn::TraceId(id) => ("trace_id", id),
+            JoinOn::SessionId(id) => ("session_id", id),
+            JoinOn::FeedbackJoinKey(id) => ("feedback_join_key", id),
+            JoinOn::Tag { .. } => return None,
+        };
+        id.is_empty().then_some(field)
+    }
+}
+
 /// The value of an evaluation metric; its variant is the metric type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EvaluationValue {

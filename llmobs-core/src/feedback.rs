@@ -5,13 +5,12 @@
 //! receives the thumbs-up): so its target is plain ids, and a join key lets the application
 //! attach it to whatever it can name, such as an order id.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::annotate::MetricValue;
 use crate::error::FeedbackError;
-use crate::{
-    Assessment, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn, Submitter,
-};
+use crate::labelled::Labelled;
+use crate::{Assessment, EvalScope, EvaluationMetric, ExportedSpan, JoinOn, Submitter};
 
 /// A feedback: a labelled value given by someone ([`Submitter`]) about exactly one target.
 ///
@@ -43,68 +42,49 @@ use crate::{
 #[derive(Debug, Clone)]
 #[must_use = "a feedback is only sent by `llmobs::submit_feedback`"]
 pub struct Feedback {
-    label: String,
-    value: Result<EvaluationValue, FeedbackError>,
+    labelled: Labelled,
     submitter: Option<Submitter>,
-    /// Every target given, as (wire field, id); exactly one is valid.
-    targets: Vec<(&'static str, String)>,
+    /// Every target given; exactly one is valid.
+    targets: Vec<JoinOn>,
     /// A span target that was not recorded: the feedback is accepted and dropped.
     unrecorded_span: bool,
-    tags: Vec<String>,
-    ml_app: Option<String>,
-    timestamp_ms: Option<u64>,
-    assessment: Option<Assessment>,
-    reasoning: Option<String>,
 }
 
-impl Feedback {
-    fn new(label: impl Into<String>, value: Result<EvaluationValue, FeedbackError>) -> Self {
+impl From<Labelled> for Feedback {
+    fn from(labelled: Labelled) -> Self {
         Feedback {
-            label: label.into(),
-            value,
+            labelled,
             submitter: None,
             targets: Vec::new(),
             unrecorded_span: false,
-            tags: Vec::new(),
-            ml_app: None,
-            timestamp_ms: None,
-            assessment: None,
-            reasoning: None,
         }
     }
+}
 
+impl Feedback {
     /// A `score` feedback, such as a rating: any integer or finite float.
     pub fn score(label: impl Into<String>, value: impl MetricValue) -> Self {
-        let value = value
-            .to_number()
-            .map(EvaluationValue::Score)
-            .map_err(|value| FeedbackError::NonFiniteScore { value });
-        Feedback::new(label, value)
+        Labelled::score(label, value).into()
     }
 
     /// A `boolean` feedback, such as a thumbs-up.
     pub fn boolean(label: impl Into<String>, value: bool) -> Self {
-        Feedback::new(label, Ok(EvaluationValue::Boolean(value)))
+        Labelled::boolean(label, value).into()
     }
 
     /// A `categorical` feedback: one of the application's labels.
     pub fn categorical(label: impl Into<String>, value: impl Into<String>) -> Self {
-        Feedback::new(label, Ok(EvaluationValue::Categorical(value.into())))
+        Labelled::categorical(label, value).into()
     }
 
     /// A `text` feedback: what the user wrote.
     pub fn text(label: impl Into<String>, value: impl Into<String>) -> Self {
-        Feedback::new(label, Ok(EvaluationValue::Text(value.into())))
+        Labelled::text(label, value).into()
     }
 
     /// A `json` feedback; the value must be a JSON object.
     pub fn json(label: impl Into<String>, value: Value) -> Self {
-        let value = if value.is_object() {
-            Ok(EvaluationValue::Json(value))
-        } else {
-            Err(FeedbackError::JsonNotObject)
-        };
-        Feedback::new(label, value)
+        Labelled::json(label, value).into()
     }
 
     /// Who gave the feedback (required).
@@ -117,64 +97,64 @@ impl Feedback {
     /// is sent, as the reference does.
     pub fn span(mut self, span: &ExportedSpan) -> Self {
         self.unrecorded_span |= !span.is_recorded();
-        self.targets.push(("span_id", span.span_id.clone()));
+        self.targets.push(JoinOn::SpanId(span.span_id.clone()));
         self
     }
 
     /// Targets a span by its id (decimal, as `export_span` gives it).
     pub fn span_id(mut self, span_id: impl Into<String>) -> Self {
-        self.targets.push(("span_id", span_id.into()));
+        self.targets.push(JoinOn::SpanId(span_id.into()));
         self
     }
 
     /// Targets a whole trace, by its LLM Observability trace id.
     pub fn trace_id(mut self, trace_id: impl Into<String>) -> Self {
-        self.targets.push(("trace_id", trace_id.into()));
+        self.targets.push(JoinOn::TraceId(trace_id.into()));
         self
     }
 
     /// Targets a conversation, by its session id.
     pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
-        self.targets.push(("session_id", session_id.into()));
+        self.targets.push(JoinOn::SessionId(session_id.into()));
         self
     }
 
     /// Targets whatever the application joins on later (`feedback_join_key`), such as an order or
     /// ticket id.
     pub fn join_key(mut self, key: impl Into<String>) -> Self {
-        self.targets.push(("feedback_join_key", key.into()));
+        self.targets.push(JoinOn::FeedbackJoinKey(key.into()));
         self
     }
 
     /// Adds a tag; tags are sent in the order they were added, after `ml_app`.
     pub fn tag(mut self, key: impl AsRef<str>, value: impl std::fmt::Display) -> Self {
-        self.tags.push(format!("{}:{}", key.as_ref(), value));
+        self.labelled.tag(key.as_ref(), value);
         self
     }
 
     /// Sets the ml_app (default: the configured one, as the reference does: feedback usually
     /// arrives outside the request's spans).
     pub fn ml_app(mut self, ml_app: impl Into<String>) -> Self {
-        self.ml_app = Some(ml_app.into());
+        self.labelled.ml_app = Some(ml_app.into());
         self
     }
 
     /// Sets when the feedback was given, in milliseconds since the Unix epoch (default, and for
     /// `0`: now).
     pub fn timestamp_ms(mut self, timestamp_ms: u64) -> Self {
-        self.timestamp_ms = Some(timestamp_ms);
+        self.labelled.timestamp_ms = Some(timestamp_ms).filter(|t| *t != 0);
         self
     }
 
     /// Says whether the feedback judges the output a pass or a fail.
     pub fn assessment(mut self, assessment: Assessment) -> Self {
-        self.assessment = Some(assessment);
+        self.labelled.assessment = Some(assessment);
         self
     }
 
     /// Explains the feedback.
     pub fn reasoning(mut self, reasoning: impl Into<String>) -> Self {
-        self.reasoning = Some(reasoning.into());
+        self.labelled.reasoning = Some(reasoning.into());
         self
     }
 
@@ -197,49 +177,22 @@ impl Feedback {
                 given: targets.len(),
             });
         }
-        let (name, id) = targets.remove(0);
-        if id.is_empty() {
-            return Err(FeedbackError::EmptyTarget { target: name });
+        let target = targets.remove(0);
+        if let Some(field) = target.empty_feedback_target() {
+            return Err(FeedbackError::EmptyTarget { target: field });
         }
-        let target = match name {
-            "span_id" => JoinOn::SpanId(id),
-            "trace_id" => JoinOn::TraceId(id),
-            "session_id" => JoinOn::SessionId(id),
-            _ => JoinOn::FeedbackJoinKey(id),
-        };
         let submitter = self.submitter.ok_or(FeedbackError::NoSubmitter)?;
         if submitter.id.is_empty() {
             return Err(FeedbackError::EmptySubmitterId);
         }
-        if self.label.is_empty() {
-            return Err(FeedbackError::EmptyLabel);
-        }
-        if self.label.contains('.') {
-            return Err(FeedbackError::LabelContainsDot { label: self.label });
-        }
-        let value = self.value?;
-        let ml_app = self
-            .ml_app
-            .unwrap_or_else(|| crate::default_ml_app().to_string());
-        let mut tags = Vec::with_capacity(self.tags.len() + 1);
-        tags.push(format!("ml_app:{ml_app}"));
-        tags.extend(self.tags);
-        Ok(EvaluationMetric {
-            label: self.label,
-            value,
-            join_on: target,
-            ml_app,
-            timestamp_ms: self
-                .timestamp_ms
-                .filter(|t| *t != 0)
-                .unwrap_or_else(|| crate::clock::now_epoch_ns() / 1_000_000),
-            tags,
-            eval_scope: EvalScope::Span,
-            assessment: self.assessment,
-            reasoning: self.reasoning,
-            metadata: None,
-            submitter: Some(submitter),
-        })
+        let default_ml_app = || crate::default_ml_app().to_string();
+        Ok(self.labelled.into_metric(
+            target,
+            default_ml_app,
+            EvalScope::Span,
+            Map::new(),
+            Some(submitter),
+        )?)
     }
 }
 

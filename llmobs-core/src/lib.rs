@@ -45,6 +45,7 @@ mod id;
 mod instrument;
 pub mod json;
 mod kind;
+mod labelled;
 mod link;
 mod message;
 mod metrics;
