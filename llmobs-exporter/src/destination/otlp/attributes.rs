@@ -12,7 +12,9 @@
 
 use std::fmt::Write as _;
 
-use llmobs_core::{Annotations, Document, Message, SpanEvent, SpanIo, SpanKind};
+use llmobs_core::{
+    Annotations, Document, Message, SpanError, SpanEvent, SpanIo, SpanKind, SpanLink,
+};
 use serde_json::Value;
 
 /// Where a span's attributes go.
@@ -91,6 +93,22 @@ pub(crate) fn span_name<'b>(span: &SpanEvent, buf: &'b mut String) -> &'b str {
         buf.push_str(t);
     }
     buf
+}
+
+/// The attributes of a failed span's `exception` event (the OpenTelemetry exception
+/// conventions).
+pub(crate) fn exception_attributes(e: &SpanError, out: &mut dyn Attrs) {
+    out.str("exception.type", e.kind.as_str());
+    out.str("exception.message", e.message.as_str());
+    if let Some(stack) = &e.stack {
+        out.str("exception.stacktrace", stack.as_str());
+    }
+}
+
+/// The attributes of a span link: which side of each span it joins.
+pub(crate) fn link_attributes(l: &SpanLink, out: &mut dyn Attrs) {
+    out.str("llmobs.link.from", l.from.as_str());
+    out.str("llmobs.link.to", l.to.as_str());
 }
 
 /// Every attribute of the span, in order.

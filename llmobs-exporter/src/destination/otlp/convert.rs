@@ -79,13 +79,8 @@ pub(crate) fn span(span: &SpanEvent, sc: &mut Scratch) -> Span {
     attributes::span_attributes(span, &mut attrs, sc);
     let mut events = Vec::new();
     let status = span.error.as_ref().map(|e| {
-        let mut ex = vec![
-            kv("exception.type", s(e.kind.as_str())),
-            kv("exception.message", s(e.message.as_str())),
-        ];
-        if let Some(stack) = &e.stack {
-            ex.push(kv("exception.stacktrace", s(stack.as_str())));
-        }
+        let mut ex: Vec<KeyValue> = Vec::new();
+        attributes::exception_attributes(e, &mut ex);
         events.push(span::Event {
             time_unix_nano: span.start_ns.saturating_add(span.duration_ns),
             name: "exception".into(),
@@ -114,14 +109,15 @@ pub(crate) fn span(span: &SpanEvent, sc: &mut Scratch) -> Span {
             .annotations()
             .span_links
             .iter()
-            .map(|l| span::Link {
-                trace_id: bytes16(l.trace_id.0),
-                span_id: bytes8(l.span_id.0),
-                attributes: vec![
-                    kv("llmobs.link.from", s(l.from.as_str())),
-                    kv("llmobs.link.to", s(l.to.as_str())),
-                ],
-                ..Default::default()
+            .map(|l| {
+                let mut attributes: Vec<KeyValue> = Vec::new();
+                attributes::link_attributes(l, &mut attributes);
+                span::Link {
+                    trace_id: bytes16(l.trace_id.0),
+                    span_id: bytes8(l.span_id.0),
+                    attributes,
+                    ..Default::default()
+                }
             })
             .collect(),
         ..Default::default()

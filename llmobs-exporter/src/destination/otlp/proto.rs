@@ -150,36 +150,27 @@ pub(crate) fn write_span(span: &SpanEvent, out: &mut Vec<u8>, sc: &mut Scratch, 
         let mut event = Vec::new();
         fixed64_field(&mut event, 1, end);
         string_field(&mut event, 2, "exception");
-        {
-            let mut a = Proto {
-                out: &mut event,
-                field: 3,
-            };
-            a.str("exception.type", e.kind.as_str());
-            a.str("exception.message", e.message.as_str());
-            if let Some(stack) = &e.stack {
-                a.str("exception.stacktrace", stack.as_str());
-            }
-        }
+        let attrs = &mut Proto {
+            out: &mut event,
+            field: 3,
+        };
+        attributes::exception_attributes(e, attrs);
         bytes_field(out, 11, &event);
     }
     for l in &span.annotations().span_links {
-        // Link (13) { trace_id (1), span_id (2), attributes (4) }.
-        let attrs = [
-            ("llmobs.link.from", l.from.as_str()),
-            ("llmobs.link.to", l.to.as_str()),
-        ];
-        let attr_size = |(k, v): &(&str, &str)| {
-            field_size(field_size(k.len()) + field_size(field_size(v.len())))
-        };
-        let len = field_size(16) + field_size(8) + attrs.iter().map(attr_size).sum::<usize>();
-        len_field(out, 13, len);
-        bytes_field(out, 1, &l.trace_id.0.to_be_bytes());
-        bytes_field(out, 2, &l.span_id.0.to_be_bytes());
-        let mut a = Proto { out, field: 4 };
-        for (k, v) in attrs {
-            a.str(k, v);
-        }
+        // Link (13) { trace_id (1), span_id (2), attributes (4) }; links are few, so each has a
+        // buffer of its own, as the exception event does.
+        let mut link = Vec::new();
+        bytes_field(&mut link, 1, &l.trace_id.0.to_be_bytes());
+        bytes_field(&mut link, 2, &l.span_id.0.to_be_bytes());
+        attributes::link_attributes(
+            l,
+            &mut Proto {
+                out: &mut link,
+                field: 4,
+            },
+        );
+        bytes_field(out, 13, &link);
     }
     if let Some(e) = &span.error {
         // Status (15) { message (2), code (3) = STATUS_CODE_ERROR (2) }.
