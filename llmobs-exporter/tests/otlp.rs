@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{span, Intake, Reply};
 use llmobs_core::{
     Document, EvalScope, EvaluationMetric, EvaluationValue, ExportedSpan, JoinOn, Message, Sink,
-    SpanError, SpanEvent, SpanIo, SpanKind, ToolCall, ToolResult,
+    SpanError, SpanEvent, SpanIo, SpanKind, ToolCall, ToolDefinition, ToolResult,
 };
 use llmobs_exporter::{Config, Exporter, Mode, OtlpProtocol};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -74,6 +74,12 @@ fn chat_trace() -> Vec<SpanEvent> {
         a.metrics.insert("input_tokens".into(), f64n(120.0));
         a.metrics.insert("output_tokens".into(), f64n(18.0));
         a.metrics.insert("total_tokens".into(), f64n(138.0));
+        a.tool_definitions = vec![
+            ToolDefinition::new("track_order")
+                .description("Where an order is")
+                .schema(json!({"type": "object", "properties": {"order": {"type": "string"}}})),
+            ToolDefinition::new("cancel_order"),
+        ];
     }
     let mut tool = child(SpanKind::Tool, "track_order", &agent, 3);
     tool.annotations_mut().input = Some(SpanIo::Value(json!({"order": "A1"})));
@@ -95,6 +101,7 @@ fn chat_trace() -> Vec<SpanEvent> {
     let mut doc = Document::text("Sofas ship in 3 days.");
     doc.id = Some("faq-3".into());
     doc.score = Some(0.75);
+    doc.name = Some("FAQ \"delivery\"".into());
     retrieval.annotations_mut().output = Some(SpanIo::Documents(vec![doc]));
     let mut embed = child(SpanKind::Embedding, "embed_query", &retrieval, 6);
     embed.annotations_mut().model_name = Some("text-embedding-3-small".into());
@@ -247,6 +254,14 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
         r#"{"order":"A1"}"#
     );
     assert_eq!(a[&format!("{call}.id")], "call-1");
+    assert_eq!(
+        a["llm.tools.0.tool.json_schema"],
+        r#"{"function":{"description":"Where an order is","name":"track_order","parameters":{"properties":{"order":{"type":"string"}},"type":"object"}},"type":"function"}"#
+    );
+    assert_eq!(
+        a["llm.tools.1.tool.json_schema"],
+        r#"{"function":{"description":null,"name":"cancel_order","parameters":null},"type":"function"}"#
+    );
     let input: Value = serde_json::from_str(&a["gen_ai.input.messages"]).unwrap();
     assert_eq!(
         input,
@@ -294,6 +309,10 @@ fn spans_arrive_as_protobuf_with_both_conventions() {
     );
     assert_eq!(a["retrieval.documents.0.document.id"], "faq-3");
     assert_eq!(a["retrieval.documents.0.document.score"], "0.75");
+    assert_eq!(
+        a["retrieval.documents.0.document.metadata"],
+        r#"{"name":"FAQ \"delivery\""}"#
+    );
 
     let (embed, a) = by_name(&spans, "embed_query");
     assert_eq!(embed.name, "embeddings text-embedding-3-small");

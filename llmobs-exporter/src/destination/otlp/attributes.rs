@@ -111,6 +111,22 @@ pub(crate) fn link_attributes(l: &SpanLink, out: &mut dyn Attrs) {
     out.str("llmobs.link.to", l.to.as_str());
 }
 
+/// The JSON schema attribute of a tool definition (OpenInference's
+/// `llm.tools.{i}.tool.json_schema`), written from borrowed fields in the order a JSON object
+/// sorts its keys.
+#[derive(serde::Serialize)]
+struct ToolSchema<'a> {
+    function: ToolFunction<'a>,
+    r#type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct ToolFunction<'a> {
+    description: &'a Option<String>,
+    name: &'a str,
+    parameters: &'a Option<Value>,
+}
+
 /// Every attribute of the span, in order.
 pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Scratch) {
     let a = span.annotations();
@@ -158,9 +174,12 @@ pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Sc
         out.text("metadata", &sc.json);
     }
     if !a.tags.is_empty() {
-        sc.tags.clear();
-        sc.tags
-            .extend(a.tags.iter().map(|(k, v)| format!("{k}:{v}")));
+        // `key:value` written over the strings of the last span's tags, keeping their memory.
+        sc.tags.resize_with(a.tags.len(), String::new);
+        for (t, (k, v)) in sc.tags.iter_mut().zip(a.tags.iter()) {
+            t.clear();
+            let _ = write!(t, "{k}:{v}");
+        }
         out.strings("tag.tags", &sc.tags);
         if let Some(user) = a.tags.get("user_id").or_else(|| a.tags.get("user.id")) {
             out.str("user.id", user.as_str());
@@ -180,14 +199,14 @@ pub(crate) fn span_attributes(span: &SpanEvent, out: &mut dyn Attrs, sc: &mut Sc
         }
     }
     for (i, t) in a.tool_definitions.iter().enumerate() {
-        let schema = serde_json::json!({
-            "type": "function",
-            "function": {
-                "name": t.name,
-                "description": t.description,
-                "parameters": t.schema,
-            }
-        });
+        let schema = ToolSchema {
+            function: ToolFunction {
+                description: &t.description,
+                name: &t.name,
+                parameters: &t.schema,
+            },
+            r#type: "function",
+        };
         sc.json.clear();
         let _ = serde_json::to_writer(&mut sc.json, &schema);
         out.text(
@@ -298,7 +317,7 @@ fn io(kind: SpanKind, a: &Annotations, out: &mut dyn Attrs, sc: &mut Scratch) {
         out.str(mime_key, mime);
         match value {
             SpanIo::Messages(messages) => {
-                oi_messages(dir, messages, out, &mut sc.key);
+                oi_messages(dir, messages, out, sc);
                 let genai = if dir == "input" {
                     "gen_ai.input.messages"
                 } else {
@@ -352,7 +371,9 @@ fn documents(docs: &[Document], out: &mut dyn Attrs, sc: &mut Scratch) {
         }
         if let Some(name) = &d.name {
             sc.json.clear();
-            let _ = serde_json::to_writer(&mut sc.json, &serde_json::json!({ "name": name }));
+            sc.json.extend_from_slice(b"{\"name\":");
+            let _ = serde_json::to_writer(&mut sc.json, name.as_str());
+            sc.json.push(b'}');
             out.text(key(&mut sc.key, format_args!("{p}.metadata")), &sc.json);
         }
     }
@@ -428,7 +449,8 @@ fn json_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
 }
 
 /// OpenInference's flattened messages: `llm.{input,output}_messages.{i}.message.*`.
-fn oi_messages(dir: &str, messages: &[Message], out: &mut dyn Attrs, kb: &mut String) {
+fn oi_messages(dir: &str, messages: &[Message], out: &mut dyn Attrs, sc: &mut Scratch) {
+    let kb = &mut sc.key;
     for (i, m) in messages.iter().enumerate() {
         let p = format_args!("llm.{dir}_messages.{i}.message");
         out.str(key(kb, format_args!("{p}.role")), m.role.as_str());
@@ -438,8 +460,9 @@ fn oi_messages(dir: &str, messages: &[Message], out: &mut dyn Attrs, kb: &mut St
         for (j, c) in m.tool_calls.iter().enumerate() {
             let t = format_args!("{p}.tool_calls.{j}.tool_call");
             out.str(key(kb, format_args!("{t}.function.name")), c.name.as_str());
-            let arguments = c.arguments.to_string();
-            out.str(key(kb, format_args!("{t}.function.arguments")), &arguments);
+            sc.json.clear();
+            let _ = serde_json::to_writer(&mut sc.json, &c.arguments);
+            out.text(key(kb, format_args!("{t}.function.arguments")), &sc.json);
             if let Some(id) = &c.tool_id {
                 out.str(key(kb, format_args!("{t}.id")), id.as_str());
             }
