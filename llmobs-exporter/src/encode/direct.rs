@@ -63,7 +63,7 @@ impl Encoder {
         out.extend_from_slice(b", \"meta\": {");
         let mut meta = Fields::new();
         if let Some(agent) = &span.agent {
-            meta.key(out, "agent_attribution");
+            meta.known(out, "agent_attribution");
             out.extend_from_slice(b"{\"pagent_name\": ");
             match &agent.name {
                 Some(n) => string(out, n),
@@ -74,7 +74,7 @@ impl Encoder {
             out.push(b'}');
         }
         if let Some(e) = &span.error {
-            meta.key(out, "error");
+            meta.known(out, "error");
             out.extend_from_slice(b"{\"message\": ");
             string(out, &e.message);
             out.extend_from_slice(b", \"stack\": ");
@@ -94,10 +94,10 @@ impl Encoder {
             }
         });
         if drop_io {
-            meta.key(out, "input");
+            meta.known(out, "input");
             dropped(out);
         } else if a.input.is_some() || prompt.is_some() {
-            meta.key(out, "input");
+            meta.known(out, "input");
             out.push(b'{');
             let mut input = Fields::new();
             // `prompt` sorts after `documents` and `messages` but before `value`.
@@ -106,7 +106,7 @@ impl Encoder {
                 Some(io) => io_fields(out, &mut input, io),
             }
             if let Some(p) = prompt {
-                input.key(out, "prompt");
+                input.known(out, "prompt");
                 value(out, &prompt_value(p, ml_app));
             }
             if let Some(io @ SpanIo::Value(_)) = &a.input {
@@ -114,7 +114,7 @@ impl Encoder {
             }
             out.push(b'}');
         }
-        meta.key(out, "metadata");
+        meta.known(out, "metadata");
         out.push(b'{');
         let mut metadata = Fields::new();
         // `_dd` is reserved for the SDK's own metadata: an agent span's manifest.
@@ -131,26 +131,29 @@ impl Encoder {
         write_dd(out, &mut metadata, own);
         out.push(b'}');
         if span.kind.is_model() {
-            meta.key(out, "model_name");
+            meta.known(out, "model_name");
             string(out, a.model_name.as_deref().unwrap_or("unknown"));
-            meta.key(out, "model_provider");
+            meta.known(out, "model_provider");
             string(out, a.model_provider.as_deref().unwrap_or("unknown"));
         }
         if drop_io {
-            meta.key(out, "output");
+            meta.known(out, "output");
             dropped(out);
         } else if let Some(io) = &a.output {
-            meta.key(out, "output");
+            meta.known(out, "output");
             out.push(b'{');
             io_fields(out, &mut Fields::new(), io);
             out.push(b'}');
         }
-        meta.key(out, "span");
+        meta.known(out, "span");
         out.extend_from_slice(b"{\"kind\": ");
-        string(out, span.kind.as_str());
+        // A kind's name is lowercase letters.
+        out.push(b'"');
+        out.extend_from_slice(span.kind.as_str().as_bytes());
+        out.push(b'"');
         out.push(b'}');
         if span.kind == SpanKind::Llm && !a.tool_definitions.is_empty() {
-            meta.key(out, "tool_definitions");
+            meta.known(out, "tool_definitions");
             value(out, &to_value(&a.tool_definitions));
         }
         out.push(b'}');
@@ -301,7 +304,7 @@ fn sdk_metadata(span: &SpanEvent, a: &Annotations) -> Option<Value> {
 /// The SDK's own metadata (`_dd`), when there is some.
 fn write_dd(out: &mut Vec<u8>, fields: &mut Fields, dd: Option<Value>) {
     if let Some(dd) = dd {
-        fields.key(out, "_dd");
+        fields.known(out, "_dd");
         value(out, &dd);
     }
 }
@@ -347,12 +350,25 @@ impl Fields {
     fn new() -> Self {
         Fields { first: true }
     }
+    /// A key from the data (a metadata or metric name): escaped.
     fn key(&mut self, out: &mut Vec<u8>, k: &str) {
+        self.separate(out);
+        string(out, k);
+        out.extend_from_slice(b": ");
+    }
+
+    /// One of the format's own keys, which need no escaping.
+    fn known(&mut self, out: &mut Vec<u8>, k: &'static str) {
+        self.separate(out);
+        out.push(b'"');
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"\": ");
+    }
+
+    fn separate(&mut self, out: &mut Vec<u8>) {
         if !std::mem::replace(&mut self.first, false) {
             out.extend_from_slice(b", ");
         }
-        string(out, k);
-        out.extend_from_slice(b": ");
     }
 }
 
@@ -360,19 +376,19 @@ impl Fields {
 fn io_fields(out: &mut Vec<u8>, fields: &mut Fields, io: &SpanIo) {
     match io {
         SpanIo::Value(Value::String(s)) => {
-            fields.key(out, "value");
+            fields.known(out, "value");
             string(out, s);
         }
         SpanIo::Value(v) => {
-            fields.key(out, "value");
+            fields.known(out, "value");
             json_text_string(out, v);
         }
         SpanIo::Messages(msgs) => {
-            fields.key(out, "messages");
+            fields.known(out, "messages");
             list(out, msgs, message);
         }
         SpanIo::Documents(docs) => {
-            fields.key(out, "documents");
+            fields.known(out, "documents");
             list(out, docs, document);
         }
     }
@@ -465,20 +481,20 @@ fn document(out: &mut Vec<u8>, d: &Document) {
     out.push(b'{');
     let mut f = Fields::new();
     if let Some(id) = &d.id {
-        f.key(out, "id");
+        f.known(out, "id");
         string(out, id);
     }
     if let Some(name) = &d.name {
-        f.key(out, "name");
+        f.known(out, "name");
         string(out, name);
     }
     if let Some(score) = d.score {
-        f.key(out, "score");
+        f.known(out, "score");
         // Through `Value` as the reference path does, so a non-finite score becomes `null`
         // the same way.
         value(out, &Value::from(score));
     }
-    f.key(out, "text");
+    f.known(out, "text");
     string(out, &d.text);
     out.push(b'}');
 }
