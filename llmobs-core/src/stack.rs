@@ -231,21 +231,20 @@ fn start_slot(
         a.model_name = Some(SharedStr::Static(model));
         a.model_provider = Some(SharedStr::Static(provider));
     }
-    // The top frame, or below an entered annotation context's frames the one they sit on
-    // (contexts do not parent spans): one comparison when no context is active.
-    let top = if s.scopes != 0 {
-        s.top()
-    } else {
-        s.frames.last()
-    };
-    let (parent, event) = match top {
+    let (parent, event) = match s.frames.last() {
         Some(&Frame::Arena(p)) => (p as u32, None),
         None => (NO_SLOT, None),
-        Some(_) => {
-            let name = runtime.take().unwrap_or(SharedStr::Static(name));
-            let e = s.child_of_frame(kind, name, span_id, decorator, annotations.take());
-            (NO_SLOT, Some(e))
-        }
+        // Under an entered annotation context's frames, the frame they sit on (contexts do not
+        // parent spans); checked here, off the path of a span under a span.
+        Some(_) => match s.top() {
+            Some(&Frame::Arena(p)) => (p as u32, None),
+            None => (NO_SLOT, None),
+            Some(_) => {
+                let name = runtime.take().unwrap_or(SharedStr::Static(name));
+                let e = s.child_of_frame(kind, name, span_id, decorator, annotations.take());
+                (NO_SLOT, Some(e))
+            }
+        },
     };
     if let Some(name) = runtime {
         annotations.get_or_insert_with(Annotations::boxed).name = Some(name);
