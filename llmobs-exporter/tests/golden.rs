@@ -611,6 +611,36 @@ fn scenario_i_span_links_within_and_across_traces() {
     // The reference's automatic links (its integrations, trace C) carry the APM trace id; this
     // SDK links by what `export_span` returns, as the reference's user path does.
     assert_eq!(spans.len(), 8);
+    // The same parents and the same traces as in the reference run, by name (the field-by-field
+    // comparison below takes the captured ids).
+    let name_of = |id: u64| {
+        spans
+            .iter()
+            .find(|s| s.span_id.0 == id)
+            .map(|s| s.name.to_string())
+    };
+    let captured_name_of = |id: &str| {
+        captured
+            .iter()
+            .find(|e| e["span_id"] == id)
+            .map(|e| e["name"].as_str().expect("name").to_owned())
+    };
+    for s in &spans {
+        let cap = captured_named(&captured, s.name.as_str());
+        let parent = s.parent_id.and_then(|p| name_of(p.0));
+        let captured_parent = cap["parent_id"].as_str().and_then(captured_name_of);
+        assert_eq!(parent, captured_parent, "parent of {}", s.name);
+        for o in &spans {
+            let other = captured_named(&captured, o.name.as_str());
+            assert_eq!(
+                s.trace_id == o.trace_id,
+                cap["trace_id"] == other["trace_id"],
+                "{} and {} in one trace",
+                s.name,
+                o.name
+            );
+        }
+    }
     assert_same_as_captured(spans, &captured, &parity_encoder());
 }
 
@@ -681,8 +711,23 @@ fn scenario_j_feedback_beside_evaluations() {
         .into_metric()
         .expect("valid evaluation");
     ours.push(serde_json::from_slice(&enc.encode_eval(&eval)).expect("json"));
-    for (i, ours) in ours.iter().enumerate() {
-        let mut expected = captured[i].clone();
+    let probe = Feedback::boolean("x", true)
+        .submitter(user())
+        .span_id("1")
+        .ml_app(app)
+        .timestamp_ms(at(9))
+        .into_metric()
+        .expect("valid feedback");
+    ours.push(serde_json::from_slice(&enc.encode_eval(&probe)).expect("json"));
+    // Every metric the reference sent has its match here but one: Python's `True` given as a
+    // score, sent as `"score_value": true`, which a typed score cannot be.
+    assert_eq!(captured.len(), 10);
+    assert_eq!(captured[8]["score_value"], json!(true));
+    let matches = (0..8).map(|i| (i, i)).chain([(8, 9)]);
+    assert_eq!(ours.len(), 9);
+    for (i, c) in matches {
+        let ours = &ours[i];
+        let mut expected = captured[c].clone();
         if let Some(tags) = expected["tags"].as_array_mut() {
             assert_eq!(tags[0], "ddtrace.version:4.16.0");
             tags.remove(0);
