@@ -509,9 +509,10 @@ fn parse_llmobs_trace_id(s: &str) -> Option<TraceId> {
     let hexish = s.len() == 32
         && is_hex(s)
         && (s.starts_with('0') || s.bytes().any(|b| b.is_ascii_alphabetic()));
-    let v = if hexish {
-        u128::from_str_radix(s, 16).ok()?
-    } else if is_digits(s) && s.len() <= 39 {
+    if hexish {
+        return parse_hex_trace_id(s);
+    }
+    let v = if is_digits(s) && s.len() <= 39 {
         s.parse::<u128>().ok()?
     } else {
         return None;

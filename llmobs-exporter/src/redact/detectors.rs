@@ -118,7 +118,8 @@ fn international_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
 
 /// Where the North American alternative of `PHONE` matched at `at` ends: maybe `1` and a
 /// separator, then two groups of 3 digits (in parentheses, maybe followed by a space or dash;
-/// or followed by a separator), then 4 digits. Without the `1` if the rest does not follow it.
+/// or followed by a separator), then 4 digits. (After `1` and a separator, the expression's
+/// try without the prefix cannot match: a group does not start with a separator.)
 fn north_american_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
     let group = |i: usize| -> Option<usize> {
         let three = |i: usize| (i..i + 3).all(|j| digit_at(b, j, limit));
@@ -142,10 +143,11 @@ fn north_american_at(b: &[u8], at: usize, limit: usize) -> Option<usize> {
         (i..i + 4).all(|j| digit_at(b, j, limit)).then_some(i + 4)
     };
     let prefixed = b[at] == b'1' && matches!(byte_at(b, at + 1, limit), Some(b' ' | b'.' | b'-'));
-    prefixed
-        .then(|| rest(at + 2))
-        .flatten()
-        .or_else(|| rest(at))
+    if prefixed {
+        rest(at + 2)
+    } else {
+        rest(at)
+    }
 }
 
 /// The leftmost match in `b[span]` of an expression whose matches start with a digit, given
@@ -609,6 +611,7 @@ pub(super) fn check_ipv4(text: &str, m: Range<usize>, _: usize) -> Verdict {
     let b = text.as_bytes();
     // The expression matched 1 to 3 digits per octet: no leading zero, at most 255.
     let octets_ok = b[m.clone()].split(|&c| c == b'.').all(|o| match o {
+        [] => false,
         [_] => true,
         [first, ..] if *first == b'0' => false,
         [_, _] => true,

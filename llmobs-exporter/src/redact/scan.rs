@@ -17,7 +17,7 @@
 //!   DFA search's set-up and its slow path through match states. On 64 KB of the `redact`
 //!   bench's sensitive text, instructions per call went 1.88M → 1.82M without the SSN, card
 //!   and IPv4 DFAs, then 1.62M → 1.56M → 1.51M without the email and phone DFAs; the
-//!   first-use build went 16.0M → 2.8M;
+//!   first-use build went 16.3M → 2.8M;
 //! - at a key prefix or `bearer`: whether a match starts at that position and where it ends
 //!   takes a look at the bytes that follow, written out in `detectors.rs` (`key_end`,
 //!   `bearer_end`). Running the expressions' DFAs there instead took a third more time on the
@@ -166,7 +166,6 @@ impl Lane<'_> {
                         Err(_) => None,
                     }
                 }
-                // The leftmost position a match starts at; every match starts with a digit.
                 Search::ByHand(leftmost) => leftmost(text.as_bytes(), start..window.end),
                 Search::AtAnchor => None,
             };
@@ -389,6 +388,12 @@ fn blocks(
                 window(text, base + start..base + end, m.held(w), &mut lanes, out);
             }
         }
+        // No window starts before the block's last byte that none has: the last bytes of the
+        // text are searched from there, not from the last window's end (which lags behind
+        // over blocks of words, and skipped digits alone among letters).
+        if gaps != 0 {
+            pos = pos.max(base + 64 - gaps.leading_zeros() as usize);
+        }
         base += 64;
     }
     bytes.rest(text, base, out);
@@ -401,7 +406,11 @@ fn blocks(
 
 /// The bits from `from` up (none when `from` is 64 or more).
 fn above(from: usize) -> u64 {
-    u64::MAX.checked_shl(from as u32).unwrap_or(0)
+    if from >= 64 {
+        0
+    } else {
+        u64::MAX << from
+    }
 }
 
 /// What a window holds, as far as telling which values it could hold goes.
