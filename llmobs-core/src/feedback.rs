@@ -185,6 +185,7 @@ impl Feedback {
         if submitter.id.is_empty() {
             return Err(FeedbackError::EmptySubmitterId);
         }
+        self.labelled.check_label()?;
         let default_ml_app = || crate::default_ml_app().to_string();
         Ok(self.labelled.into_metric(
             target,

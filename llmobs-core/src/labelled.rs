@@ -120,7 +120,8 @@ impl Labelled {
     }
 
     /// The metric: `ml_app` (the given one, else `default_ml_app`) first among the tags, the
-    /// timestamp now unless one was given. Checks the label and the value.
+    /// timestamp now unless one was given. Checks the value; the caller checks the label
+    /// ([`Labelled::check_label`]) where its errors come in its order.
     pub(crate) fn into_metric(
         self,
         join_on: JoinOn,
@@ -129,7 +130,6 @@ impl Labelled {
         metadata: Map<String, Value>,
         submitter: Option<Submitter>,
     ) -> Result<EvaluationMetric, LabelError> {
-        self.check_label()?;
         let value = self.value?;
         let ml_app = self.ml_app.unwrap_or_else(default_ml_app);
         let mut tags = Vec::with_capacity(self.tags.len() + 1);

@@ -55,6 +55,20 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+
+    /// Up to 12 parts, each one of [`PIECES`] or one byte of `alphabet`, and an end for the
+    /// search up to 3 bytes short of the text's.
+    fn pieces_and_bytes(&mut self, alphabet: &[u8]) -> (Vec<u8>, usize) {
+        let mut text: Vec<u8> = Vec::new();
+        for _ in 0..self.below(12) {
+            match self.below(3) {
+                0 => text.extend_from_slice(PIECES[self.below(PIECES.len())].as_bytes()),
+                _ => text.push(alphabet[self.below(alphabet.len())]),
+            }
+        }
+        let end = text.len() - self.below(text.len().min(3) + 1);
+        (text, end)
+    }
 }
 
 /// Pieces that come close to every detector's values, and their edges.
@@ -272,14 +286,7 @@ fn the_hand_written_matchers_end_where_their_expressions_do() {
     let alphabet = b"0123456789 .-+()x";
     let mut matched = [0; 3];
     for _ in 0..20_000 {
-        let mut text: Vec<u8> = Vec::new();
-        for _ in 0..rng.below(12) {
-            match rng.below(3) {
-                0 => text.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
-                _ => text.push(alphabet[rng.below(alphabet.len())]),
-            }
-        }
-        let limit = text.len() - rng.below(text.len().min(3) + 1);
+        let (text, limit) = rng.pieces_and_bytes(alphabet);
         for at in (0..limit).filter(|&p| text[p].is_ascii_digit()) {
             for (i, (re, hand)) in anchored.iter().enumerate() {
                 let want = re.find(&text[at..limit]).map(|m| at + m.end());
@@ -314,14 +321,7 @@ fn the_hand_written_searches_find_the_leftmost_match_of_their_expressions() {
     let alphabet = b"0123456789 .-+()@_%ax";
     let mut matched = [0; 5];
     for _ in 0..40_000 {
-        let mut text: Vec<u8> = Vec::new();
-        for _ in 0..rng.below(12) {
-            match rng.below(3) {
-                0 => text.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes()),
-                _ => text.push(alphabet[rng.below(alphabet.len())]),
-            }
-        }
-        let end = text.len() - rng.below(text.len().min(3) + 1);
+        let (text, end) = rng.pieces_and_bytes(alphabet);
         let start = rng.below(end + 1);
         for (i, (re, hand)) in compiled.iter().enumerate() {
             let want = re.find_at(&text[..end], start).map(|m| m.range());
