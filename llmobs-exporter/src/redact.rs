@@ -258,18 +258,6 @@ impl Redaction {
             range,
             placeholder: d.placeholder(),
         });
-        if user.is_empty() {
-            // Only the detectors: each hit that does not overlap the one kept before it.
-            let mut kept = Vec::with_capacity(detected.len());
-            let mut end = 0;
-            for h in detected {
-                if h.range.start >= end {
-                    end = h.range.end;
-                    kept.push(h);
-                }
-            }
-            return kept;
-        }
         merge(user, detected)
     }
 
@@ -361,25 +349,24 @@ impl Redaction {
 /// The hits of the user's patterns and of the detectors (each sorted by start) in order of
 /// start, each dropped where it overlaps one kept before it. At the same start, the user's
 /// pattern wins.
-fn merge<'r>(user: Vec<Hit<'r>>, detected: impl Iterator<Item = Hit<'r>>) -> Vec<Hit<'r>> {
-    let mut user = user.into_iter().peekable();
-    let mut detected = detected.peekable();
-    let mut kept = Vec::new();
+fn merge<'r>(user: Vec<Hit<'r>>, detected: impl ExactSizeIterator<Item = Hit<'r>>) -> Vec<Hit<'r>> {
+    let mut kept = Vec::with_capacity(user.len() + detected.len());
     let mut end = 0;
-    loop {
-        let next = match (user.peek(), detected.peek()) {
-            (Some(u), Some(d)) if d.range.start < u.range.start => detected.next(),
-            (Some(_), _) => user.next(),
-            (None, _) => detected.next(),
-        };
-        let Some(h) = next else {
-            return kept;
-        };
+    let mut keep = |h: Hit<'r>| {
         if h.range.start >= end {
             end = h.range.end;
             kept.push(h);
         }
+    };
+    let mut detected = detected.peekable();
+    for u in user {
+        while let Some(d) = detected.next_if(|d| d.range.start < u.range.start) {
+            keep(d);
+        }
+        keep(u);
     }
+    detected.for_each(keep);
+    kept
 }
 
 /// `text` with each hit's range replaced by its placeholder; the hits are in order and do not
